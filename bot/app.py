@@ -1,0 +1,127 @@
+"""Builds the Bolt App: settings -> database -> Slack -> features.
+
+One factory serves every mode: HTTP with a single bot token, multi-workspace OAuth
+with installations in the database, and Socket Mode (same app, different transport).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_bolt.error import BoltError
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+from bot.features import FEATURES
+from bot.runtime import Runtime
+from bot.settings import ConfigError, SlackMode
+from bot.slack.manifest import BOT_SCOPES
+from bot.slack.middleware import deduplicate_events, workspace_guard
+from bot.workspaces import fetch_workspace_info, record_install
+
+log = logging.getLogger(__name__)
+
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+EVENTS_PATH = "/slack/events"
+OAUTH_STATE_SECONDS = 600
+
+
+class SlackUnavailable(Exception):
+    """Slack refused the bot token at start-up; the message is one line."""
+
+
+def build_app(runtime: Runtime, *, on_workspace_change=None) -> App:
+    """The Bolt App for `runtime.settings`, with every feature's listeners attached.
+
+    `on_workspace_change` is called after an install or uninstall (the in-process
+    scheduler re-syncs its jobs then rather than at its next periodic sync).
+    """
+    settings = runtime.settings
+    mode = settings.require_slack()
+    notify = on_workspace_change or (lambda: None)
+
+    if mode is SlackMode.OAUTH:
+        app = App(
+            signing_secret=settings.slack_signing_secret,
+            client=runtime.client(),
+            oauth_settings=OAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                scopes=BOT_SCOPES,
+                installation_store=runtime.installation_store(),
+                state_store=SQLAlchemyOAuthStateStore(OAUTH_STATE_SECONDS, runtime.engine),
+                install_path=INSTALL_PATH,
+                redirect_uri_path=REDIRECT_PATH,
+                callback_options=CallbackOptions(
+                    success=_on_install(runtime, notify), failure=_on_install_failure
+                ),
+            ),
+        )
+    else:
+        try:
+            app = App(
+                token=settings.slack_bot_token,
+                signing_secret=settings.slack_signing_secret,
+                client=runtime.client(settings.slack_bot_token),
+                # Socket Mode requests arrive over Slack's websocket, not signed HTTP.
+                request_verification_enabled=mode is not SlackMode.SOCKET,
+            )
+        except BoltError as exc:
+            raise SlackUnavailable(f"Slack refused SLACK_BOT_TOKEN: {exc}") from None
+        _record_single_workspace(runtime, app)
+
+    app.use(deduplicate_events(runtime))
+    app.use(workspace_guard(runtime))
+    for feature in FEATURES:
+        feature.register(app, runtime, notify=notify)
+    return app
+
+
+def _record_single_workspace(runtime: Runtime, app: App) -> None:
+    """In single-workspace mode the token's own team is the one installed workspace."""
+    try:
+        auth = app.client.auth_test()
+    except SlackApiError as exc:
+        raise SlackUnavailable(f"Slack refused SLACK_BOT_TOKEN: {exc.response.get('error')}") from None
+    info = fetch_workspace_info(
+        app.client,
+        team_id=auth["team_id"],
+        bot_user_id=auth.get("user_id"),
+        enterprise_id=auth.get("enterprise_id"),
+    )
+    with runtime.sessions.begin() as session:
+        record_install(session, info, runtime.clock())
+    log.info("serving workspace %s (%s)", info.name, info.team_id)
+
+
+def _on_install(runtime: Runtime, notify):
+    def success(args: SuccessArgs) -> BoltResponse:
+        installation = args.installation
+        client = runtime.client(installation.bot_token)
+        info = fetch_workspace_info(
+            client,
+            team_id=installation.team_id,
+            installer_user_id=installation.user_id,
+            bot_user_id=installation.bot_user_id,
+            enterprise_id=installation.enterprise_id,
+        )
+        with runtime.sessions.begin() as session:
+            record_install(session, info, runtime.clock())
+        log.info("installed in %s (%s) by %s", info.name, info.team_id, installation.user_id)
+        notify()
+        return args.default.success(args)
+
+    return success
+
+
+def _on_install_failure(args: FailureArgs) -> BoltResponse:
+    log.warning("installation failed: %s", args.reason)
+    return args.default.failure(args)
+
+
+__all__ = ["EVENTS_PATH", "INSTALL_PATH", "REDIRECT_PATH", "ConfigError", "SlackUnavailable", "build_app"]

@@ -1,0 +1,60 @@
+"""The runtime: what every part of Heard shares, built once from Settings and passed down."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, system_clock
+from bot.db import create_db_engine, session_factory
+from bot.settings import Settings
+from bot.slack.client import make_client
+
+log = logging.getLogger(__name__)
+
+
+class NoTokenForWorkspace(Exception):
+    """Heard has no bot token for the workspace (uninstalled or never installed)."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    clock: Clock = system_clock
+    sessions: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = session_factory(self.engine)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
+        return cls(settings=settings, engine=create_db_engine(settings.database_url), clock=clock)
+
+    def installation_store(self) -> SQLAlchemyInstallationStore | None:
+        """slack-sdk's installation store in Heard's database (OAuth mode only)."""
+        if not self.settings.slack_client_id:
+            return None
+        return SQLAlchemyInstallationStore(
+            client_id=self.settings.slack_client_id, engine=self.engine, logger=log
+        )
+
+    def client(self, token: str | None = None) -> WebClient:
+        return make_client(token, self.settings.slack_api_url)
+
+    def client_for(self, team_id: str, enterprise_id: str | None = None) -> WebClient:
+        """A WebClient with the workspace's bot token, from the environment or the store."""
+        store = self.installation_store()
+        if store is None:
+            if not self.settings.slack_bot_token:
+                raise NoTokenForWorkspace(f"no SLACK_BOT_TOKEN for {team_id}")
+            return self.client(self.settings.slack_bot_token)
+        bot = store.find_bot(enterprise_id=enterprise_id, team_id=team_id)
+        if bot is None or not bot.bot_token:
+            raise NoTokenForWorkspace(f"no installation stored for {team_id}")
+        return self.client(bot.bot_token)

@@ -1,0 +1,1 @@
+"""Recurring jobs: cadences, the schedules/ loader, the registry, the run ledger, APScheduler."""

@@ -1,0 +1,80 @@
+"""The run ledger: a unique (job, workspace, period) row makes each run happen once.
+
+Two processes (a `web` with its scheduler and a `clock`), a retried trigger or an
+operator's `heard jobs run` can all try the same run; the database's unique
+constraint decides who gets it. A failed run may be claimed again; a run left
+"running" by a crashed process is reclaimable after STALE_AFTER.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db.models import JobRun
+
+STALE_AFTER = timedelta(hours=1)
+
+
+def claim_run(
+    session: Session, *, job: str, workspace_id: int, period: str, trigger: str, now: datetime
+) -> JobRun | None:
+    """Claim the run of `job` for this workspace and period, or None if it ran or is running."""
+    try:
+        with session.begin_nested():
+            run = JobRun(
+                job=job, workspace_id=workspace_id, period=period, trigger=trigger,
+                status="running", started_at=now,
+            )  # fmt: skip
+            session.add(run)
+        session.commit()
+        return run
+    except IntegrityError:
+        session.rollback()
+    # The row exists: take it over only if it failed or went stale, atomically.
+    reclaimed = session.execute(
+        update(JobRun)
+        .where(
+            JobRun.job == job,
+            JobRun.workspace_id == workspace_id,
+            JobRun.period == period,
+            (JobRun.status == "failed")
+            | ((JobRun.status == "running") & (JobRun.started_at < now - STALE_AFTER)),
+        )
+        .values(status="running", trigger=trigger, started_at=now, finished_at=None, detail=None)
+    )
+    session.commit()
+    if reclaimed.rowcount != 1:
+        return None
+    return session.scalar(
+        select(JobRun).where(
+            JobRun.job == job, JobRun.workspace_id == workspace_id, JobRun.period == period
+        )
+    )
+
+
+def existing_run(session: Session, *, job: str, workspace_id: int, period: str) -> JobRun | None:
+    return session.scalar(
+        select(JobRun).where(
+            JobRun.job == job, JobRun.workspace_id == workspace_id, JobRun.period == period
+        )
+    )
+
+
+def finish_run(session: Session, run: JobRun, *, ok: bool, detail: str | None, now: datetime):
+    run.status = "succeeded" if ok else "failed"
+    run.finished_at = now
+    run.detail = (detail or "")[:2000] or None
+    session.commit()
+
+
+def last_run(session: Session, *, job: str, workspace_id: int) -> JobRun | None:
+    return session.scalar(
+        select(JobRun)
+        .where(JobRun.job == job, JobRun.workspace_id == workspace_id)
+        .order_by(JobRun.started_at.desc())
+        .limit(1)
+    )

@@ -1,0 +1,72 @@
+"""Loads the default cadence of every job from `schedules/*.toml` (operator-editable data).
+
+Each file describes one job:
+
+    job = "weekly-story"
+    when = "mon 10:00"        # see bot.scheduler.cadence
+    description = "..."       # optional, shown by `heard jobs list`
+
+The directory is `$HEARD_SCHEDULES_DIR`, else `./schedules` in the working
+directory, else the repository's `schedules/`, else the copy inside the wheel.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ScheduleFileError(Exception):
+    """A schedules/ file is unreadable or invalid; the message names the file."""
+
+
+@dataclass(frozen=True)
+class DefaultSchedule:
+    job: str
+    cadence: Cadence
+    description: str
+    path: Path
+
+
+def schedules_dir(configured: str | None = None) -> Path:
+    candidates = [Path(configured)] if configured else []
+    candidates += [
+        Path.cwd() / "schedules",
+        PACKAGE_ROOT.parent / "schedules",
+        PACKAGE_ROOT / "_data" / "schedules",
+    ]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    if configured:
+        raise ScheduleFileError(f"HEARD_SCHEDULES_DIR {configured} is not a directory")
+    raise ScheduleFileError("no schedules/ directory found")
+
+
+def load_default_schedules(directory: Path) -> dict[str, DefaultSchedule]:
+    """Every job's default cadence, by job name; ScheduleFileError names a bad file."""
+    schedules: dict[str, DefaultSchedule] = {}
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ScheduleFileError(f"{path}: {exc}") from None
+        job, when = data.get("job"), data.get("when")
+        if not isinstance(job, str) or not job:
+            raise ScheduleFileError(f"{path}: `job` must name the job, e.g. job = \"weekly-story\"")
+        if not isinstance(when, str):
+            raise ScheduleFileError(f"{path}: `when` must be a schedule such as \"mon 10:00\"")
+        try:
+            cadence = parse_cadence(when)
+        except CadenceError as exc:
+            raise ScheduleFileError(f"{path}: when = {when!r}: {exc}") from None
+        if job in schedules:
+            raise ScheduleFileError(f"{path}: job {job!r} is already defined in {schedules[job].path}")
+        description = data.get("description", "")
+        schedules[job] = DefaultSchedule(job, cadence, str(description), path)
+    return schedules

@@ -1,0 +1,153 @@
+"""Workspaces: recording installs, finding the active workspace of a request, uninstalling.
+
+A workspace's time zone is the installer's Slack time zone (Slack has no
+workspace-wide zone in its API); without a known installer it stays UTC until an
+admin is seen. It applies only at the edges: schedules and rendering.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import Workspace, WorkspaceSetting
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    team_id: str
+    name: str
+    domain: str | None = None
+    enterprise_id: str | None = None
+    time_zone: str = "UTC"
+    installer_user_id: str | None = None
+    bot_user_id: str | None = None
+
+
+def valid_time_zone(name: str | None) -> str:
+    """`name` when it is a known IANA zone, else UTC."""
+    if not name:
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name
+
+
+def fetch_workspace_info(
+    client: WebClient,
+    *,
+    team_id: str,
+    installer_user_id: str | None = None,
+    bot_user_id: str | None = None,
+    enterprise_id: str | None = None,
+) -> WorkspaceInfo:
+    """Ask Slack for the team's name and domain and the installer's time zone."""
+    name, domain = team_id, None
+    try:
+        team = client.team_info(team=team_id)["team"]
+        name, domain = team.get("name") or team_id, team.get("domain")
+        enterprise_id = enterprise_id or team.get("enterprise_id")
+    except SlackApiError as exc:
+        log.warning("team.info failed for %s: %s", team_id, exc.response.get("error"))
+    time_zone = "UTC"
+    if installer_user_id:
+        try:
+            user = client.users_info(user=installer_user_id)["user"]
+            time_zone = valid_time_zone(user.get("tz"))
+        except SlackApiError as exc:
+            log.warning("users.info failed for %s: %s", installer_user_id, exc.response.get("error"))
+    return WorkspaceInfo(
+        team_id=team_id,
+        name=name,
+        domain=domain,
+        enterprise_id=enterprise_id,
+        time_zone=time_zone,
+        installer_user_id=installer_user_id,
+        bot_user_id=bot_user_id,
+    )
+
+
+def record_install(session: Session, info: WorkspaceInfo, now: datetime) -> Workspace:
+    """Create or refresh the workspace row; a reinstall resumes with its settings."""
+    workspace = session.scalar(select(Workspace).where(Workspace.team_id == info.team_id))
+    if workspace is None:
+        workspace = Workspace(team_id=info.team_id, installed_at=now)
+        session.add(workspace)
+    elif workspace.uninstalled_at is not None:
+        workspace.installed_at = now
+    workspace.uninstalled_at = None
+    workspace.name = info.name
+    workspace.domain = info.domain
+    workspace.enterprise_id = info.enterprise_id
+    workspace.bot_user_id = info.bot_user_id or workspace.bot_user_id
+    if info.installer_user_id:
+        workspace.installer_user_id = info.installer_user_id
+        workspace.time_zone = info.time_zone
+    session.flush()
+    return workspace
+
+
+def find_active(session: Session, team_id: str | None) -> Workspace | None:
+    if not team_id:
+        return None
+    return session.scalar(
+        select(Workspace).where(Workspace.team_id == team_id, Workspace.uninstalled_at.is_(None))
+    )
+
+
+def find(session: Session, team_id: str) -> Workspace | None:
+    return session.scalar(select(Workspace).where(Workspace.team_id == team_id))
+
+
+def active_workspaces(session: Session) -> list[Workspace]:
+    return list(
+        session.scalars(
+            select(Workspace).where(Workspace.uninstalled_at.is_(None)).order_by(Workspace.team_id)
+        )
+    )
+
+
+def mark_uninstalled(session: Session, team_id: str, now: datetime) -> Workspace | None:
+    """Record that the app left the workspace; its data stays for a reinstall."""
+    workspace = find(session, team_id)
+    if workspace is not None and workspace.uninstalled_at is None:
+        workspace.uninstalled_at = now
+        session.flush()
+    return workspace
+
+
+def get_setting(session: Session, workspace_id: int, key: str, default=None):
+    """A workspace setting's JSON value, or `default` when unset."""
+    value = session.scalar(
+        select(WorkspaceSetting.value).where(
+            WorkspaceSetting.workspace_id == workspace_id, WorkspaceSetting.key == key
+        )
+    )
+    return default if value is None else value
+
+
+def set_setting(session: Session, workspace_id: int, key: str, value, *, by: str | None, now: datetime):
+    """Set a workspace setting; returns the old value (None when it was unset)."""
+    row = session.scalar(
+        select(WorkspaceSetting).where(
+            WorkspaceSetting.workspace_id == workspace_id, WorkspaceSetting.key == key
+        )
+    )
+    old = None if row is None else row.value
+    if row is None:
+        row = WorkspaceSetting(workspace_id=workspace_id, key=key)
+        session.add(row)
+    row.value, row.updated_by, row.updated_at = value, by, now
+    session.flush()
+    return old
