@@ -163,10 +163,10 @@ class HeardScheduler:
             timezone=UTC,
         )
 
-    def start(self) -> None:
+    def start(self, *, paused: bool = False) -> None:
         global _active
         _active = self
-        self.scheduler.start()
+        self.scheduler.start(paused=paused)
         self.sync()
         self.scheduler.add_job(
             self.sync, "interval", seconds=SYNC_INTERVAL_SECONDS, id="heard:sync",

@@ -34,18 +34,18 @@ class DefaultSchedule:
 
 
 def schedules_dir(configured: str | None = None) -> Path:
-    candidates = [Path(configured)] if configured else []
-    candidates += [
+    if configured:
+        if not Path(configured).is_dir():
+            raise ScheduleFileError(f"HEARD_SCHEDULES_DIR {configured} is not a directory")
+        return Path(configured)
+    for candidate in (
         Path.cwd() / "schedules",
         PACKAGE_ROOT.parent / "schedules",
         PACKAGE_ROOT / "_data" / "schedules",
-    ]
-    for candidate in candidates:
+    ):
         if candidate.is_dir():
             return candidate
-    if configured:
-        raise ScheduleFileError(f"HEARD_SCHEDULES_DIR {configured} is not a directory")
-    raise ScheduleFileError("no schedules/ directory found")
+    raise ScheduleFileError("no schedules/ directory found; set HEARD_SCHEDULES_DIR")
 
 
 def load_default_schedules(directory: Path) -> dict[str, DefaultSchedule]:

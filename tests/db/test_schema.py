@@ -1,0 +1,81 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import create_db_engine
+from bot.db.migrate import current_revision, head_revision, upgrade
+from bot.db.models import Base, FeedbackItem, ProcessedEvent, Workspace
+
+
+def test_migrations_build_exactly_the_models(engine):
+    with engine.connect() as connection:
+        diff = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
+        )
+    assert diff == []
+    assert current_revision(engine) == head_revision(engine)
+
+
+def test_upgrade_is_idempotent(engine):
+    assert upgrade(engine) == []
+
+
+def test_fresh_sqlite_file_gets_wal_and_foreign_keys(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert upgrade(engine) == [head_revision(engine)]
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    assert "slack_installations" in inspect(engine).get_table_names()
+
+
+def test_datetimes_come_back_aware_utc(session):
+    berlin = timezone(timedelta(hours=1))
+    session.add(Workspace(team_id="T1", name="One", installed_at=datetime(2026, 11, 25, 10, tzinfo=berlin)))
+    session.commit()
+    session.expire_all()
+    stored = session.query(Workspace).one().installed_at
+    assert stored == datetime(2026, 11, 25, 9, tzinfo=UTC)
+    assert stored.utcoffset() == timedelta(0)
+
+
+def test_naive_datetimes_are_refused(session):
+    session.add(Workspace(team_id="T1", name="One", installed_at=datetime(2026, 11, 25, 10)))
+    with pytest.raises(Exception, match="naive"):
+        session.commit()
+
+
+def test_same_slack_message_is_one_feedback_item(session, make_workspace):
+    workspace = make_workspace("T1")
+    said = datetime(2026, 11, 20, tzinfo=UTC)
+    for _ in range(2):
+        session.add(
+            FeedbackItem(workspace_id=workspace.id, text="slow export", source="channel",
+                         channel_id="C1", message_ts="1.000100", said_at=said)
+        )  # fmt: skip
+    with pytest.raises(IntegrityError):
+        session.commit()
+
+
+def test_event_ids_are_unique(session):
+    session.add(ProcessedEvent(event_id="Ev1", team_id="T1"))
+    session.commit()
+    session.add(ProcessedEvent(event_id="Ev1", team_id="T1"))
+    with pytest.raises(IntegrityError):
+        session.commit()
+
+
+def test_deleting_a_workspace_removes_its_rows(session, make_workspace):
+    workspace = make_workspace("T1")
+    session.add(
+        FeedbackItem(workspace_id=workspace.id, text="x", source="command",
+                     said_at=datetime(2026, 11, 20, tzinfo=UTC))
+    )  # fmt: skip
+    session.commit()
+    session.delete(session.get(Workspace, workspace.id))
+    session.commit()
+    assert session.query(FeedbackItem).count() == 0

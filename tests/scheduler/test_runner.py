@@ -1,0 +1,207 @@
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import JobRun, Workspace
+from bot.scheduler import ledger
+from bot.scheduler.cadence import parse_cadence
+from bot.scheduler.registry import JobRegistry, JobSpec, period_key
+from bot.scheduler.runner import HeardScheduler, run_job
+from bot.scheduler.schedules import DefaultSchedule
+from bot.workspaces import mark_uninstalled, set_setting
+
+WEDNESDAY = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+class Recorder:
+    """A job that records each run and can be told to fail."""
+
+    def __init__(self):
+        self.runs: list[tuple[str, str]] = []
+        self.fail_with: Exception | None = None
+        self.ran = threading.Event()
+
+    def __call__(self, context):
+        if self.fail_with:
+            raise self.fail_with
+        self.runs.append((context.team_id, context.period))
+        self.ran.set()
+        return f"posted for {context.period}"
+
+
+@pytest.fixture
+def recorder():
+    return Recorder()
+
+
+@pytest.fixture
+def registry(recorder):
+    return JobRegistry.of([JobSpec("weekly-test", recorder, "week", "a test job")])
+
+
+@pytest.fixture
+def clock(runtime):
+    now = {"value": WEDNESDAY}
+    runtime.clock = lambda: now["value"]
+    return now
+
+
+def defaults(when="mon 10:00"):
+    return {"weekly-test": DefaultSchedule("weekly-test", parse_cadence(when), "", None)}
+
+
+def test_second_run_in_the_same_period_is_skipped(runtime, registry, recorder, clock, make_workspace):
+    make_workspace("T1")
+    first = run_job(runtime, registry, "weekly-test", "T1", trigger="manual")
+    second = run_job(runtime, registry, "weekly-test", "T1")
+    assert (first.status, first.period) == ("succeeded", "2026-W48")
+    assert second.status == "skipped" and "already ran for 2026-W48" in second.detail
+    assert recorder.runs == [("T1", "2026-W48")]
+
+
+def test_next_period_runs_again(runtime, registry, recorder, clock, make_workspace):
+    make_workspace("T1")
+    run_job(runtime, registry, "weekly-test", "T1")
+    clock["value"] = WEDNESDAY + timedelta(days=7)
+    assert run_job(runtime, registry, "weekly-test", "T1").status == "succeeded"
+    assert [period for _, period in recorder.runs] == ["2026-W48", "2026-W49"]
+
+
+def test_period_is_read_in_the_workspace_time_zone():
+    sunday_night_utc = datetime(2026, 11, 29, 20, 0, tzinfo=UTC)
+    assert period_key("week", sunday_night_utc, "UTC") == "2026-W48"
+    assert period_key("week", sunday_night_utc, "Asia/Tokyo") == "2026-W49"  # Monday 05:00
+    assert period_key("day", sunday_night_utc, "Asia/Tokyo") == "2026-11-30"
+    assert period_key("hour", sunday_night_utc, "Asia/Tokyo") == "2026-11-30T05"
+
+
+def test_workspaces_have_separate_ledgers(runtime, registry, recorder, clock, make_workspace):
+    make_workspace("T1")
+    make_workspace("T2")
+    assert run_job(runtime, registry, "weekly-test", "T1").status == "succeeded"
+    assert run_job(runtime, registry, "weekly-test", "T2").status == "succeeded"
+    assert sorted(recorder.runs) == [("T1", "2026-W48"), ("T2", "2026-W48")]
+
+
+def test_failed_run_is_recorded_and_may_be_retried(runtime, registry, recorder, clock, make_workspace):
+    make_workspace("T1")
+    recorder.fail_with = RuntimeError("slack was down")
+    failed = run_job(runtime, registry, "weekly-test", "T1")
+    assert failed.status == "failed" and "slack was down" in failed.detail
+    with runtime.sessions() as session:
+        assert session.scalar(select(JobRun.status)) == "failed"
+    recorder.fail_with = None
+    assert run_job(runtime, registry, "weekly-test", "T1").status == "succeeded"
+    with runtime.sessions() as session:
+        assert session.scalars(select(JobRun.status)).all() == ["succeeded"]
+
+
+def test_paused_and_uninstalled_workspaces_do_not_run(runtime, registry, recorder, clock, make_workspace):
+    make_workspace("T1", paused=True)
+    make_workspace("T2")
+    with runtime.sessions.begin() as session:
+        mark_uninstalled(session, "T2", WEDNESDAY)
+    assert "paused" in run_job(runtime, registry, "weekly-test", "T1").detail
+    assert "not installed" in run_job(runtime, registry, "weekly-test", "T2").detail
+    assert "not installed" in run_job(runtime, registry, "weekly-test", "T404").detail
+    assert recorder.runs == []
+
+
+def test_unknown_job_is_skipped(runtime, registry, clock, make_workspace):
+    make_workspace("T1")
+    assert run_job(runtime, registry, "nope", "T1").status == "skipped"
+
+
+def test_running_claim_is_reclaimed_only_when_stale(runtime, make_workspace):
+    workspace = make_workspace("T1")
+    claim = dict(job="j", workspace_id=workspace.id, period="2026-W48", trigger="schedule")
+    with runtime.sessions() as session:
+        assert ledger.claim_run(session, **claim, now=WEDNESDAY) is not None
+        later = WEDNESDAY + timedelta(minutes=30)
+        assert ledger.claim_run(session, **claim, now=later) is None
+        much_later = WEDNESDAY + ledger.STALE_AFTER + timedelta(minutes=1)
+        assert ledger.claim_run(session, **claim, now=much_later) is not None
+
+
+def test_concurrent_claims_let_exactly_one_through(runtime, make_workspace):
+    workspace = make_workspace("T1")
+    barrier = threading.Barrier(4)
+    winners = []
+
+    def claim():
+        with runtime.sessions() as session:
+            barrier.wait()
+            run = ledger.claim_run(session, job="j", workspace_id=workspace.id,
+                                   period="p", trigger="schedule", now=WEDNESDAY)  # fmt: skip
+            if run is not None:
+                winners.append(run.id)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(winners) == 1
+
+
+@pytest.fixture
+def scheduler(runtime, registry):
+    heard = HeardScheduler(runtime, registry, defaults())
+    yield heard
+    heard.shutdown()
+
+
+def test_sync_plans_each_workspace_in_its_time_zone(scheduler, make_workspace):
+    make_workspace("T1", time_zone="Europe/Berlin")
+    make_workspace("T2", time_zone="America/New_York")
+    scheduler.start(paused=True)
+    assert scheduler.scheduled_job_ids() == ["weekly-test:T1", "weekly-test:T2"]
+    t1 = scheduler.scheduler.get_job("weekly-test:T1").trigger
+    after = WEDNESDAY
+    assert t1.get_next_fire_time(None, after) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    t2 = scheduler.scheduler.get_job("weekly-test:T2").trigger
+    assert t2.get_next_fire_time(None, after) == datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+
+
+def test_override_off_and_uninstall_change_the_running_schedule(runtime, scheduler, make_workspace):
+    one, two = make_workspace("T1"), make_workspace("T2")
+    scheduler.start(paused=True)
+    with runtime.sessions.begin() as session:
+        set_setting(session, one.id, "schedule.weekly-test", "fri 16:30", by="U1", now=WEDNESDAY)
+    assert scheduler.sync() == {"added": 0, "changed": 1, "removed": 0}
+    assert "fri" in repr(scheduler.scheduler.get_job("weekly-test:T1").trigger)
+    with runtime.sessions.begin() as session:
+        set_setting(session, two.id, "schedule.weekly-test", "off", by="U1", now=WEDNESDAY)
+    assert scheduler.sync()["removed"] == 1
+    with runtime.sessions.begin() as session:
+        mark_uninstalled(session, "T1", WEDNESDAY)
+    scheduler.sync()
+    assert scheduler.scheduled_job_ids() == []
+    assert scheduler.sync() == {"added": 0, "changed": 0, "removed": 0}
+
+
+def test_jobs_are_shared_through_the_database(runtime, registry, make_workspace):
+    make_workspace("T1")
+    web = HeardScheduler(runtime, registry, defaults())
+    web.start(paused=True)
+    web.shutdown()
+    clock_process = HeardScheduler(runtime, registry, defaults())
+    clock_process.start(paused=True)
+    try:
+        assert clock_process.sync() == {"added": 0, "changed": 0, "removed": 0}
+        assert clock_process.scheduled_job_ids() == ["weekly-test:T1"]
+    finally:
+        clock_process.shutdown()
+
+
+def test_a_due_job_fires_and_lands_in_the_ledger(runtime, scheduler, recorder, make_workspace):
+    make_workspace("T1")
+    scheduler.start()
+    scheduler.scheduler.get_job("weekly-test:T1").modify(next_run_time=datetime.now(UTC))
+    assert recorder.ran.wait(10), "the scheduled job did not run"
+    with runtime.sessions() as session:
+        run = session.scalar(select(JobRun))
+        assert (run.job, run.trigger) == ("weekly-test", "schedule")
+        assert session.scalar(select(Workspace.team_id).where(Workspace.id == run.workspace_id)) == "T1"

@@ -1,0 +1,107 @@
+import pytest
+
+from bot.settings import ConfigError, Settings, SlackMode, load_settings
+
+SLACK_VARS = [
+    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET", "SLACK_API_URL", "DATABASE_URL", "PORT", "HEARD_SLASH_COMMAND",
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    for name in SLACK_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults_match_the_spec():
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///heard.db"
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.port == 3000
+    assert settings.heard_slash_command == "/heard"
+    assert settings.slack_mode is None
+
+
+def test_env_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\nPORT=4000\n")
+    settings = load_settings()
+    assert settings.slack_bot_token == "xoxb-from-dotenv"
+    assert settings.port == 4000
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("PORT", "abc", "PORT"),
+        ("PORT", "70000", "PORT"),
+        ("DATABASE_URL", "mysql://db/x", "DATABASE_URL"),
+        ("DATABASE_URL", "not a url", "DATABASE_URL"),
+        ("SLACK_API_URL", "ftp://x", "SLACK_API_URL"),
+        ("SLACK_BOT_TOKEN", "xoxp-user-token", "SLACK_BOT_TOKEN"),
+        ("SLACK_APP_TOKEN", "xoxb-wrong-kind", "SLACK_APP_TOKEN"),
+        ("HEARD_SLASH_COMMAND", "heard", "HEARD_SLASH_COMMAND"),
+    ],
+)
+def test_malformed_setting_is_one_line_naming_the_variable(monkeypatch, name, value, named):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(named)
+    assert "\n" not in message
+
+
+def test_secret_values_are_not_echoed(monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-secret-value")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "secret-value" not in str(caught.value)
+
+
+def test_postgres_urls_get_the_psycopg_driver(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db:5432/heard")
+    assert load_settings().database_url == "postgresql+psycopg://u:p@db:5432/heard"
+
+
+def test_api_url_gets_a_trailing_slash(monkeypatch):
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:8080/api")
+    assert load_settings().slack_api_url == "http://127.0.0.1:8080/api/"
+
+
+def test_no_credentials_points_to_the_demo():
+    with pytest.raises(ConfigError, match="heard demo"):
+        load_settings().require_slack()
+
+
+@pytest.mark.parametrize(
+    ("env", "mode_or_missing"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, SlackMode.HTTP),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_APP_TOKEN": "xapp-1", "SLACK_BOT_TOKEN": "xoxb-1"}, SlackMode.SOCKET),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN"),
+        (
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s"},
+            SlackMode.OAUTH,
+        ),
+        ({"SLACK_CLIENT_ID": "1.2", "SLACK_SIGNING_SECRET": "s"}, "SLACK_CLIENT_SECRET"),
+        ({"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": " "}, "heard demo"),
+    ],
+)
+def test_slack_mode_needs_its_credentials(monkeypatch, env, mode_or_missing):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    if isinstance(mode_or_missing, SlackMode):
+        assert settings.require_slack() is mode_or_missing
+    else:
+        with pytest.raises(ConfigError, match=mode_or_missing):
+            settings.require_slack()
+
+
+def test_overrides_win_over_environment(monkeypatch):
+    monkeypatch.setenv("PORT", "4000")
+    assert Settings(_env_file=None, port=5000).port == 5000
