@@ -1,0 +1,116 @@
+"""The `heard` command as a person runs it: a real process, its exit status and output."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.slack.test_manifest import check_manifest_shape
+
+HEARD_VARS = ("SLACK_", "DATABASE_URL", "PORT", "OPENAI_", "HEARD_")
+
+
+def heard(*args, cwd, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(HEARD_VARS)}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, env=clean, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_help_lists_every_command(tmp_path):
+    result = heard("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "clock", "jobs", "manifest", "db", "demo"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("args", [("bogus",), ("run", "--bogus"), ("jobs",), ("jobs", "run")])
+def test_usage_errors_exit_2(tmp_path, args):
+    result = heard(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Usage" in result.stdout + result.stderr
+
+
+def test_run_without_slack_settings_says_what_to_set(tmp_path):
+    result = heard("run", cwd=tmp_path)
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "SLACK_BOT_TOKEN" in line and "heard demo" in line
+
+
+def test_malformed_setting_is_one_line_and_exit_2(tmp_path):
+    result = heard("run", cwd=tmp_path, PORT="not-a-port")
+    assert result.returncode == 2
+    assert one_line(result.stderr).startswith("heard: PORT")
+
+
+def test_env_file_is_read_from_the_working_directory(tmp_path):
+    (tmp_path / ".env").write_text("DATABASE_URL=mysql://nope\n")
+    result = heard("db", "upgrade", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "DATABASE_URL" in one_line(result.stderr)
+
+
+def test_db_upgrade_on_a_fresh_file(tmp_path):
+    first = heard("db", "upgrade", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Applied 0001" in first.stdout
+    assert (tmp_path / "heard.db").exists()  # the default sqlite:///heard.db
+    again = heard("db", "upgrade", cwd=tmp_path)
+    assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_jobs_list_on_a_fresh_file(tmp_path):
+    result = heard("jobs", "list", cwd=tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/j.db")
+    assert result.returncode == 0, result.stderr
+    assert "No jobs are registered yet" in result.stdout
+    assert "weekly-story" in result.stdout  # the defaults waiting in schedules/
+
+
+def test_jobs_run_of_an_unknown_job_exits_2(tmp_path):
+    result = heard("jobs", "run", "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown job 'nope'" in one_line(result.stderr)
+
+
+def test_unreachable_database_is_one_line_and_exit_1(tmp_path):
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/heard"
+    result = heard("db", "upgrade", cwd=tmp_path, DATABASE_URL=url)
+    assert result.returncode == 1
+    assert one_line(result.stderr).startswith("heard: cannot connect to the database")
+
+
+def test_manifest_json_and_yaml_agree(tmp_path):
+    as_json = heard("manifest", cwd=tmp_path)
+    as_yaml = heard("manifest", "--format", "yaml", "--url", "https://h.example", cwd=tmp_path)
+    assert as_json.returncode == 0 and as_yaml.returncode == 0
+    socket_manifest = json.loads(as_json.stdout)
+    http_manifest = yaml.safe_load(as_yaml.stdout)
+    check_manifest_shape(socket_manifest)
+    check_manifest_shape(http_manifest)
+    assert socket_manifest["settings"]["socket_mode_enabled"] is True
+    assert http_manifest["settings"]["event_subscriptions"]["request_url"] == "https://h.example/slack/events"
+
+
+def test_manifest_uses_the_configured_command(tmp_path):
+    result = heard("manifest", cwd=tmp_path, HEARD_SLASH_COMMAND="/customers")
+    assert json.loads(result.stdout)["features"]["slash_commands"][0]["command"] == "/customers"
+
+
+@pytest.mark.parametrize("args", [("--format", "xml"), ("--url", "http://insecure.example")])
+def test_manifest_bad_options_exit_2(tmp_path, args):
+    result = heard("manifest", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    one_line(result.stderr)
