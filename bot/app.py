@@ -35,11 +35,12 @@ class SlackUnavailable(Exception):
     """Slack refused the bot token at start-up; the message is one line."""
 
 
-def build_app(runtime: Runtime, *, on_workspace_change=None) -> App:
+def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=None) -> App:
     """The Bolt App for `runtime.settings`, with every feature's listeners attached.
 
     `on_workspace_change` is called after an install or uninstall (the in-process
     scheduler re-syncs its jobs then rather than at its next periodic sync).
+    `listener_executor` runs listeners after the ack (tests pass one they can drain).
     """
     settings = runtime.settings
     mode = settings.require_slack()
@@ -49,6 +50,7 @@ def build_app(runtime: Runtime, *, on_workspace_change=None) -> App:
         app = App(
             signing_secret=settings.slack_signing_secret,
             client=runtime.client(),
+            listener_executor=listener_executor,
             oauth_settings=OAuthSettings(
                 client_id=settings.slack_client_id,
                 client_secret=settings.slack_client_secret,
@@ -68,6 +70,7 @@ def build_app(runtime: Runtime, *, on_workspace_change=None) -> App:
                 token=settings.slack_bot_token,
                 signing_secret=settings.slack_signing_secret,
                 client=runtime.client(settings.slack_bot_token),
+                listener_executor=listener_executor,
                 # Socket Mode requests arrive over Slack's websocket, not signed HTTP.
                 request_verification_enabled=mode is not SlackMode.SOCKET,
             )
@@ -75,8 +78,9 @@ def build_app(runtime: Runtime, *, on_workspace_change=None) -> App:
             raise SlackUnavailable(f"Slack refused SLACK_BOT_TOKEN: {exc}") from None
         _record_single_workspace(runtime, app)
 
-    app.use(deduplicate_events(runtime))
+    # Unknown workspaces are dropped before anything is stored, even an event id.
     app.use(workspace_guard(runtime))
+    app.use(deduplicate_events(runtime))
     for feature in FEATURES:
         feature.register(app, runtime, notify=notify)
     return app

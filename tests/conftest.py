@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.slack",
     "tests.fixtures.openai",
+    "tests.fixtures.heard",
 ]
