@@ -7,6 +7,7 @@ with installations in the database, and Socket Mode (same app, different transpo
 from __future__ import annotations
 
 import logging
+from urllib.error import URLError
 
 from slack_bolt import App
 from slack_bolt.error import BoltError
@@ -67,7 +68,6 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     else:
         try:
             app = App(
-                token=settings.slack_bot_token,
                 signing_secret=settings.slack_signing_secret,
                 client=runtime.client(settings.slack_bot_token),
                 listener_executor=listener_executor,
@@ -76,6 +76,11 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
             )
         except BoltError as exc:
             raise SlackUnavailable(f"Slack refused SLACK_BOT_TOKEN: {exc}") from None
+        except (URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SlackUnavailable(
+                f"cannot reach Slack at {settings.slack_api_url}: {reason}"
+            ) from None
         _record_single_workspace(runtime, app)
 
     # Unknown workspaces are dropped before anything is stored, even an event id.
