@@ -155,8 +155,7 @@ def jobs_list(
 
     Example: heard jobs list --team T0123ABCD
     """
-    from bot.scheduler import ledger
-    from bot.scheduler.runner import plan
+    from bot.scheduler.runner import job_statuses
 
     runtime = _runtime(load_settings())
     scheduler = _scheduler(runtime)
@@ -166,33 +165,20 @@ def jobs_list(
         if defaults:
             console.print(f"Default schedules waiting in schedules/: {defaults}")
         return
-    planned = [p for p in plan(runtime, scheduler.registry, scheduler.defaults)]
-    if team:
-        planned = [p for p in planned if p.team_id == team]
-    if not planned:
+    rows = job_statuses(runtime, scheduler.registry, scheduler.defaults, team_id=team)
+    if not rows:
         console.print("No workspace is installed" + (f" with team id {team}." if team else "."))
         return
-    now = runtime.clock()
     table = Table("job", "workspace", "schedule", "time zone", "last run", "next run")
-    with runtime.sessions() as session:
-        from bot.workspaces import find
-
-        for job in planned:
-            workspace = find(session, job.team_id)
-            last = ledger.last_run(session, job=job.spec.name, workspace_id=workspace.id)
-            trigger = job.trigger()
-            upcoming = trigger.get_next_fire_time(None, now) if trigger else None
-            schedule = str(job.cadence) + (" (custom)" if job.overridden else "")
-            if workspace.paused:
-                schedule += " — paused"
-            table.add_row(
-                job.spec.name,
-                f"{workspace.name} ({workspace.team_id})",
-                schedule,
-                job.time_zone,
-                f"{last.period} {last.status}" if last else "never",
-                _local(upcoming, job.time_zone) if upcoming else "—",
-            )
+    for row in rows:
+        table.add_row(
+            row.job,
+            f"{row.workspace_name} ({row.team_id})",
+            row.schedule,
+            row.time_zone,
+            row.last_run,
+            _local(row.next_run, row.time_zone) if row.next_run else "—",
+        )
     console.print(table)
 
 

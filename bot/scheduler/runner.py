@@ -89,6 +89,49 @@ def plan(runtime: Runtime, registry: JobRegistry, defaults: dict[str, DefaultSch
     return planned
 
 
+@dataclass(frozen=True)
+class JobStatus:
+    """One row of `heard jobs list`."""
+
+    job: str
+    team_id: str
+    workspace_name: str
+    schedule: str
+    time_zone: str
+    last_run: str
+    next_run: datetime | None
+
+
+def job_statuses(
+    runtime: Runtime, registry: JobRegistry, defaults: dict[str, DefaultSchedule], *, team_id: str | None = None
+) -> list[JobStatus]:
+    """Each registered job per installed workspace: cadence in force, last and next run."""
+    now = runtime.clock()
+    rows = []
+    with runtime.sessions() as session:
+        for planned in plan(runtime, registry, defaults):
+            if team_id and planned.team_id != team_id:
+                continue
+            workspace = find(session, planned.team_id)
+            last = ledger.last_run(session, job=planned.spec.name, workspace_id=workspace.id)
+            trigger = planned.trigger()
+            schedule = str(planned.cadence) + (" (custom)" if planned.overridden else "")
+            if workspace.paused:
+                schedule += ", paused"
+            rows.append(
+                JobStatus(
+                    job=planned.spec.name,
+                    team_id=workspace.team_id,
+                    workspace_name=workspace.name,
+                    schedule=schedule,
+                    time_zone=planned.time_zone,
+                    last_run=f"{last.period} {last.status}" if last else "never",
+                    next_run=trigger.get_next_fire_time(None, now) if trigger else None,
+                )
+            )
+    return rows
+
+
 def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, trigger: str = "schedule") -> RunOutcome:
     """Run `job` for one workspace unless this period already ran; never raises for job errors."""
     spec = registry.get(job)

@@ -112,3 +112,20 @@ def test_run_with_slack_unreachable_is_one_line_and_exit_1(heard_run):
     assert process.await_line("heard: cannot reach Slack").startswith("heard: ")
     assert process.popen.wait(timeout=60) == 1
     assert not any("Traceback" in seen for seen in process.seen)
+
+
+def test_clock_runs_the_scheduler_until_terminated(tmp_path, fake_slack, acme):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEARD_", "DATABASE"))}
+    env |= {"SLACK_BOT_TOKEN": acme.bot_token, "SLACK_API_URL": fake_slack.url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'clock.db'}"}  # fmt: skip
+    process = Process([sys.executable, "-m", "bot", "clock"], env, tmp_path)
+    process.await_line("scheduler started")
+    assert process.stop() == 0
+
+
+def test_clock_without_a_token_exits_2(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEARD_", "DATABASE"))}
+    result = subprocess.run([sys.executable, "-m", "bot", "clock"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN" in result.stderr and len(result.stderr.strip().splitlines()) == 1

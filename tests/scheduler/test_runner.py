@@ -8,7 +8,7 @@ from bot.db.models import JobRun, Workspace
 from bot.scheduler import ledger
 from bot.scheduler.cadence import parse_cadence
 from bot.scheduler.registry import JobRegistry, JobSpec, period_key
-from bot.scheduler.runner import HeardScheduler, run_job
+from bot.scheduler.runner import HeardScheduler, job_statuses, run_job
 from bot.scheduler.schedules import DefaultSchedule
 from bot.workspaces import mark_uninstalled, set_setting
 
@@ -205,3 +205,20 @@ def test_a_due_job_fires_and_lands_in_the_ledger(runtime, scheduler, recorder, m
         run = session.scalar(select(JobRun))
         assert (run.job, run.trigger) == ("weekly-test", "schedule")
         assert session.scalar(select(Workspace.team_id).where(Workspace.id == run.workspace_id)) == "T1"
+
+
+def test_job_statuses_show_schedule_last_and_next_run(runtime, registry, clock, make_workspace):
+    make_workspace("T1", time_zone="Europe/Berlin")
+    two = make_workspace("T2", time_zone="Asia/Tokyo", paused=True)
+    with runtime.sessions.begin() as session:
+        set_setting(session, two.id, "schedule.weekly-test", "fri 16:30", by="U1", now=WEDNESDAY)
+    run_job(runtime, registry, "weekly-test", "T1")
+    rows = {row.team_id: row for row in job_statuses(runtime, registry, defaults())}
+    assert rows["T1"].schedule == "mon 10:00"
+    assert rows["T1"].last_run == "2026-W48 succeeded"
+    assert rows["T1"].next_run == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert rows["T2"].schedule == "fri 16:30 (custom), paused"
+    assert rows["T2"].last_run == "never"
+    assert rows["T2"].next_run == datetime(2026, 11, 27, 7, 30, tzinfo=UTC)
+    only = job_statuses(runtime, registry, defaults(), team_id="T2")
+    assert [row.team_id for row in only] == ["T2"]

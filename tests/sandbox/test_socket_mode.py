@@ -1,0 +1,27 @@
+"""Socket Mode: the same app, with requests arriving over Slack's websocket (unsigned)."""
+
+import json
+from urllib.parse import urlencode
+
+from slack_bolt.request import BoltRequest
+
+from bot.app import build_app
+from bot.runtime import Runtime
+from bot.settings import Settings, SlackMode
+
+
+def test_socket_mode_app_answers_unsigned_socket_requests(db_url, fake_slack, acme):
+    settings = Settings(
+        _env_file=None, database_url=db_url, slack_api_url=fake_slack.url,
+        slack_bot_token=acme.bot_token, slack_app_token="xapp-1-A0HEARD-1-abc",
+    )  # fmt: skip
+    assert settings.require_slack() is SlackMode.SOCKET
+    runtime = Runtime.from_settings(settings)
+    app = build_app(runtime)
+    body = urlencode({"team_id": acme.team_id, "user_id": "U0MAYA0001", "command": "/heard",
+                      "text": "help", "channel_id": "C0GENERAL1"})  # fmt: skip
+    response = app.dispatch(BoltRequest(body=body, mode="socket_mode"))
+    assert response.status == 200
+    assert "/heard help" in json.loads(response.body)["text"]
+    assert "team.info" in [call.method for call in fake_slack.calls]  # the workspace was recorded
+    runtime.engine.dispose()
