@@ -25,12 +25,14 @@ from bot.scheduler import ledger
 from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
 from bot.scheduler.registry import JobContext, JobRegistry, JobSpec, period_key
 from bot.scheduler.schedules import DefaultSchedule
+from bot.slack.outbox import deliver_due
 from bot.workspaces import active_workspaces, find, get_setting
 
 log = logging.getLogger(__name__)
 
 JOBSTORE_TABLE = "apscheduler_jobs"
 SYNC_INTERVAL_SECONDS = 60
+OUTBOX_INTERVAL_SECONDS = 15
 SCHEDULE_SETTING = "schedule.{job}"  # a workspace's override, e.g. "mon 10:00" or "off"
 
 
@@ -215,7 +217,19 @@ class HeardScheduler:
             self.sync, "interval", seconds=SYNC_INTERVAL_SECONDS, id="heard:sync",
             jobstore="local", replace_existing=True,
         )  # fmt: skip
+        # Retries of queued Slack posts (429s, outages); every process may run it,
+        # the outbox's atomic claims keep each post single.
+        self.scheduler.add_job(
+            self.deliver_outbox, "interval", seconds=OUTBOX_INTERVAL_SECONDS,
+            id="heard:outbox", jobstore="local", replace_existing=True,
+        )  # fmt: skip
         log.info("scheduler started with %d registered job(s)", len(self.registry))
+
+    def deliver_outbox(self) -> None:
+        report = deliver_due(self.runtime)
+        if report.sent or report.retrying or report.failed:
+            log.info("outbox: %d sent, %d retrying, %d failed",
+                     len(report.sent), len(report.retrying), len(report.failed))  # fmt: skip
 
     def shutdown(self) -> None:
         global _active
