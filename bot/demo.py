@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +25,8 @@ from rich.text import Text
 from bot.app import build_app
 from bot.db.migrate import upgrade
 from bot.runtime import Runtime
-from bot.sandbox import FakeSlack, SlackRequestSender, demo_workspace
+from bot.features import FEATURES
+from bot.sandbox import FakeSlack, SeedUser, SeedWorkspace, SlackRequestSender, demo_workspace
 from bot.sandbox.local_server import DrainableExecutor, LocalServer
 from bot.scheduler.registry import default_registry
 from bot.scheduler.schedules import load_default_schedules, schedules_dir
@@ -36,26 +38,58 @@ from bot.workspaces import active_workspaces
 DEMO_SECRET = "demo-signing-secret"
 
 
-class Script:
-    """Numbered steps of the demo, printed as they happen."""
+@dataclass
+class DemoSession:
+    """Everything a demo step needs: the running app, the fake Slack, a signed sender."""
 
-    def __init__(self, console: Console):
-        self.console = console
-        self.number = 0
+    console: Console
+    runtime: Runtime
+    slack: FakeSlack
+    sender: SlackRequestSender
+    listeners: DrainableExecutor
+    acme: SeedWorkspace
+    team_id: str
+    number: int = 0
 
     def step(self, title: str, note: str = "") -> None:
+        """Start a numbered step: a rule with the title, then a dim note."""
         self.number += 1
         self.console.print()
         self.console.print(Rule(f"[bold]{self.number}. {title}", align="left"))
         if note:
             self.console.print(Text(note, style="dim"))
 
+    def user(self, name: str) -> SeedUser:
+        return self.acme.user_named(name)
+
+    def event(self, event: dict, **kwargs) -> None:
+        """Deliver a signed event and wait until Heard has handled it."""
+        accepted(self.sender.event(event, team_id=self.team_id, **kwargs))
+        self.listeners.drain()
+
+    def command(self, text: str, *, user: str) -> dict:
+        """Run `/heard TEXT` as `user`; returns Heard's reply, once its follow-up work is done."""
+        reply = accepted(self.sender.command(text, team_id=self.team_id, user_id=user))
+        self.listeners.drain()
+        return reply.json() if reply.body else {}
+
+    def show_reply(self, reply: dict) -> None:
+        self.console.print(render_reply(reply))
+
+    def show_home(self, user_id: str) -> None:
+        self.console.print(render_view(self.slack.published_home(user_id)))
+
+    def show_messages(self, channel: str, *, since: int = 0) -> None:
+        """Heard's own messages in `channel` (a channel id or a user id for a DM)."""
+        for message in self.slack.messages(channel)[since:]:
+            if message.get("user") == self.acme.bot_user_id or message.get("bot_id"):
+                self.console.print(render_message(message))
+
 
 def run_demo(console: Console, *, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC).replace(microsecond=0)
     acme = demo_workspace(now)
     logging.getLogger().setLevel(logging.WARNING)
-    script = Script(console)
     console.print(Panel.fit(
         "[bold]Heard demo[/bold] — a simulated Slack workspace on this machine.\n"
         "No Slack account, no OpenAI key: the real app talks to a fake Slack.",
@@ -69,14 +103,15 @@ def run_demo(console: Console, *, now: datetime | None = None) -> None:
             slack_api_url=slack.url, database_url=f"sqlite:///{database}",
         )  # fmt: skip
         runtime = Runtime.from_settings(settings, clock=lambda: now)
+        listeners = DrainableExecutor()
+        demo = DemoSession(console, runtime, slack, None, listeners, acme, acme.team_id)
 
-        script.step("The simulated workspace", f"{acme.name}, as the fake Slack serves it.")
+        demo.step("The simulated workspace", f"{acme.name}, as the fake Slack serves it.")
         console.print(workspace_table(acme))
 
-        script.step("Install", "Heard starts in single-workspace mode with a bot token.")
+        demo.step("Install", "Heard starts in single-workspace mode with a bot token.")
         applied = upgrade(runtime.engine)
         console.print(f"Database: fresh SQLite file, migrations applied: {', '.join(applied)}")
-        listeners = DrainableExecutor()
         app = build_app(runtime, listener_executor=listeners)
         with runtime.sessions() as session:
             workspace = active_workspaces(session)[0]
@@ -86,58 +121,29 @@ def run_demo(console: Console, *, now: datetime | None = None) -> None:
             )
 
         with LocalServer(create_wsgi_app(runtime, app)) as server:
-            sender = SlackRequestSender(
+            demo.sender = SlackRequestSender(
                 server.url, DEMO_SECRET, bot_user_id=acme.bot_user_id,
                 response_url_factory=slack.response_url,
             )  # fmt: skip
             console.print(f"Serving /slack/events and /healthz at {server.url} "
-                          f"(health: {sender.get('/healthz').json()})")  # fmt: skip
+                          f"(health: {demo.sender.get('/healthz').json()})")  # fmt: skip
 
-            maya = acme.users[0]
-            script.step("App Home", f"{maya.real_name} opens Heard's App Home tab.")
-            accepted(sender.event(
-                {"type": "app_home_opened", "user": maya.id, "channel": "D0MAYAHOME", "tab": "home"},
-                team_id=acme.team_id,
-            ))
-            listeners.drain()
-            console.print(render_view(slack.published_home(maya.id)))
+            for feature in FEATURES:
+                for step in getattr(feature, "DEMO_STEPS", ()):
+                    step(demo)
 
-            script.step("/heard help", f"{maya.real_name} asks what she can do.")
-            reply = accepted(sender.command("help", team_id=acme.team_id, user_id=maya.id))
-            console.print(render_reply(reply.json()))
+            safety_steps(demo)
 
-            script.step("Bad input", "Someone tries to make Heard ping the whole channel.")
-            reply = accepted(
-                sender.command("<!channel> wake up", team_id=acme.team_id, user_id=maya.id)
-            )
-            console.print(render_reply(reply.json()))
-            console.print(Text("Heard escaped it: Slack shows the text, nobody is pinged.", style="dim"))
-
-            script.step("Forged request", "A request with a wrong signature.")
-            forged = sender.command("help", team_id=acme.team_id, user_id=maya.id,
-                                    sign_with="not-the-secret")  # fmt: skip
-            console.print(f"HTTP {forged.status}: refused, nothing changed.")
-
-            script.step("Slack retries an event", "The same event id, delivered twice.")
-            event_id = sender.next_event_id()
-            home = {"type": "app_home_opened", "user": maya.id, "channel": "D0MAYAHOME", "tab": "home"}
-            before = len(slack.calls_to("views.publish"))
-            for retry in (None, 1):
-                accepted(sender.event(home, team_id=acme.team_id, event_id=event_id, retry_num=retry))
-            listeners.drain()
-            handled = len(slack.calls_to("views.publish")) - before
-            console.print(f"Delivered twice, handled {handled} time(s).")
-
-            script.step("The coming week", "What runs when, in the workspace's time zone.")
+            demo.step("The coming week", "What runs when, in the workspace's time zone.")
             console.print(week_table(runtime, workspace.time_zone))
 
-            script.step("Create the real Slack app", "From the manifest Heard prints.")
+            demo.step("Create the real Slack app", "From the manifest Heard prints.")
             console.print(manifest_summary(settings.heard_slash_command))
 
         listeners.shutdown(wait=True)
         calls = slack.calls
         rejected = [c for c in calls if not c.ok]
-        script.step("Summary")
+        demo.step("Summary")
         console.print(
             f"Heard made {len(calls)} Slack API calls; {len(rejected)} rejected by the fake "
             "Slack's method, argument and Block Kit checks."
@@ -145,6 +151,24 @@ def run_demo(console: Console, *, now: datetime | None = None) -> None:
         runtime.engine.dispose()
     if rejected:
         raise RuntimeError(f"the fake Slack rejected {len(rejected)} call(s): {rejected[:3]}")
+
+
+def safety_steps(demo: DemoSession) -> None:
+    """What Heard refuses: forged requests and Slack's retried deliveries."""
+    maya = demo.acme.users[0]
+    demo.step("Forged request", "A request with a wrong signature.")
+    forged = demo.sender.command("help", team_id=demo.team_id, user_id=maya.id,
+                                 sign_with="not-the-secret")  # fmt: skip
+    demo.console.print(f"HTTP {forged.status}: refused, nothing changed.")
+
+    demo.step("Slack retries an event", "The same event id, delivered twice.")
+    event_id = demo.sender.next_event_id()
+    home = {"type": "app_home_opened", "user": maya.id, "channel": "D0MAYAHOME", "tab": "home"}
+    before = len(demo.slack.calls_to("views.publish"))
+    for retry in (None, 1):
+        demo.event(home, event_id=event_id, retry_num=retry)
+    handled = len(demo.slack.calls_to("views.publish")) - before
+    demo.console.print(f"Delivered twice, handled {handled} time(s).")
 
 
 def accepted(response):
@@ -261,6 +285,13 @@ def render_view(view: dict | None) -> Panel:
     if view is None:
         return Panel("(nothing published)", title="App Home")
     return Panel(render_blocks(view.get("blocks", [])), title="App Home", border_style="green")
+
+
+def render_message(message: dict) -> Panel:
+    blocks = message.get("blocks")
+    body = render_blocks(blocks) if blocks else mrkdwn(message.get("text", ""))
+    where = "in thread" if message.get("thread_ts") not in (None, message.get("ts")) else "message"
+    return Panel(body, title=f"Heard ({where})", border_style="magenta")
 
 
 def render_reply(reply: dict) -> Panel:

@@ -26,6 +26,7 @@ from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
 from bot.scheduler.registry import JobContext, JobRegistry, JobSpec, period_key
 from bot.scheduler.schedules import DefaultSchedule
 from bot.slack.outbox import deliver_due
+from bot.workspace_settings import SCHEDULE
 from bot.workspaces import active_workspaces, find, get_setting
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 JOBSTORE_TABLE = "apscheduler_jobs"
 SYNC_INTERVAL_SECONDS = 60
 OUTBOX_INTERVAL_SECONDS = 15
-SCHEDULE_SETTING = "schedule.{job}"  # a workspace's override, e.g. "mon 10:00" or "off"
+SCHEDULE_SETTING = SCHEDULE  # a workspace's override, e.g. "mon 10:00" or "off"
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ HOW_HEARD_WORKS = [
 ]  # fmt: skip
 
 
-def home_view(*, workspace_name: str, command: str) -> dict:
-    """The App Home tab everyone sees."""
+def how_heard_works(workspace_name: str, command: str) -> list[dict]:
+    """The part of the App Home everyone sees: what Heard is and how it works."""
     blocks = [
         header("Heard"),
         section(f"Heard keeps *{escape(workspace_name)}* close to its customers."),
@@ -29,7 +29,12 @@ def home_view(*, workspace_name: str, command: str) -> dict:
     for title, text in HOW_HEARD_WORKS:
         blocks.append(section(f"*{title}*\n{text}"))
     blocks += [divider(), context(f"Type `{escape(command)} help` to see what you can do.")]
-    return View(type="home", blocks=blocks).to_dict()
+    return to_dicts(blocks)
+
+
+def home_view(blocks: list[dict]) -> dict:
+    """The App Home tab: every feature's sections, in feature order."""
+    return View(type="home", blocks=blocks[:100]).to_dict()
 
 
 def help_text(command: str, commands: list[tuple[str, str]]) -> str:
