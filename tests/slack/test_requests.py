@@ -1,0 +1,45 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.slack.requests import channel_id, command_words, user_id, usergroup_id
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", []),
+        ("   ", []),
+        ("help", ["help"]),
+        ('schedule weekly-story "mon 10:00"', ["schedule", "weekly-story", "mon 10:00"]),
+        ("schedule x “tue 09:00”", ["schedule", "x", "tue 09:00"]),
+        ("leader add <@U0123|maya smith>", ["leader", "add", "<@U0123|maya smith>"]),
+        ("a\x00b", ["ab"]),
+        ('unbalanced "quote', ["unbalanced", '"quote']),
+    ],
+)
+def test_command_words(text, words):
+    assert command_words(text) == words
+
+
+@given(st.text(max_size=300))
+def test_command_words_never_raise(text):
+    assert isinstance(command_words(text), list)
+
+
+def test_mentions():
+    assert user_id("<@U0MAYA0001|maya>") == "U0MAYA0001"
+    assert user_id("<@W0ENT0001>") == "W0ENT0001"
+    assert channel_id("<#C0FEEDBACK|customer-feedback>") == "C0FEEDBACK"
+    assert usergroup_id("<!subteam^S0SUPPORT1|@support>") == "S0SUPPORT1"
+
+
+@pytest.mark.parametrize("word", ["<!channel>", "<!here>", "<!everyone>", "<!subteam^S1|@x>",
+                                  "@maya", "U0MAYA0001", "<#C0123>", "<@u0lower>", ""])  # fmt: skip
+def test_non_user_mentions_are_not_users(word):
+    assert user_id(word) is None
+
+
+def test_non_channels_are_not_channels():
+    assert channel_id("<@U0MAYA0001>") is None
+    assert channel_id("#general") is None
