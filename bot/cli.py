@@ -21,6 +21,7 @@ from rich.table import Table
 
 from bot.db import DatabaseUnavailable, ping
 from bot.db.migrate import current_revision, upgrade
+from bot.errors import Failure
 from bot.settings import ConfigError, Settings, SlackMode, load_settings
 
 console = Console()
@@ -40,17 +41,13 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 
 
-class Failure(Exception):
-    """A runtime failure for the person at the terminal: one line, exit 1."""
-
-
 def _configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
 
-def _runtime(settings: Settings):
+def runtime_for_cli(settings: Settings):
     """A Runtime on a reachable, migrated database."""
     from bot.runtime import Runtime
 
@@ -87,7 +84,7 @@ def run(
     settings = load_settings()
     mode = settings.require_slack()
     _configure_logging()
-    runtime = _runtime(settings)
+    runtime = runtime_for_cli(settings)
     scheduler = None if no_scheduler else _scheduler(runtime)
     bolt_app = build_app(runtime, on_workspace_change=scheduler.sync if scheduler else None)
 
@@ -135,7 +132,7 @@ def clock():
             "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (installations in the database)"
         )
     _configure_logging()
-    runtime = _runtime(settings)
+    runtime = runtime_for_cli(settings)
     scheduler = _scheduler(runtime)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -157,7 +154,7 @@ def jobs_list(
     """
     from bot.scheduler.runner import job_statuses
 
-    runtime = _runtime(load_settings())
+    runtime = runtime_for_cli(load_settings())
     scheduler = _scheduler(runtime)
     if not len(scheduler.registry):
         defaults = ", ".join(f"{d.job} ({d.cadence})" for d in scheduler.defaults.values())
@@ -198,7 +195,7 @@ def jobs_run(
     from bot.scheduler.runner import run_job
     from bot.workspaces import active_workspaces
 
-    runtime = _runtime(load_settings())
+    runtime = runtime_for_cli(load_settings())
     registry = _scheduler(runtime).registry
     if registry.get(job) is None:
         known = ", ".join(spec.name for spec in registry) or "none are registered yet"
@@ -274,6 +271,19 @@ def demo():
     from bot.demo import run_demo
 
     run_demo(console)
+
+
+def _feature_commands() -> None:
+    """Each feature may add its own commands (`heard feedback import`, `heard export`)."""
+    from bot.features import FEATURES
+
+    for feature in FEATURES:
+        register_cli = getattr(feature, "register_cli", None)
+        if register_cli:
+            register_cli(app)
+
+
+_feature_commands()
 
 
 def _fail(exc: Exception, status: int):

@@ -11,6 +11,10 @@ A feature package in `bot/features/` (listed in `bot.features.FEATURES`) provide
   in, Block Kit blocks out), in the order the feature lists them.
 - `DEMO_STEPS`: functions `step(demo)` that `heard demo` runs in feature order
   (`bot.demo.DemoSession`), each showing what the feature posts.
+- `register_cli(app)`: add its commands to the `heard` typer app. Commands build
+  their runtime with `bot.cli.runtime_for_cli(load_settings())`, raise
+  `bot.settings.ConfigError` for bad input (exit 2) and `bot.errors.Failure` for
+  runtime failures (exit 1); both print one line.
 
 Any of these may be empty.
 """

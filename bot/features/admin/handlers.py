@@ -40,6 +40,7 @@ def all_subcommands() -> dict[str, Subcommand]:
 
 def register(app: App, runtime: Runtime, *, notify) -> None:
     command_name = runtime.settings.heard_slash_command
+    directory = service.AdminDirectory()
 
     @app.event("app_home_opened")
     def publish_home(event: dict, context: BoltContext, client: WebClient):
@@ -47,9 +48,10 @@ def register(app: App, runtime: Runtime, *, notify) -> None:
             return
         with runtime.sessions() as session:
             workspace = find_active(session, context.team_id)
+            is_admin = directory.is_admin(session, client, workspace, event["user"], runtime.clock())
             home = HomeContext(
                 session=session, workspace=workspace, user_id=event["user"],
-                is_admin=False, command=command_name,
+                is_admin=is_admin, command=command_name,
             )  # fmt: skip
             blocks = [
                 block
@@ -86,11 +88,19 @@ def register(app: App, runtime: Runtime, *, notify) -> None:
             ack(response_type="ephemeral",
                 text=views.usage_error(f"Unknown command `{shown}`.", f"{command_name} help"))  # fmt: skip
             return
+        with runtime.sessions() as session:
+            workspace = find_active(session, context.team_id)
+            is_admin = directory.is_admin(session, client, workspace, command["user_id"], runtime.clock())
+            admins = service.known_admins(session, workspace)
+        if subcommand.admin_only and not is_admin:
+            ack(response_type="ephemeral", text=views.not_admin(name, admins))
+            return
         request = CommandRequest(
             runtime=runtime, client=client, workspace_id=context["workspace_id"],
             team_id=context.team_id, user_id=command["user_id"],
             channel_id=command.get("channel_id", ""), trigger_id=command.get("trigger_id"),
             command=command_name, words=words[1:], text=_rest(command.get("text") or "", name),
+            is_admin=is_admin,
         )  # fmt: skip
         try:
             reply = subcommand.run(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.views import View
 
-from bot.slack.blocks import context, divider, escape, header, section, to_dicts
+from bot.slack.blocks import context, divider, escape, header, mention, section, to_dicts
 
 HOW_HEARD_WORKS = [
     ("Customer feedback", "Messages in feedback channels are tracked until someone acknowledges "
@@ -48,6 +48,13 @@ def help_text(command: str, commands: list[tuple[str, str]]) -> str:
     ]
     lines += [f"• `{command} {usage}` — {what}" for usage, what in commands]
     return "\n".join(lines)
+
+
+def not_admin(subcommand: str, admins: list[str]) -> str:
+    """The refusal for a non-admin: names who can help, changes nothing."""
+    named = ", ".join(mention(user) for user in admins)
+    who = f"{named} or a workspace admin or owner" if named else "a workspace admin or owner"
+    return f"Only Heard admins can use `{escape(subcommand)}`. Ask {who}."
 
 
 def usage_error(message: str, usage: str) -> str:
