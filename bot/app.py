@@ -33,7 +33,7 @@ OAUTH_STATE_SECONDS = 600
 
 
 class SlackUnavailable(Exception):
-    """Slack refused the bot token at start-up; the message is one line."""
+    """Slack refused the bot token or could not be reached at start-up; one line."""
 
 
 def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=None) -> App:

@@ -25,6 +25,7 @@ from bot.scheduler import ledger
 from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
 from bot.scheduler.registry import JobContext, JobRegistry, JobSpec, period_key
 from bot.scheduler.schedules import DefaultSchedule
+from bot.slack.middleware import forget_old_events
 from bot.slack.outbox import deliver_due
 from bot.workspace_settings import SCHEDULE
 from bot.workspaces import active_workspaces, find, get_setting
@@ -223,6 +224,10 @@ class HeardScheduler:
         self.scheduler.add_job(
             self.deliver_outbox, "interval", seconds=OUTBOX_INTERVAL_SECONDS,
             id="heard:outbox", jobstore="local", replace_existing=True,
+        )  # fmt: skip
+        self.scheduler.add_job(
+            forget_old_events, "interval", args=[self.runtime], hours=1,
+            id="heard:forget-events", jobstore="local", replace_existing=True,
         )  # fmt: skip
         log.info("scheduler started with %d registered job(s)", len(self.registry))
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from slack_bolt import BoltResponse
 from slack_bolt.context import BoltContext
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from bot.db.models import ProcessedEvent
@@ -76,3 +78,16 @@ def deduplicate_events(runtime: Runtime) -> Callable:
         return next()
 
     return dedupe
+
+
+# Slack retries a delivery for about an hour; a day of event ids is ample.
+EVENT_MEMORY = timedelta(days=1)
+
+
+def forget_old_events(runtime: Runtime) -> int:
+    """Delete event ids older than EVENT_MEMORY; returns how many went."""
+    with runtime.sessions.begin() as session:
+        result = session.execute(
+            delete(ProcessedEvent).where(ProcessedEvent.received_at < runtime.clock() - EVENT_MEMORY)
+        )
+    return result.rowcount

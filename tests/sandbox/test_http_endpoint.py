@@ -152,3 +152,18 @@ def test_revoked_bot_token_uninstalls_but_user_tokens_do_not(heard_server, acme)
     heard.listeners.drain()
     with heard.runtime.sessions() as session:
         assert session.scalar(select(Workspace)).uninstalled_at is not None
+
+
+def test_old_event_ids_are_forgotten(heard_server, fake_slack, acme):
+    from datetime import timedelta
+
+    from bot.slack.middleware import EVENT_MEMORY, forget_old_events
+
+    heard = heard_server()
+    heard.sender.event(home_opened(), team_id=acme.team_id)
+    heard.listeners.drain()
+    assert forget_old_events(heard.runtime) == 0
+    received = heard.runtime.clock()
+    heard.runtime.clock = lambda: received + EVENT_MEMORY + timedelta(minutes=1)
+    assert forget_old_events(heard.runtime) == 1
+    assert count(heard.runtime, ProcessedEvent) == 0
