@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from bot.sandbox.local_server import ServerThread
+
 __all__ = ["FakeOpenAI", "example_for_schema", "schema_example_responder"]
 
 Responder = Callable[[dict[str, Any]], "dict[str, Any] | str"]
@@ -61,37 +63,26 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._request_arrived = threading.Condition(self._lock)
         self._released = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._running: ServerThread | None = None
         self._completions = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> Self:
-        if self._server is not None:
+        if self._running is not None:
             return self
         self._released = threading.Event()
         server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
         server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="fake-openai", kwargs={"poll_interval": 0.05}
-        )
-        self._thread.daemon = True
-        self._thread.start()
+        self._running = ServerThread(server, "fake-openai").start()
         return self
 
     def stop(self) -> None:
         # Release hung requests first, or they would hold their connections until timeout.
         self._released.set()
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        running, self._running = self._running, None
+        if running is not None:
+            running.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -102,9 +93,9 @@ class FakeOpenAI:
     @property
     def url(self) -> str:
         """Base URL for `openai.OpenAI(base_url=...)`, e.g. http://127.0.0.1:PORT/v1."""
-        if self._server is None:
+        if self._running is None:
             raise RuntimeError("FakeOpenAI is not running; call start() first")
-        host, port = self._server.server_address[:2]
+        host, port = self._running.server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
     # -- script ------------------------------------------------------------------------

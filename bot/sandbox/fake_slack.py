@@ -44,6 +44,7 @@ from slack_sdk.models.basic_objects import JsonObject
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.sandbox.local_server import ServerThread
 from bot.sandbox.workspace import SeedChannel, SeedMessage, SeedUser, SeedWorkspace
 
 METHODS_FILE = Path(__file__).with_name("slack_methods.json")
@@ -590,8 +591,7 @@ class FakeSlack:
         self._used_triggers: set[str] = set()
         self._ids = itertools.count(1)
         self._last_ts_micros = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._running: ServerThread | None = None
         for workspace in workspaces:
             self.add_workspace(workspace)
 
@@ -600,34 +600,21 @@ class FakeSlack:
     def start(self) -> Self:
         """Serve on a daemon thread; returns self. Port 0 picks a free port."""
         with self._lock:
-            if self._server is not None:
+            if self._running is not None:
                 return self
             server = ThreadingHTTPServer((self._host, self._port), _RequestHandler)
             server.daemon_threads = True
             server.fake = self  # type: ignore[attr-defined]
-            self._server = server
-            self._port = server.server_address[1]
-        # A short poll interval keeps stop() (and so every test teardown) fast.
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name="fake-slack",
-            daemon=True,
-        )
-        self._thread.start()
+            self._running = ServerThread(server, "fake-slack").start()
+            self._port = self._running.port
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port. Recorded calls and state stay readable."""
         with self._lock:
-            server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            running, self._running = self._running, None
+        if running is not None:
+            running.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -638,7 +625,7 @@ class FakeSlack:
     @property
     def root_url(self) -> str:
         """`http://127.0.0.1:PORT/` (only once started)."""
-        if self._server is None:
+        if self._running is None:
             raise RuntimeError(
                 "FakeSlack is not started; call start() or use it as a context manager"
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from socketserver import ThreadingMixIn
+from socketserver import BaseServer, ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 
@@ -41,6 +41,32 @@ class DrainableExecutor(ThreadPoolExecutor):
             future.result()
 
 
+class ServerThread:
+    """A socketserver served from a daemon thread; `stop()` releases its port.
+
+    A short poll interval keeps `stop()`, and so every test teardown, fast.
+    """
+
+    def __init__(self, server: BaseServer, name: str):
+        self.server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
@@ -54,21 +80,18 @@ class LocalServer:
     """Serves a WSGI app on 127.0.0.1 (a free port) in a daemon thread."""
 
     def __init__(self, wsgi_app):
-        self._server = make_server(
+        server = make_server(
             "127.0.0.1", 0, wsgi_app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
         )
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._running = ServerThread(server, "heard-wsgi")
+        self.url = f"http://127.0.0.1:{self._running.port}"
 
     def start(self) -> LocalServer:
-        self._thread.start()
+        self._running.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._running.stop()
 
     def __enter__(self) -> LocalServer:
         return self.start()
