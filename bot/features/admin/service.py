@@ -1,21 +1,69 @@
-"""Administration rules: the workspace lifecycle and who may configure Heard."""
+"""Administration rules: the workspace lifecycle, who may configure Heard, and every
+configuration change an admin can make (the `/heard` grammar and the App Home modals
+both call these functions; there is no second implementation).
+
+Functions take a session, ids, values and `now`, and return values or raise
+:class:`AdminError` (one line for the admin). Every change is written to the audit
+log in the same transaction: who, when, what, old -> new.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
+from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import Workspace, WorkspaceRole
+from bot.db.models import (
+    Acknowledgement,
+    AuditEntry,
+    Decision,
+    Department,
+    FeedbackItem,
+    OutboxMessage,
+    Story,
+    StoryEngagement,
+    Workspace,
+    WorkspaceRole,
+    WorkspaceSetting,
+)
 from bot.runtime import Runtime
-from bot.workspaces import mark_uninstalled
+from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
+from bot.workspace_settings import (
+    DIGEST_CHANNEL,
+    SCHEDULE,
+    STORIES_CHANNEL,
+    WorkspaceConfig,
+    change_setting,
+    load_config,
+    recent_audit,
+    record_audit,
+)
+from bot.workspaces import mark_uninstalled, valid_time_zone
 
 log = logging.getLogger(__name__)
+
+ROLES = ("admin", "leader")
+CHANNEL_KINDS = {"stories": STORIES_CHANNEL, "digest": DIGEST_CHANNEL}
+DEPARTMENT_NAME_MAX = 80
+# Letters (any script), digits, spaces and a little punctuation: enough for
+# "Customer Success" or "R&D (EU)", nothing Slack would read as markup or a mention.
+_DEPARTMENT_NAME = re.compile(r"^\w[\w &.,'()/+-]*$")
+FORGOTTEN = "forgotten"  # what a forgotten person's id becomes in the audit log
+
+
+class AdminError(Exception):
+    """A change Heard refuses; the message is one line for the admin, with no pings."""
+
+
+# -- lifecycle -----------------------------------------------------------------------------
 
 
 def uninstall_workspace(runtime: Runtime, *, team_id: str, enterprise_id: str | None) -> bool:
@@ -33,6 +81,42 @@ def uninstall_workspace(runtime: Runtime, *, team_id: str, enterprise_id: str | 
     return workspace is not None
 
 
+def claim_installer(
+    session: Session, workspace_id: int, user_id: str, time_zone: str | None, now: datetime
+) -> bool:
+    """Single-workspace mode has no OAuth installer: the first Slack workspace admin or
+    owner who uses Heard (a slash command or the App Home) is recorded as its installer,
+    and the workspace takes their time zone. Returns True when this call claimed it.
+
+    The conditional update makes the claim atomic: two admins arriving at once (or
+    two processes) cannot both become the installer.
+    """
+    claimed = session.execute(
+        update(Workspace)
+        .where(Workspace.id == workspace_id, Workspace.installer_user_id.is_(None))
+        .values(installer_user_id=user_id, time_zone=valid_time_zone(time_zone))
+    )
+    if claimed.rowcount != 1:
+        return False
+    record_audit(session, workspace_id, actor=None, action="installer", old=None, new=user_id, now=now)
+    session.expire_all()
+    return True
+
+
+# -- who is an admin -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlackPerson:
+    """What Heard needs to know about someone from `users.info`."""
+
+    user_id: str
+    is_admin: bool  # a Slack workspace admin or owner
+    is_bot: bool
+    deleted: bool
+    time_zone: str | None
+
+
 class AdminDirectory:
     """Who is a Heard admin: Slack workspace admins and owners, the installer, and
     people added with `/heard admin add`.
@@ -43,15 +127,17 @@ class AdminDirectory:
 
     def __init__(self, ttl: timedelta = timedelta(minutes=5)):
         self.ttl = ttl
-        self._cache: dict[tuple[str, str], tuple[bool, datetime]] = {}
+        self._cache: dict[tuple[str, str], tuple[SlackPerson, datetime]] = {}
         self._lock = threading.Lock()
 
     def is_admin(self, session: Session, client: WebClient, workspace: Workspace, user_id: str, now: datetime) -> bool:
         if user_id == workspace.installer_user_id or user_id in added_admins(session, workspace.id):
             return True
-        return self._slack_admin(client, workspace.team_id, user_id, now)
+        person = self.person(client, workspace.team_id, user_id, now)
+        return person is not None and person.is_admin
 
-    def _slack_admin(self, client: WebClient, team_id: str, user_id: str, now: datetime) -> bool:
+    def person(self, client: WebClient, team_id: str, user_id: str, now: datetime) -> SlackPerson | None:
+        """Slack's record of `user_id` (cached), or None when Slack does not know them."""
         key = (team_id, user_id)
         with self._lock:
             cached = self._cache.get(key)
@@ -61,25 +147,481 @@ class AdminDirectory:
             user = client.users_info(user=user_id)["user"]
         except SlackApiError as exc:
             log.warning("users.info %s failed: %s", user_id, exc.response.get("error"))
-            return False
-        answer = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-        answer = answer and not user.get("deleted") and not user.get("is_bot")
+            return None
+        person = slack_person(user)
         with self._lock:
-            self._cache[key] = (answer, now + self.ttl)
-        return answer
+            self._cache[key] = (person, now + self.ttl)
+        return person
+
+
+def slack_person(user: dict) -> SlackPerson:
+    deleted, is_bot = bool(user.get("deleted")), bool(user.get("is_bot"))
+    admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+    return SlackPerson(
+        user_id=user["id"], is_admin=admin and not deleted and not is_bot, is_bot=is_bot,
+        deleted=deleted, time_zone=user.get("tz"),
+    )  # fmt: skip
 
 
 def added_admins(session: Session, workspace_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(WorkspaceRole.user_id)
-            .where(WorkspaceRole.workspace_id == workspace_id, WorkspaceRole.role == "admin")
-            .order_by(WorkspaceRole.added_at)
-        )
-    )
+    return people_with_role(session, workspace_id, "admin")
+
+
+def find_installer(session: Session, workspace_id: int) -> str | None:
+    return session.scalar(select(Workspace.installer_user_id).where(Workspace.id == workspace_id))
 
 
 def known_admins(session: Session, workspace: Workspace) -> list[str]:
     """The admins Heard can name: the installer and those added with `/heard admin add`."""
     people = [workspace.installer_user_id] if workspace.installer_user_id else []
     return people + [u for u in added_admins(session, workspace.id) if u not in people]
+
+
+# -- roles: added admins and digest leaders ------------------------------------------------
+
+
+def people_with_role(session: Session, workspace_id: int, role: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(WorkspaceRole.user_id)
+            .where(WorkspaceRole.workspace_id == workspace_id, WorkspaceRole.role == role)
+            .order_by(WorkspaceRole.added_at, WorkspaceRole.id)
+        )
+    )
+
+
+def add_role(session: Session, workspace_id: int, role: str, user_id: str, *, by: str | None, now: datetime) -> bool:
+    """Give `user_id` the role; False (and no audit entry) when they already had it.
+
+    The audit entry records the whole list before and after, so `/heard config`
+    reads "leaders: @a → @a, @b".
+    """
+    _check_role(role)
+    before = people_with_role(session, workspace_id, role)
+    if user_id in before:
+        return False
+    session.add(WorkspaceRole(workspace_id=workspace_id, user_id=user_id, role=role, added_by=by, added_at=now))
+    session.flush()
+    record_audit(session, workspace_id, actor=by, action=f"{role} add", old=before,
+                 new=[*before, user_id], now=now)  # fmt: skip
+    return True
+
+
+def remove_role(session: Session, workspace_id: int, role: str, user_id: str, *, by: str | None, now: datetime) -> bool:
+    """Take the role away; False when they did not have it."""
+    _check_role(role)
+    before = people_with_role(session, workspace_id, role)
+    if user_id not in before:
+        return False
+    session.execute(
+        delete(WorkspaceRole).where(
+            WorkspaceRole.workspace_id == workspace_id, WorkspaceRole.role == role,
+            WorkspaceRole.user_id == user_id,
+        )
+    )
+    record_audit(session, workspace_id, actor=by, action=f"{role} remove", old=before,
+                 new=[u for u in before if u != user_id], now=now)  # fmt: skip
+    return True
+
+
+def set_role_members(
+    session: Session, workspace_id: int, role: str, wanted: list[str], *, by: str | None, now: datetime
+) -> tuple[list[str], list[str]]:
+    """Make the role's members exactly `wanted` (the App Home's people picker), one
+    add/remove at a time so each lands in the audit log. Returns (added, removed)."""
+    current = people_with_role(session, workspace_id, role)
+    added = [u for u in dict.fromkeys(wanted) if u not in current]
+    removed = [u for u in current if u not in wanted]
+    for user_id in removed:
+        remove_role(session, workspace_id, role, user_id, by=by, now=now)
+    for user_id in added:
+        add_role(session, workspace_id, role, user_id, by=by, now=now)
+    return added, removed
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+
+
+# -- channels --------------------------------------------------------------------------------
+
+
+def set_channel(
+    session: Session, workspace_id: int, kind: str, channel_id: str | None, *, by: str | None, now: datetime
+) -> str | None:
+    """Set where the weekly story (`stories`) or the leadership digest (`digest`) goes;
+    None turns it off. The caller has checked Heard can post there. Returns the old one."""
+    key = CHANNEL_KINDS[kind]
+    current = load_config(session, workspace_id)
+    old = current.stories_channel if kind == "stories" else current.digest_channel
+    if old == channel_id:
+        return old
+    change_setting(session, workspace_id, key, channel_id, by=by, now=now, action=f"channel {kind}")
+    return old
+
+
+# -- departments -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DepartmentInfo:
+    name: str
+    channel_id: str
+    usergroup_id: str | None
+
+    def as_audit(self) -> dict:
+        return {"name": self.name, "channel": self.channel_id, "usergroup": self.usergroup_id}
+
+
+def clean_department_name(text: str) -> str:
+    """The department's name with spaces tidied; AdminError says what is wrong with it."""
+    name = " ".join(text.split())
+    if not name:
+        raise AdminError("The department needs a name.")
+    if len(name) > DEPARTMENT_NAME_MAX:
+        raise AdminError(f"A department name has at most {DEPARTMENT_NAME_MAX} characters.")
+    if not _DEPARTMENT_NAME.match(name):
+        raise AdminError(
+            "A department name uses letters, digits, spaces and & . , ' ( ) / + - only."
+        )
+    return name
+
+
+def list_departments(session: Session, workspace_id: int) -> list[DepartmentInfo]:
+    rows = session.scalars(
+        select(Department).where(Department.workspace_id == workspace_id).order_by(func.lower(Department.name))
+    )
+    return [DepartmentInfo(d.name, d.channel_id, d.usergroup_id) for d in rows]
+
+
+def _find_department(session: Session, workspace_id: int, name: str) -> Department | None:
+    return session.scalar(
+        select(Department).where(
+            Department.workspace_id == workspace_id, func.lower(Department.name) == name.lower()
+        )
+    )
+
+
+def add_department(
+    session: Session, workspace_id: int, name: str, channel_id: str, usergroup_id: str | None,
+    *, by: str | None, now: datetime,
+) -> DepartmentInfo:  # fmt: skip
+    """Add a department with its channel (where its decision prompts go) and optional
+    user group. Names are unique per workspace, ignoring case."""
+    name = clean_department_name(name)
+    existing = _find_department(session, workspace_id, name)
+    if existing is not None:
+        raise AdminError(f"There is already a department called {existing.name}; remove it first to change it.")
+    session.add(Department(workspace_id=workspace_id, name=name, channel_id=channel_id,
+                           usergroup_id=usergroup_id, created_at=now))  # fmt: skip
+    session.flush()
+    info = DepartmentInfo(name, channel_id, usergroup_id)
+    record_audit(session, workspace_id, actor=by, action="department add", old=None, new=info.as_audit(), now=now)
+    return info
+
+
+def remove_department(session: Session, workspace_id: int, name: str, *, by: str | None, now: datetime) -> DepartmentInfo:
+    """Remove a department; its logged decisions stay, without a department."""
+    found = _find_department(session, workspace_id, " ".join(name.split()))
+    if found is None:
+        names = ", ".join(d.name for d in list_departments(session, workspace_id))
+        known = f" Departments: {names}." if names else " There are no departments yet."
+        raise AdminError(f"There is no department called {name}.{known}")
+    info = DepartmentInfo(found.name, found.channel_id, found.usergroup_id)
+    session.delete(found)
+    session.flush()
+    record_audit(session, workspace_id, actor=by, action="department remove", old=info.as_audit(), new=None, now=now)
+    return info
+
+
+# -- schedules ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobCatalog:
+    """The jobs an admin may schedule: registered by a feature, or given a default in
+    `schedules/` (a job whose feature has not arrived yet keeps its override for later)."""
+
+    defaults: dict[str, Cadence] = field(default_factory=dict)
+    registered: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(set(self.defaults) | self.registered)
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    job: str
+    cadence: Cadence | None  # None: no default and no override
+    custom: bool
+    registered: bool
+
+
+def schedule_rows(session: Session, workspace_id: int, catalog: JobCatalog) -> list[ScheduleRow]:
+    """Each job with the cadence in force for this workspace (its override, else the default)."""
+    overrides = load_config(session, workspace_id).schedules
+    rows = []
+    for job in catalog.names:
+        cadence, custom = catalog.defaults.get(job), False
+        if job in overrides:
+            try:
+                cadence, custom = parse_cadence(overrides[job]), True
+            except CadenceError:
+                pass  # the scheduler ignores an invalid override the same way
+        rows.append(ScheduleRow(job, cadence, custom, job in catalog.registered))
+    return rows
+
+
+def set_schedule(
+    session: Session, workspace_id: int, job: str, text: str, *, catalog: JobCatalog,
+    by: str | None, now: datetime,
+) -> Cadence:  # fmt: skip
+    """Override `job`'s cadence for this workspace ("mon 10:00", "daily 17:00", "off"),
+    read in the workspace's time zone. The running scheduler picks it up at its next
+    sync (immediately in this process, within a minute in a separate `heard clock`)."""
+    if job not in catalog.names:
+        known = ", ".join(catalog.names) or "none yet"
+        raise AdminError(f"There is no job called {job}. Jobs: {known}.")
+    try:
+        cadence = parse_cadence(text)
+    except CadenceError as exc:
+        raise AdminError(f"That is not a schedule: {exc}.") from None
+    change_setting(session, workspace_id, SCHEDULE.format(job=job), str(cadence), by=by, now=now,
+                   action=f"schedule {job}")  # fmt: skip
+    return cadence
+
+
+# -- pause -------------------------------------------------------------------------------------
+
+
+def set_paused(session: Session, workspace_id: int, paused: bool, *, by: str | None, now: datetime) -> bool:
+    """Stop (or restart) every scheduled post of the workspace; False when nothing changed."""
+    workspace = session.get(Workspace, workspace_id)
+    if workspace.paused == paused:
+        return False
+    workspace.paused = paused
+    session.flush()
+    record_audit(session, workspace_id, actor=by, action="pause" if paused else "resume",
+                 old=not paused, new=paused, now=now)  # fmt: skip
+    return True
+
+
+# -- forget ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    """What `/heard forget` did, in counts."""
+
+    feedback_anonymised: int = 0
+    acknowledgements_anonymised: int = 0
+    reflections_deleted: int = 0
+    engagement_anonymised: int = 0
+    roles_removed: int = 0
+    messages_deleted: int = 0
+    decisions_anonymised: int = 0
+    stories_anonymised: int = 0
+    settings_anonymised: int = 0
+    audit_anonymised: int = 0
+    installer_cleared: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(v for v in vars(self).values() if isinstance(v, int) and not isinstance(v, bool))
+
+    def as_audit(self) -> dict:
+        return {k: v for k, v in vars(self).items() if v}
+
+
+def forget_person(session: Session, workspace_id: int, user_id: str, *, by: str | None, now: datetime) -> ForgetReport:
+    """Delete one person's personal data in this workspace, and only this workspace.
+
+    - Feedback they reported stays (it is the customer's words) but no longer names
+      them; items they acknowledged or resolved no longer say who did.
+    - Their story reflections (their own words) are deleted; their reactions and
+      replies still count as engagement under a random stand-in id, so past digests
+      keep their numbers. Acknowledgements get the same stand-in, so an item they
+      acknowledged stays acknowledged.
+    - Their Heard roles (admin, leader) are removed, Heard's queued or failed DMs to
+      them are deleted, and the contents of DMs already sent are blanked (the row
+      stays so the same DM is never sent twice).
+    - Decisions and stories they wrote stay without an author; settings they changed
+      and audit entries that name them say "forgotten" instead.
+
+    The audit log records that an admin ran forget and the counts, not whom.
+    """
+    stand_in = f"X{secrets.token_hex(6).upper()}"  # not a Slack id: never rendered as a mention
+    counts: dict[str, int | bool] = {}
+
+    def run(statement) -> int:
+        return session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
+
+    in_workspace = select(FeedbackItem.id).where(FeedbackItem.workspace_id == workspace_id)
+    stories = select(Story.id).where(Story.workspace_id == workspace_id)
+    counts["feedback_anonymised"] = run(
+        update(FeedbackItem)
+        .where(FeedbackItem.workspace_id == workspace_id, FeedbackItem.reporter_user_id == user_id)
+        .values(reporter_user_id=None, reporter_name=None)
+    )
+    run(update(FeedbackItem).where(FeedbackItem.workspace_id == workspace_id,
+                                   FeedbackItem.acknowledged_by == user_id).values(acknowledged_by=None))  # fmt: skip
+    run(update(FeedbackItem).where(FeedbackItem.workspace_id == workspace_id,
+                                   FeedbackItem.resolved_by == user_id).values(resolved_by=None))  # fmt: skip
+    counts["acknowledgements_anonymised"] = run(
+        update(Acknowledgement)
+        .where(Acknowledgement.feedback_item_id.in_(in_workspace), Acknowledgement.user_id == user_id)
+        .values(user_id=stand_in)
+    )
+    counts["reflections_deleted"] = run(
+        delete(StoryEngagement).where(
+            StoryEngagement.story_id.in_(stories), StoryEngagement.user_id == user_id,
+            StoryEngagement.kind == "reflection",
+        )
+    )
+    counts["engagement_anonymised"] = run(
+        update(StoryEngagement)
+        .where(StoryEngagement.story_id.in_(stories), StoryEngagement.user_id == user_id)
+        .values(user_id=stand_in, text=None)
+    )
+    counts["roles_removed"] = run(
+        delete(WorkspaceRole).where(WorkspaceRole.workspace_id == workspace_id, WorkspaceRole.user_id == user_id)
+    )
+    counts["messages_deleted"] = _forget_messages(session, workspace_id, user_id)
+    counts["decisions_anonymised"] = run(
+        update(Decision).where(Decision.workspace_id == workspace_id, Decision.author_user_id == user_id)
+        .values(author_user_id=None)
+    )  # fmt: skip
+    counts["stories_anonymised"] = run(
+        update(Story).where(Story.workspace_id == workspace_id, Story.submitted_by == user_id)
+        .values(submitted_by=None)
+    )  # fmt: skip
+    counts["settings_anonymised"] = run(
+        update(WorkspaceSetting)
+        .where(WorkspaceSetting.workspace_id == workspace_id, WorkspaceSetting.updated_by == user_id)
+        .values(updated_by=None)
+    )
+    counts["audit_anonymised"] = _forget_in_audit(session, workspace_id, user_id)
+    counts["installer_cleared"] = bool(
+        run(update(Workspace).where(Workspace.id == workspace_id, Workspace.installer_user_id == user_id)
+            .values(installer_user_id=None))
+    )
+    session.expire_all()
+    report = ForgetReport(**counts)
+    record_audit(session, workspace_id, actor=by, action="forget", old=None, new=report.as_audit(), now=now)
+    return report
+
+
+def _forget_messages(session: Session, workspace_id: int, user_id: str) -> int:
+    # The payload is JSON; a text match narrows the rows, the exact check is in Python.
+    rows = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.workspace_id == workspace_id,
+            cast(OutboxMessage.payload, String).contains(user_id),
+        )
+    )
+    deleted = 0
+    for message in rows:
+        payload = message.payload or {}
+        if user_id not in (payload.get("channel"), payload.get("user"), payload.get("user_id")):
+            continue
+        if message.status == "sent" or message.status == "sending":
+            message.payload, message.result = {"forgotten": True}, None
+        else:
+            session.delete(message)
+        deleted += 1
+    session.flush()
+    return deleted
+
+
+def _forget_in_audit(session: Session, workspace_id: int, user_id: str) -> int:
+    def scrub(value):
+        if value == user_id:
+            return FORGOTTEN
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        if isinstance(value, dict):
+            return {k: scrub(v) for k, v in value.items()}
+        return value
+
+    changed = 0
+    rows = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.workspace_id == workspace_id,
+            (AuditEntry.actor_user_id == user_id)
+            | cast(AuditEntry.old_value, String).contains(user_id)
+            | cast(AuditEntry.new_value, String).contains(user_id),
+        )
+    )
+    for entry in rows:
+        old, new = scrub(entry.old_value), scrub(entry.new_value)
+        actor = FORGOTTEN if entry.actor_user_id == user_id else entry.actor_user_id
+        if (old, new, actor) != (entry.old_value, entry.new_value, entry.actor_user_id):
+            entry.old_value, entry.new_value, entry.actor_user_id = old, new, actor
+            changed += 1
+    session.flush()
+    return changed
+
+
+# -- reading the configuration ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigSnapshot:
+    """Everything `/heard config` and the admin's App Home show."""
+
+    team_id: str
+    workspace_name: str
+    time_zone: str
+    paused: bool
+    installer: str | None
+    config: WorkspaceConfig
+    departments: list[DepartmentInfo]
+    leaders: list[str]
+    admins: list[str]  # added with /heard admin add
+    schedules: list[ScheduleRow]
+    audit: list[AuditEntry]
+
+
+def config_snapshot(session: Session, workspace_id: int, catalog: JobCatalog, *, audit_entries: int = 5) -> ConfigSnapshot:
+    workspace = session.get(Workspace, workspace_id)
+    return ConfigSnapshot(
+        team_id=workspace.team_id,
+        workspace_name=workspace.name,
+        time_zone=workspace.time_zone,
+        paused=workspace.paused,
+        installer=workspace.installer_user_id,
+        config=load_config(session, workspace_id),
+        departments=list_departments(session, workspace_id),
+        leaders=people_with_role(session, workspace_id, "leader"),
+        admins=added_admins(session, workspace_id),
+        schedules=schedule_rows(session, workspace_id, catalog),
+        audit=recent_audit(session, workspace_id, limit=audit_entries),
+    )
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    key: str  # feedback_channel | stories_channel | departments | leaders | digest_channel | schedules
+    title: str
+    done: bool
+    optional: bool = False
+
+
+def setup_checklist(snapshot: ConfigSnapshot) -> list[ChecklistItem]:
+    """What an admin still has to set up (the greeting DM and the App Home show it).
+
+    Heard works once it has a feedback channel; stories need a channel, decision
+    prompts need departments, the digest needs leaders. The digest channel is
+    optional (leaders get the digest by DM) and the schedules have defaults.
+    """
+    config = snapshot.config
+    return [
+        ChecklistItem("feedback_channel", "Feedback channel", bool(config.feedback_channels)),
+        ChecklistItem("stories_channel", "Stories channel", bool(config.stories_channel)),
+        ChecklistItem("departments", "Departments", bool(snapshot.departments)),
+        ChecklistItem("leaders", "Leaders", bool(snapshot.leaders)),
+        ChecklistItem("digest_channel", "Digest channel", bool(config.digest_channel), optional=True),
+        ChecklistItem("schedules", "Schedules", True, optional=True),
+    ]

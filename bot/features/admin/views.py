@@ -1,10 +1,49 @@
-"""Block Kit for administration: pure functions from values to blocks."""
+"""Block Kit for administration: pure functions from values to blocks and text.
+
+User text (department names, whatever an admin typed) goes through `escape`; Heard
+adds mentions only of ids it holds. Replies and the App Home may name a user group
+(`<!subteam^S…>`): Slack shows its handle and never notifies anyone from an
+ephemeral reply or a view.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    ConversationFilter,
+    ConversationSelectElement,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    StaticSelectElement,
+    UserMultiSelectElement,
+)
 from slack_sdk.models.views import View
 
-from bot.slack.blocks import context, divider, escape, header, mention, section, to_dicts
+from bot.features.admin.service import (
+    ChecklistItem,
+    ConfigSnapshot,
+    DepartmentInfo,
+    ForgetReport,
+    ScheduleRow,
+)
+from bot.slack.blocks import (
+    button,
+    channel_link,
+    context,
+    divider,
+    escape,
+    header,
+    mention,
+    section,
+    to_dicts,
+    truncate,
+)
 
 HOW_HEARD_WORKS = [
     ("Customer feedback", "Messages in feedback channels are tracked until someone acknowledges "
@@ -16,6 +55,14 @@ HOW_HEARD_WORKS = [
      "participation and story engagement, once a week."),
     ("Closing the loop", "When your feedback is acted on, Heard tells you."),
 ]  # fmt: skip
+
+# Ids Heard stored itself; anything else in an audit value is shown as escaped text.
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{8,}$")
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{8,}$")
+
+MODAL_ACTION = "admin_open"  # buttons on the App Home: admin_open:<setting>
+MODAL_CALLBACK = "admin_modal"  # modal callback ids: admin_modal:<setting>
 
 
 def how_heard_works(workspace_name: str, command: str) -> list[dict]:
@@ -46,7 +93,7 @@ def help_text(command: str, commands: list[tuple[str, str]]) -> str:
         "",
         "*Commands*",
     ]
-    lines += [f"• `{command} {usage}` — {what}" for usage, what in commands]
+    lines += [f"• `{command} {usage}`" + (f" — {what}" if what else "") for usage, what in commands]
     return "\n".join(lines)
 
 
@@ -59,7 +106,391 @@ def not_admin(subcommand: str, admins: list[str]) -> str:
 
 def usage_error(message: str, usage: str) -> str:
     """One line: what was wrong, then the right usage."""
-    return f"{message} Usage: `{usage}`"
+    flat = " ".join(message.split())
+    return f"{flat} Usage: `{usage}`"
 
 
-__all__ = ["help_text", "home_view", "to_dicts", "usage_error"]
+# -- values -------------------------------------------------------------------------------------
+
+
+def local_time(moment: datetime, time_zone: str) -> str:
+    return moment.astimezone(ZoneInfo(time_zone)).strftime("%a %d %b %H:%M")
+
+
+def duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day{'s' if days != 1 else ''}"
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{seconds // 60} minutes"
+
+
+def people(user_ids: list[str], *, none: str = "nobody") -> str:
+    return ", ".join(mention(u) for u in user_ids) or none
+
+
+def channel_or(channel_id: str | None, none: str) -> str:
+    return channel_link(channel_id) if channel_id else none
+
+
+def usergroup(usergroup_id: str | None) -> str:
+    return f"<!subteam^{usergroup_id}>" if usergroup_id and _USERGROUP_ID.match(usergroup_id) else ""
+
+
+def department_line(department: DepartmentInfo) -> str:
+    group = usergroup(department.usergroup_id)
+    return f"*{escape(department.name)}* — {channel_link(department.channel_id)}" + (
+        f", {group}" if group else ""
+    )
+
+
+def audit_value(action: str, value) -> str:
+    """An old or new value of an audit entry, for people."""
+    if value is None:
+        return "default" if action.startswith("schedule") else "none"
+    if isinstance(value, bool):
+        if action in ("pause", "resume"):
+            return "paused" if value else "running"
+        return "on" if value else "off"
+    if isinstance(value, int | float):
+        if action.startswith("ignore-after"):
+            return duration(timedelta(seconds=value))
+        return str(value)
+    if isinstance(value, str):
+        if action.startswith("ack-emoji") and re.match(r"^[a-z0-9_+'-]+$", value):
+            return f":{value}:"
+        if _CHANNEL_ID.match(value):
+            return channel_link(value)
+        if _USER_ID.match(value):
+            return mention(value)
+        if _USERGROUP_ID.match(value):
+            return usergroup(value)
+        return escape(truncate(value, 80))
+    if isinstance(value, list):
+        return ", ".join(audit_value(action, v) for v in value) or "none"
+    if isinstance(value, dict):
+        if action.startswith("department") and "name" in value:
+            return department_line(
+                DepartmentInfo(str(value["name"]), str(value.get("channel") or ""), value.get("usergroup"))
+            ) if _CHANNEL_ID.match(str(value.get("channel") or "")) else escape(str(value["name"]))
+        return ", ".join(f"{escape(str(k))} {audit_value(action, v)}" for k, v in value.items())
+    return escape(truncate(str(value), 80))
+
+
+def audit_line(entry, time_zone: str) -> str:
+    actor = entry.actor_user_id
+    who = mention(actor) if actor and _USER_ID.match(actor) else (escape(actor) if actor else "Heard")
+    when = local_time(entry.at, time_zone)
+    action = escape(entry.action)
+    if entry.action == "forget":
+        counts = entry.new_value or {}
+        held = sum(v for v in counts.values() if isinstance(v, int) and not isinstance(v, bool))
+        return f"{when} · {who}: `forget` a person ({held} record{'s' if held != 1 else ''})"
+    return (
+        f"{when} · {who}: `{action}` {audit_value(entry.action, entry.old_value)} → "
+        f"{audit_value(entry.action, entry.new_value)}"
+    )
+
+
+def schedule_line(row: ScheduleRow, time_zone: str, now: datetime) -> str:
+    if row.cadence is None:
+        return f"• `{escape(row.job)}` not scheduled"
+    note = " (custom)" if row.custom else ""
+    trigger = row.cadence.trigger(time_zone)
+    upcoming = trigger.get_next_fire_time(None, now) if trigger else None
+    when = f" — next {local_time(upcoming, time_zone)}" if upcoming and row.registered else ""
+    waiting = "" if row.registered else " — arrives with its feature"
+    return f"• `{escape(row.job)}` {row.cadence}{note}{when}{waiting}"
+
+
+# -- /heard config and friends --------------------------------------------------------------------
+
+
+def config_blocks(snapshot: ConfigSnapshot, command: str, now: datetime) -> list[dict]:
+    """Every setting of the workspace, then the last few changes."""
+    blocks = [header("Heard settings"), *settings_sections(snapshot, now)]
+    if snapshot.audit:
+        lines = [audit_line(entry, snapshot.time_zone) for entry in snapshot.audit]
+        blocks += [section("*Last changes*\n" + "\n".join(lines))]
+    else:
+        blocks += [context("No changes yet.")]
+    blocks += [context(f"Change a setting with `{escape(command)} help`, or on Heard's Home tab.")]
+    return to_dicts(blocks)
+
+
+def settings_sections(snapshot: ConfigSnapshot, now: datetime) -> list:
+    config = snapshot.config
+    state = "*paused*: no scheduled posts until `resume`" if snapshot.paused else "*running*"
+    installer = f" · installed by {mention(snapshot.installer)}" if snapshot.installer else ""
+    admins = [snapshot.installer] if snapshot.installer else []
+    admins += [a for a in snapshot.admins if a not in admins]
+    emoji = " ".join(f":{escape(name)}:" for name in config.ack_emoji) or "none"
+    departments = "\n".join(f"• {department_line(d)}" for d in snapshot.departments) or "none yet"
+    schedules = "\n".join(schedule_line(row, snapshot.time_zone, now) for row in snapshot.schedules)
+    return [
+        section(f"*{escape(snapshot.workspace_name)}* · Heard is {state} · time zone "
+                f"{escape(snapshot.time_zone)}{installer}"),
+        section("*Channels*\n"
+                f"Feedback: {', '.join(channel_link(c) for c in config.feedback_channels) or 'none yet'}\n"
+                f"Stories: {channel_or(config.stories_channel, 'none yet')}\n"
+                f"Digest: {channel_or(config.digest_channel, 'none (leaders get it by DM)')}"),
+        section("*Feedback*\n"
+                f"Ignored after {duration(config.ignore_after)} without acknowledgement\n"
+                f"Acknowledgement emoji: {emoji}\n"
+                f"Reminders in ignored threads: {'on' if config.ignored_reminders else 'off'}"),
+        section("*People*\n"
+                f"Admins: {people(admins, none='no one added')}, and every workspace admin and owner\n"
+                f"Leaders: {people(snapshot.leaders, none='none yet')}"),
+        section(f"*Departments*\n{departments}"),
+        section(f"*Schedules* (in {escape(snapshot.time_zone)})\n{schedules or 'no jobs yet'}"),
+    ]  # fmt: skip
+
+
+def departments_text(departments: list[DepartmentInfo], command: str) -> str:
+    if not departments:
+        return f"No departments yet. Add one: `{command} department add NAME #channel [@usergroup]`"
+    return "*Departments*\n" + "\n".join(f"• {department_line(d)}" for d in departments)
+
+
+def schedules_text(rows: list[ScheduleRow], time_zone: str, now: datetime, paused: bool, command: str) -> str:
+    if not rows:
+        return "No jobs are registered yet."
+    lines = [f"*Schedules* (times in {escape(time_zone)})"]
+    lines += [schedule_line(row, time_zone, now) for row in rows]
+    if paused:
+        lines.append(f"Heard is paused: nothing is posted until `{command} resume`.")
+    lines.append(f'Change one: `{command} schedule JOB "mon 10:00"` or `{command} schedule JOB off`')
+    return "\n".join(lines)
+
+
+def forget_text(user_id: str, report: ForgetReport) -> str:
+    parts = [
+        (report.feedback_anonymised, "feedback item", "feedback items", "no longer name them"),
+        (report.acknowledgements_anonymised, "acknowledgement", "acknowledgements", "anonymised"),
+        (report.reflections_deleted, "reflection", "reflections", "deleted"),
+        (report.engagement_anonymised, "story reaction or reply", "story reactions and replies",
+         "anonymised"),
+        (report.roles_removed, "Heard role", "Heard roles", "removed"),
+        (report.messages_deleted, "DM record", "DM records", "deleted"),
+        (report.decisions_anonymised, "decision", "decisions", "no longer name them"),
+        (report.stories_anonymised, "story", "stories", "no longer name them"),
+        (report.settings_anonymised, "setting", "settings", "no longer name them"),
+        (report.audit_anonymised, "audit entry", "audit entries", "anonymised"),
+    ]  # fmt: skip
+    done = [f"{n} {one if n == 1 else many} {what}" for n, one, many, what in parts if n]
+    if report.installer_cleared:
+        done.append("no longer recorded as the installer")
+    summary = "; ".join(done) if done else "Heard held no personal data about them"
+    return f"Forgot {mention(user_id)}: {summary}."
+
+
+# -- setup checklist (greeting DM and App Home) -----------------------------------------------------
+
+
+def checklist_detail(item: ChecklistItem, snapshot: ConfigSnapshot, command: str) -> str:
+    config = snapshot.config
+    if item.key == "feedback_channel":
+        if item.done:
+            return ", ".join(channel_link(c) for c in config.feedback_channels)
+        return f"Where people share what customers say: `{command} feedback-channel add #channel`"
+    if item.key == "stories_channel":
+        if item.done:
+            return channel_link(config.stories_channel)
+        return f"Where the weekly customer story goes: `{command} channel stories #channel`"
+    if item.key == "departments":
+        if item.done:
+            return truncate(", ".join(escape(d.name) for d in snapshot.departments), 500)
+        return f"Who logs decisions: `{command} department add NAME #channel [@usergroup]`"
+    if item.key == "leaders":
+        if item.done:
+            return f"{people(snapshot.leaders)} get the weekly digest"
+        return f"Who gets the weekly digest: `{command} leader add @person`"
+    if item.key == "digest_channel":
+        if item.done:
+            return f"The digest is also posted in {channel_link(config.digest_channel)}"
+        return f"Optional: leaders get the digest by DM; `{command} channel digest #channel` posts it too"
+    custom = [row.job for row in snapshot.schedules if row.custom]
+    if custom:
+        return f"Custom for {escape(', '.join(custom))}; see `{command} schedule`"
+    return f"The defaults; see `{command} schedule`"
+
+
+def checklist_mark(item: ChecklistItem) -> str:
+    if item.done:
+        return ":white_check_mark:"
+    return ":heavy_minus_sign:" if item.optional else ":white_large_square:"
+
+
+BUTTONS = {
+    "feedback_channel": "Add a feedback channel",
+    "stories_channel": "Choose channel",
+    "departments": "Add a department",
+    "leaders": "Choose leaders",
+    "digest_channel": "Choose channel",
+    "schedules": "Change a schedule",
+}
+
+
+def checklist_blocks(items: list[ChecklistItem], snapshot: ConfigSnapshot, command: str, *, buttons: set[str]) -> list:
+    """One section per item; items in `buttons` get a button that opens their modal."""
+    blocks = []
+    for item in items:
+        accessory = None
+        if item.key in buttons:
+            accessory = button(BUTTONS[item.key], f"{MODAL_ACTION}:{item.key}", value=item.key)
+        text = f"{checklist_mark(item)} *{item.title}*\n{checklist_detail(item, snapshot, command)}"
+        blocks.append(section(text, block_id=f"setup:{item.key}", accessory=accessory))
+    return blocks
+
+
+def admin_home(snapshot: ConfigSnapshot, items: list[ChecklistItem], command: str, now: datetime,
+               *, buttons: set[str]) -> list[dict]:  # fmt: skip
+    """What admins see on the App Home: the setup checklist with buttons, then the settings."""
+    missing = [i for i in items if not i.done and not i.optional]
+    status = "Heard is set up." if not missing else f"{len(missing)} step(s) left to set Heard up."
+    blocks = [
+        divider(),
+        header("Setup (admins)"),
+        context(status + " Only Heard admins see this part."),
+        *checklist_blocks(items, snapshot, command, buttons=buttons),
+        section("*Admins*\nWorkspace admins and owners, the installer, and "
+                f"{people(snapshot.admins, none='no one else')} yet.",
+                block_id="setup:admins",
+                accessory=button("Choose admins", f"{MODAL_ACTION}:admins", value="admins")),
+        divider(),
+        header("Settings"),
+        *settings_sections(snapshot, now),
+    ]  # fmt: skip
+    if snapshot.audit:
+        lines = [audit_line(entry, snapshot.time_zone) for entry in snapshot.audit[:3]]
+        blocks.append(context("*Last changes*\n" + "\n".join(lines)))
+    return to_dicts(blocks)
+
+
+def greeting(user_id: str, snapshot: ConfigSnapshot, items: list[ChecklistItem], command: str) -> tuple[str, list[dict]]:
+    """The DM to whoever installed Heard: thanks, and the setup checklist."""
+    text = f"Thanks for adding Heard to {snapshot.workspace_name}! Here is how to set it up."
+    blocks = [
+        section(f"Hi {mention(user_id)}! Thanks for adding Heard to *{escape(snapshot.workspace_name)}*. "
+                "Heard keeps your company close to its customers: weekly customer stories, "
+                "decision logs, feedback nobody answered, and a digest for leaders."),
+        section("*Set it up*"),
+        *checklist_blocks(items, snapshot, command, buttons=set()),
+        context(f"Open Heard's *Home* tab for buttons, or type `{escape(command)} help`. "
+                f"Schedules run in {escape(snapshot.time_zone)}."),
+    ]  # fmt: skip
+    return text, to_dicts(blocks)
+
+
+# -- modals for the common settings ----------------------------------------------------------------
+
+
+def _modal(setting: str, title: str, blocks: list, *, submit: str = "Save") -> dict:
+    return View(
+        type="modal", callback_id=f"{MODAL_CALLBACK}:{setting}",
+        title=PlainTextObject(text=title), submit=PlainTextObject(text=submit),
+        close=PlainTextObject(text="Cancel"), blocks=blocks,
+    ).to_dict()  # fmt: skip
+
+
+def _channel_input(label: str, current: str | None, *, optional: bool = False, hint: str | None = None) -> InputBlock:
+    return InputBlock(
+        block_id="channel",
+        label=PlainTextObject(text=label),
+        optional=optional,
+        hint=PlainTextObject(text=hint) if hint else None,
+        element=ConversationSelectElement(
+            action_id="pick",
+            placeholder=PlainTextObject(text="Pick a channel"),
+            initial_conversation=current,
+            filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True,
+                                      exclude_external_shared_channels=True),
+        ),
+    )
+
+
+def channel_modal(kind: str, current: str | None) -> dict:
+    if kind == "stories":
+        return _modal("stories_channel", "Stories channel", [
+            section("Heard posts one real customer story a week in this channel."),
+            _channel_input("Channel", current, hint="For a private channel, /invite @Heard there first."),
+        ])  # fmt: skip
+    return _modal("digest_channel", "Digest channel", [
+        section("Leaders always get the weekly digest by DM. Pick a channel to post it there "
+                "too, or leave it empty for DMs only."),
+        _channel_input("Channel", current, optional=True,
+                       hint="For a private channel, /invite @Heard there first."),
+    ])  # fmt: skip
+
+
+def feedback_channel_modal() -> dict:
+    return _modal("feedback_channel", "Feedback channel", [
+        section("Top-level messages people post in a feedback channel become feedback items; "
+                "Heard flags those nobody acknowledges."),
+        _channel_input("Channel", None, hint="Adding a channel also picks up its recent history."),
+    ], submit="Add")  # fmt: skip
+
+
+def people_modal(role: str, current: list[str]) -> dict:
+    if role == "leader":
+        title, intro, label = "Leaders", "Leaders get the weekly leadership digest.", "Leaders"
+    else:
+        title, label = "Heard admins", "Added admins"
+        intro = ("Workspace admins and owners and the installer are always Heard admins. "
+                 "Add anyone else who should configure Heard.")  # fmt: skip
+    return _modal("leaders" if role == "leader" else "admins", title, [
+        section(intro),
+        InputBlock(
+            block_id="people", label=PlainTextObject(text=label), optional=True,
+            element=UserMultiSelectElement(
+                action_id="pick", placeholder=PlainTextObject(text="Pick people"),
+                initial_users=current or None,
+            ),
+        ),
+    ])
+
+
+def department_modal(usergroups: list[tuple[str, str]]) -> dict:
+    """Add a department; `usergroups` are (id, handle) pairs for the optional group."""
+    blocks = [
+        section("Each department is asked, on a schedule, to log a decision and how it affected customers."),
+        InputBlock(
+            block_id="name", label=PlainTextObject(text="Name"),
+            element=PlainTextInputElement(action_id="value", max_length=80,
+                                          placeholder=PlainTextObject(text="Customer Success")),
+        ),
+        _channel_input("Its channel", None, hint="Decision prompts are posted here."),
+    ]
+    if usergroups:
+        blocks.append(InputBlock(
+            block_id="usergroup", label=PlainTextObject(text="Its user group"), optional=True,
+            element=StaticSelectElement(
+                action_id="pick", placeholder=PlainTextObject(text="Pick a group"),
+                options=[Option(value=gid, text=PlainTextObject(text=truncate(f"@{handle}", 75)))
+                         for gid, handle in usergroups[:100]],
+            ),
+        ))  # fmt: skip
+    return _modal("departments", "Add a department", blocks, submit="Add")
+
+
+def schedule_modal(rows: list[ScheduleRow], time_zone: str) -> dict:
+    options = [
+        Option(value=row.job, text=PlainTextObject(text=truncate(f"{row.job} ({row.cadence or 'not scheduled'})", 75)))
+        for row in rows[:100]
+    ]
+    return _modal("schedules", "Change a schedule", [
+        section(f"Times are 24-hour, in {escape(time_zone)}."),
+        InputBlock(block_id="job", label=PlainTextObject(text="Job"),
+                   element=StaticSelectElement(action_id="pick", options=options,
+                                               placeholder=PlainTextObject(text="Pick a job"))),
+        InputBlock(block_id="when", label=PlainTextObject(text="When"),
+                   hint=PlainTextObject(text='"mon 10:00", "mon-fri 09:30", "daily 17:00", "hourly" or "off"'),
+                   element=PlainTextInputElement(action_id="value", max_length=60,
+                                                 placeholder=PlainTextObject(text="mon 10:00"))),
+    ])  # fmt: skip
+
+
+__all__ = ["MarkdownTextObject", "help_text", "home_view", "to_dicts", "usage_error"]
