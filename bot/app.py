@@ -18,10 +18,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 from bot.features import FEATURES
+from bot.features.admin.commands import job_catalog
+from bot.features.admin.handlers import greet_installer
 from bot.runtime import Runtime
 from bot.settings import ConfigError, SlackMode
 from bot.slack.manifest import BOT_SCOPES
 from bot.slack.middleware import deduplicate_events, workspace_guard
+from bot.slack.outbox import deliver_due
 from bot.workspaces import fetch_workspace_info, record_install
 
 log = logging.getLogger(__name__)
@@ -92,7 +95,13 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
 
 
 def _record_single_workspace(runtime: Runtime, app: App) -> None:
-    """In single-workspace mode the token's own team is the one installed workspace."""
+    """In single-workspace mode the token's own team is the one installed workspace.
+
+    There is no OAuth installer to greet: the first Slack workspace admin or owner who
+    uses Heard (a slash command or the App Home) is recorded as the installer, the
+    workspace takes their time zone and they get the setup DM
+    (`bot.features.admin.service.claim_installer`).
+    """
     try:
         auth = app.client.auth_test()
     except SlackApiError as exc:
@@ -120,9 +129,15 @@ def _on_install(runtime: Runtime, notify):
             enterprise_id=installation.enterprise_id,
         )
         with runtime.sessions.begin() as session:
-            record_install(session, info, runtime.clock())
+            workspace = record_install(session, info, runtime.clock())
+            if installation.user_id:
+                greet_installer(
+                    session, workspace.id, installation.user_id, now=runtime.clock(),
+                    command=runtime.settings.heard_slash_command, catalog=job_catalog(runtime.settings),
+                )  # fmt: skip
         log.info("installed in %s (%s) by %s", info.name, info.team_id, installation.user_id)
         notify()
+        deliver_due(runtime)  # the greeting DM; once per installer, a retry is the outbox's
         return args.default.success(args)
 
     return success
