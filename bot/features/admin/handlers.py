@@ -225,7 +225,7 @@ class AdminRoom:
             workspace_id, installer = workspace.id, workspace.installer_user_id
         try:
             return self._save(client, workspace_id, installer, team_id, user_id, setting, values, now)
-        except (AdminError, UsageError, CommandFailed) as exc:
+        except (FieldError, AdminError, UsageError, CommandFailed) as exc:
             field_name = getattr(exc, "field", None) or next(iter(values), "_")
             return Saved({field_name: _plain(getattr(exc, "message", None) or str(exc))})
 
