@@ -57,6 +57,8 @@ DEPARTMENT_NAME_MAX = 80
 # "Customer Success" or "R&D (EU)", nothing Slack would read as markup or a mention.
 _DEPARTMENT_NAME = re.compile(r"^\w[\w &.,'()/+-]*$")
 FORGOTTEN = "forgotten"  # what a forgotten person's id becomes in the audit log
+# Feedback columns that name someone other than the reporter (who is handled apart).
+FEEDBACK_PERSON_COLUMNS = ("acknowledged_by", "resolved_by", "logged_by_user_id")
 
 
 class AdminError(Exception):
@@ -465,10 +467,11 @@ def forget_person(session: Session, workspace_id: int, user_id: str, *, by: str 
         .where(FeedbackItem.workspace_id == workspace_id, FeedbackItem.reporter_user_id == user_id)
         .values(reporter_user_id=None, reporter_name=None)
     )
-    run(update(FeedbackItem).where(FeedbackItem.workspace_id == workspace_id,
-                                   FeedbackItem.acknowledged_by == user_id).values(acknowledged_by=None))  # fmt: skip
-    run(update(FeedbackItem).where(FeedbackItem.workspace_id == workspace_id,
-                                   FeedbackItem.resolved_by == user_id).values(resolved_by=None))  # fmt: skip
+    for name in FEEDBACK_PERSON_COLUMNS:
+        column = getattr(FeedbackItem, name, None)
+        if column is not None:  # columns a feature adds later are covered once they exist
+            run(update(FeedbackItem).where(FeedbackItem.workspace_id == workspace_id, column == user_id)
+                .values({name: None}))  # fmt: skip
     counts["acknowledgements_anonymised"] = run(
         update(Acknowledgement)
         .where(Acknowledgement.feedback_item_id.in_(in_workspace), Acknowledgement.user_id == user_id)

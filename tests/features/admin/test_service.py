@@ -251,3 +251,13 @@ def test_forgetting_twice_in_a_row_does_not_collide(session, workspace):
     service.forget_person(session, workspace.id, GONE, by=None, now=NOW + timedelta(minutes=1))
     stand_ins = session.scalars(select(Acknowledgement.user_id).where(Acknowledgement.kind == "reaction")).all()
     assert len(set(stand_ins)) == 2 and GONE not in stand_ins
+
+
+@pytest.mark.skipif(not hasattr(FeedbackItem, "logged_by_user_id"), reason="the feedback room's column")
+def test_forget_clears_who_logged_feedback_for_a_customer(session, workspace):
+    session.add(FeedbackItem(workspace_id=workspace.id, text="said on a call", reporter_user_id=STAYS,
+                             logged_by_user_id=GONE, source="command", said_at=NOW))  # fmt: skip
+    session.flush()
+    service.forget_person(session, workspace.id, GONE, by=None, now=NOW)
+    item = session.scalar(select(FeedbackItem))
+    assert (item.reporter_user_id, item.logged_by_user_id) == (STAYS, None)

@@ -1,0 +1,141 @@
+"""`heard export`: the CSV files a person (or a BI tool) gets, read back with the csv module."""
+
+import csv
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.db.models import (
+    Acknowledgement,
+    AuditEntry,
+    Decision,
+    DecisionFeedbackLink,
+    Department,
+    FeedbackItem,
+    Story,
+    StoryEngagement,
+)
+from bot.settings import ConfigError
+
+SAID = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
+HEADERS = {
+    "feedback.csv": ["id", "team_id", "text", "reporter", "created_at", "source", "channel", "ts",
+                     "permalink", "status", "acknowledged_at", "acknowledged_by"],
+    "decisions.csv": ["id", "team_id", "department", "author", "title", "description", "impact",
+                      "decided_at", "created_at", "feedback_ids"],
+    "stories.csv": ["id", "team_id", "title", "body", "customer", "submitted_by", "created_at",
+                    "posted_at", "channel", "ts"],
+    "engagement.csv": ["id", "team_id", "story_id", "kind", "user", "ref", "text", "created_at"],
+    "audit.csv": ["id", "team_id", "at", "actor", "action", "old_value", "new_value"],
+}  # fmt: skip
+
+
+@pytest.fixture
+def seeded(engine, make_workspace):
+    acme, globex = make_workspace("T0ACME001"), make_workspace("T0GLOBEX2")
+    with Session(engine) as session, session.begin():
+        item = FeedbackItem(
+            workspace_id=acme.id, text='Größe "XL" fehlt,\nbitte =SUM(A1)', reporter_user_id="U0SAM00006",
+            source="channel", channel_id="C0FEEDBACK", message_ts="1795600000.000100",
+            permalink="https://acme.slack.com/archives/C0FEEDBACK/p1795600000000100", said_at=SAID,
+            status="acknowledged", acknowledged_at=SAID.replace(hour=15), acknowledged_by="U0PRIYA003",
+        )  # fmt: skip
+        imported = FeedbackItem(workspace_id=acme.id, text="from the CSV", reporter_name="Ada (email)",
+                                source="import", said_at=SAID.replace(day=19))  # fmt: skip
+        other = FeedbackItem(workspace_id=globex.id, text="Globex only", reporter_user_id="U0FRANK002",
+                             source="channel", said_at=SAID)  # fmt: skip
+        session.add_all([item, imported, other])
+        department = Department(workspace_id=acme.id, name="Support", channel_id="C0GENERAL1")
+        story = Story(workspace_id=acme.id, title="Northwind", body="They lost 10 minutes", customer="Northwind",
+                      created_at=SAID, posted_at=SAID, channel_id="C0STORIES1", message_ts="1795600001.000100")  # fmt: skip
+        session.add_all([department, story])
+        session.flush()
+        session.add(Acknowledgement(feedback_item_id=item.id, kind="reaction", user_id="U0PRIYA003", ref="eyes"))
+        decision = Decision(workspace_id=acme.id, department_id=department.id, author_user_id="U0JONAS002",
+                            title="Keep calibration", impact="helped", decided_at=SAID, created_at=SAID)  # fmt: skip
+        session.add(decision)
+        session.add(StoryEngagement(story_id=story.id, kind="reflection", user_id="U0LENA0005",
+                                    text="I'd fix the arm", created_at=SAID))  # fmt: skip
+        session.flush()
+        session.add_all([DecisionFeedbackLink(decision_id=decision.id, feedback_item_id=i) for i in (imported.id, item.id)])
+        session.add(AuditEntry(workspace_id=acme.id, actor_user_id="U0MAYA0001", action="leader add",
+                               old_value=[], new_value=["U0JONAS002"], at=SAID))  # fmt: skip
+        ids = {"item": item.id, "imported": imported.id, "decision": decision.id, "story": story.id}
+    return ids
+
+
+def run_export(db_url, tmp_path, monkeypatch, *args):
+    monkeypatch.chdir(tmp_path)  # no .env from the repository
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    return CliRunner().invoke(app, ["export", *args])
+
+
+def read(path) -> tuple[list[dict], list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]], rows[0]
+
+
+def test_export_writes_every_file_with_its_header(db_url, tmp_path, monkeypatch, seeded):
+    out = tmp_path / "export"
+    result = run_export(db_url, tmp_path, monkeypatch, "--out", str(out), "--team", "T0ACME001")
+    assert result.exit_code == 0, result.output
+    assert f"{out / 'feedback.csv'}: 2 rows" in result.output.replace("\n", "")
+    for name, header in HEADERS.items():
+        _, found = read(out / name)
+        assert found == header, name
+
+    feedback, _ = read(out / "feedback.csv")
+    assert [row["text"] for row in feedback] == ["from the CSV", 'Größe "XL" fehlt,\nbitte =SUM(A1)']
+    assert feedback[1] == {
+        "id": str(seeded["item"]), "team_id": "T0ACME001", "text": 'Größe "XL" fehlt,\nbitte =SUM(A1)',
+        "reporter": "U0SAM00006", "created_at": "2026-11-20T14:30:00+00:00", "source": "channel",
+        "channel": "C0FEEDBACK", "ts": "1795600000.000100",
+        "permalink": "https://acme.slack.com/archives/C0FEEDBACK/p1795600000000100", "status": "acknowledged",
+        "acknowledged_at": "2026-11-20T15:30:00+00:00", "acknowledged_by": "U0PRIYA003",
+    }  # fmt: skip
+    assert (feedback[0]["reporter"], feedback[0]["status"], feedback[0]["channel"]) == ("Ada (email)", "open", "")
+
+    [decision], _ = read(out / "decisions.csv")
+    assert (decision["department"], decision["author"], decision["impact"]) == ("Support", "U0JONAS002", "helped")
+    assert decision["feedback_ids"] == f"{seeded['item']} {seeded['imported']}"
+    [story], _ = read(out / "stories.csv")
+    assert (story["title"], story["channel"], story["posted_at"]) == ("Northwind", "C0STORIES1", "2026-11-20T14:30:00+00:00")
+    [engagement], _ = read(out / "engagement.csv")
+    assert (engagement["story_id"], engagement["kind"], engagement["text"]) == (str(seeded["story"]), "reflection", "I'd fix the arm")
+    [entry], _ = read(out / "audit.csv")
+    assert (entry["actor"], entry["action"], entry["old_value"], entry["new_value"]) == (
+        "U0MAYA0001", "leader add", "[]", '["U0JONAS002"]')
+
+
+def test_export_without_team_covers_every_workspace(db_url, tmp_path, monkeypatch, seeded):
+    result = run_export(db_url, tmp_path, monkeypatch, "--out", str(tmp_path / "all"))
+    assert result.exit_code == 0, result.output
+    feedback, _ = read(tmp_path / "all" / "feedback.csv")
+    assert sorted(row["team_id"] for row in feedback) == ["T0ACME001", "T0ACME001", "T0GLOBEX2"]
+
+
+def test_export_of_an_unknown_team_is_a_usage_error(db_url, tmp_path, monkeypatch, seeded):
+    result = run_export(db_url, tmp_path, monkeypatch, "--out", str(tmp_path / "x"), "--team", "T0NOPE")
+    assert isinstance(result.exception, ConfigError) and "T0NOPE" in str(result.exception)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_export_as_a_person_runs_it(db_url, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "HEARD_"))}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "bot", "export", *args], cwd=tmp_path,  # noqa: E731
+                                       env={**env, "DATABASE_URL": db_url}, capture_output=True, text=True, timeout=60)  # fmt: skip
+    missing = run("--out", "out", "--team", "T0NOPE")
+    assert (missing.returncode, missing.stderr.strip()) == (2, "heard: no workspace has team id 'T0NOPE'")
+    (tmp_path / "file").write_text("")
+    assert run("--out", "file").returncode == 2
+    done = run("--out", "out")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(HEADERS)
