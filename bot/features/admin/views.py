@@ -306,7 +306,7 @@ def checklist_detail(item: ChecklistItem, snapshot: ConfigSnapshot, command: str
         return f"Who logs decisions: `{command} department add NAME #channel [@usergroup]`"
     if item.key == "leaders":
         if item.done:
-            return f"{people(snapshot.leaders)} get the weekly digest"
+            return f"The weekly digest goes to {people(snapshot.leaders)}"
         return f"Who gets the weekly digest: `{command} leader add @person`"
     if item.key == "digest_channel":
         if item.done:
@@ -319,9 +319,10 @@ def checklist_detail(item: ChecklistItem, snapshot: ConfigSnapshot, command: str
 
 
 def checklist_mark(item: ChecklistItem) -> str:
+    # Unicode rather than :emoji_names:, so the mark reads the same in a terminal (`heard demo`).
     if item.done:
-        return ":white_check_mark:"
-    return ":heavy_minus_sign:" if item.optional else ":white_large_square:"
+        return "✅"
+    return "➖" if item.optional else "⬜"
 
 
 BUTTONS = {
@@ -350,14 +351,15 @@ def admin_home(snapshot: ConfigSnapshot, items: list[ChecklistItem], command: st
                *, buttons: set[str]) -> list[dict]:  # fmt: skip
     """What admins see on the App Home: the setup checklist with buttons, then the settings."""
     missing = [i for i in items if not i.done and not i.optional]
-    status = "Heard is set up." if not missing else f"{len(missing)} step(s) left to set Heard up."
+    steps = f"{len(missing)} step{'s' if len(missing) != 1 else ''}"
+    status = "Heard is set up." if not missing else f"{steps} left to set Heard up."
     blocks = [
         divider(),
         header("Setup (admins)"),
         context(status + " Only Heard admins see this part."),
         *checklist_blocks(items, snapshot, command, buttons=buttons),
-        section("*Admins*\nWorkspace admins and owners, the installer, and "
-                f"{people(snapshot.admins, none='no one else')} yet.",
+        section("*Admins*\nWorkspace admins and owners and the installer"
+                + (f", plus {people(snapshot.admins)}." if snapshot.admins else ". Add anyone else here."),
                 block_id="setup:admins",
                 accessory=button("Choose admins", f"{MODAL_ACTION}:admins", value="admins")),
         divider(),

@@ -82,7 +82,7 @@ def test_admin_home_has_the_checklist_with_buttons_and_the_settings(heard_server
     home = open_home(heard, fake_slack, MAYA)
     text = texts(home)
     assert "How Heard works" in text and "Setup (admins)" in text and "Settings" in text
-    assert "4 step(s) left to set Heard up." in text
+    assert "4 steps left to set Heard up." in text
     expected = ["admin_open:stories_channel", "admin_open:departments", "admin_open:leaders",
                 "admin_open:digest_channel", "admin_open:schedules", "admin_open:admins"]  # fmt: skip
     if "feedback-channel" in all_subcommands():
@@ -92,10 +92,10 @@ def test_admin_home_has_the_checklist_with_buttons_and_the_settings(heard_server
     slash(heard, f"channel stories {channel('C0STORIES1')}")
     slash(heard, f"leader add <@{JONAS}|jonas>")
     text = texts(open_home(heard, fake_slack, MAYA))
-    assert ":white_check_mark: *Stories channel*\n<#C0STORIES1>" in text
-    assert ":white_check_mark: *Leaders*\n<@U0JONAS002> get the weekly digest" in text
-    assert ":white_large_square: *Departments*" in text
-    assert "2 step(s) left" in text
+    assert "✅ *Stories channel*\n<#C0STORIES1>" in text
+    assert "✅ *Leaders*\nThe weekly digest goes to <@U0JONAS002>" in text
+    assert "⬜ *Departments*" in text
+    assert "2 steps left" in text
 
 
 def test_stories_channel_modal_saves_like_the_slash_command(heard_server, fake_slack):
@@ -105,7 +105,7 @@ def test_stories_channel_modal_saves_like_the_slash_command(heard_server, fake_s
     assert modal["callback_id"] == "admin_modal:stories_channel"
     assert submit(heard, MAYA, modal, conversation("C0STORIES1")) is None
     assert "Stories: <#C0STORIES1>" in shown(slash(heard, "config"))
-    assert ":white_check_mark: *Stories channel*" in texts(fake_slack.published_home(MAYA))
+    assert "✅ *Stories channel*" in texts(fake_slack.published_home(MAYA))
     with heard.runtime.sessions() as session:
         entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert (entry.action, entry.actor_user_id, entry.old_value, entry.new_value) == (
