@@ -16,7 +16,6 @@ from slack_sdk.models.blocks import (
     ConversationFilter,
     ConversationSelectElement,
     InputBlock,
-    MarkdownTextObject,
     Option,
     PlainTextInputElement,
     PlainTextObject,
@@ -268,16 +267,16 @@ def schedules_text(rows: list[ScheduleRow], time_zone: str, now: datetime, pause
 
 def forget_text(user_id: str, report: ForgetReport) -> str:
     parts = [
-        (report.feedback_anonymised, "feedback item", "feedback items", "no longer name them"),
+        (report.feedback_anonymised, "feedback item", "feedback items", "anonymised"),
         (report.acknowledgements_anonymised, "acknowledgement", "acknowledgements", "anonymised"),
         (report.reflections_deleted, "reflection", "reflections", "deleted"),
         (report.engagement_anonymised, "story reaction or reply", "story reactions and replies",
          "anonymised"),
         (report.roles_removed, "Heard role", "Heard roles", "removed"),
         (report.messages_deleted, "DM record", "DM records", "deleted"),
-        (report.decisions_anonymised, "decision", "decisions", "no longer name them"),
-        (report.stories_anonymised, "story", "stories", "no longer name them"),
-        (report.settings_anonymised, "setting", "settings", "no longer name them"),
+        (report.decisions_anonymised, "decision", "decisions", "anonymised"),
+        (report.stories_anonymised, "story", "stories", "anonymised"),
+        (report.settings_anonymised, "setting", "settings", "anonymised"),
         (report.audit_anonymised, "audit entry", "audit entries", "anonymised"),
     ]  # fmt: skip
     done = [f"{n} {one if n == 1 else many} {what}" for n, one, many, what in parts if n]
@@ -495,4 +494,4 @@ def schedule_modal(rows: list[ScheduleRow], time_zone: str) -> dict:
     ])  # fmt: skip
 
 
-__all__ = ["MarkdownTextObject", "help_text", "home_view", "to_dicts", "usage_error"]
+__all__ = ["help_text", "home_view", "to_dicts", "usage_error"]

@@ -173,3 +173,17 @@ def test_first_slack_admin_to_use_heard_becomes_the_installer_and_is_greeted_onc
     assert "Stories channel" in text and "`/heard channel stories #channel`" in text
     assert fake_slack.messages(MAYA) == []
     assert all(c.ok for c in fake_slack.calls_to("chat.postMessage"))
+
+
+def test_a_failing_subcommand_gets_an_apology_not_an_error_page(heard_server, monkeypatch):
+    from bot.features.admin import service
+
+    heard = heard_server()
+    slash(heard, "help")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(service, "config_snapshot", broken)
+    body = slash(heard, "config")
+    assert body["text"] == "Sorry, Heard hit an error doing that; please try again."

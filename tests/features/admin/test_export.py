@@ -130,8 +130,11 @@ def test_export_of_an_unknown_team_is_a_usage_error(db_url, tmp_path, monkeypatc
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_export_as_a_person_runs_it(db_url, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "HEARD_"))}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "bot", "export", *args], cwd=tmp_path,  # noqa: E731
-                                       env={**env, "DATABASE_URL": db_url}, capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "bot", "export", *args], cwd=tmp_path, check=False,
+                              env={**env, "DATABASE_URL": db_url}, capture_output=True, text=True, timeout=60)
+
     missing = run("--out", "out", "--team", "T0NOPE")
     assert (missing.returncode, missing.stderr.strip()) == (2, "heard: no workspace has team id 'T0NOPE'")
     (tmp_path / "file").write_text("")

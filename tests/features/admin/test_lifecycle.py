@@ -163,7 +163,7 @@ def test_forget_touches_only_its_own_workspace(heard_server, fake_slack, acme, g
             session.add(FeedbackItem(workspace_id=workspace_id, text=f"said in {team}", reporter_user_id=shared,
                                      source="command", said_at=said))  # fmt: skip
     reply = shown(slash(heard, f"forget <@{shared}|shared>"))
-    assert "1 feedback item no longer name them" in reply
+    assert "1 feedback item anonymised" in reply
     with heard.runtime.sessions() as session:
         reporters = dict(session.execute(select(FeedbackItem.text, FeedbackItem.reporter_user_id)).all())
     assert reporters == {f"said in {ACME}": None, f"said in {GLOBEX}": shared}

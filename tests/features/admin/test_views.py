@@ -1,0 +1,66 @@
+"""Administration views: user text escaped, audit values readable, one-line errors."""
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from bot.features.admin import views
+from bot.features.admin.service import DepartmentInfo, ForgetReport
+
+AT = datetime(2026, 11, 25, 9, 5, tzinfo=UTC)
+
+
+def entry(action, old, new, actor="U0MAYA0001"):
+    return SimpleNamespace(action=action, old_value=old, new_value=new, actor_user_id=actor, at=AT)
+
+
+def test_department_names_are_escaped():
+    line = views.department_line(DepartmentInfo("R&D <EU>", "C0GENERAL1", "S0SUPPORT1"))
+    assert line == "*R&amp;D &lt;EU&gt;* — <#C0GENERAL1>, <!subteam^S0SUPPORT1>"
+
+
+@pytest.mark.parametrize(
+    ("action", "value", "shown"),
+    [
+        ("channel stories", "C0STORIES1", "<#C0STORIES1>"),
+        ("channel digest", None, "none"),
+        ("schedule weekly-story", None, "default"),
+        ("leader add", ["U0JONAS002", "forgotten"], "<@U0JONAS002>, forgotten"),
+        ("leader remove", [], "none"),
+        ("ignore-after", 259200, "3 days"),
+        ("ignore-after", 5400, "90 minutes"),
+        ("ack-emoji add", ["eyes", "white_check_mark"], ":eyes:, :white_check_mark:"),
+        ("pause", True, "paused"),
+        ("feedback-channel add", ["C0FEEDBACK"], "<#C0FEEDBACK>"),
+        ("anything", "<!channel> hi", "&lt;!channel&gt; hi"),
+        ("anything", "@here", "@\u2060here"),
+        ("department add", {"name": "<b>", "channel": "C0GENERAL1", "usergroup": None}, "*&lt;b&gt;* — <#C0GENERAL1>"),
+    ],
+)  # fmt: skip
+def test_audit_values_read_like_the_setting(action, value, shown):
+    assert views.audit_value(action, value) == shown
+
+
+def test_audit_lines_say_who_when_and_old_to_new_in_the_workspace_zone():
+    line = views.audit_line(entry("channel stories", None, "C0STORIES1"), "Europe/Berlin")
+    assert line == "Wed 25 Nov 10:05 · <@U0MAYA0001>: `channel stories` none → <#C0STORIES1>"
+    assert views.audit_line(entry("installer", None, "U0MAYA0001", actor=None), "UTC").startswith(
+        "Wed 25 Nov 09:05 · Heard:"
+    )
+    assert "· forgotten:" in views.audit_line(entry("pause", False, True, actor="forgotten"), "UTC")
+    forget = views.audit_line(entry("forget", None, {"roles_removed": 2, "reflections_deleted": 1}), "UTC")
+    assert forget.endswith("`forget` a person (3 records)") and "roles" not in forget
+
+
+def test_errors_are_one_line():
+    assert views.usage_error("Bad\nthing  here.", "/heard x") == "Bad thing here. Usage: `/heard x`"
+    assert views.not_admin("pause", []) == "Only Heard admins can use `pause`. Ask a workspace admin or owner."
+
+
+def test_forget_report_counts_read_as_a_sentence():
+    text = views.forget_text("U0SAM00006", ForgetReport(feedback_anonymised=1, reflections_deleted=2,
+                                                        stories_anonymised=1, installer_cleared=True))  # fmt: skip
+    assert text == ("Forgot <@U0SAM00006>: 1 feedback item anonymised; 2 reflections deleted; "
+                    "1 story anonymised; no longer recorded as the installer.")  # fmt: skip
+    assert views.forget_text("U0SAM00006", ForgetReport()).endswith("Heard held no personal data about them.")
