@@ -156,6 +156,8 @@ class FeedbackItem(Base):
         UniqueConstraint("workspace_id", "channel_id", "message_ts"),
         UniqueConstraint("workspace_id", "import_key"),
         Index("ix_feedback_items_workspace_status_said", "workspace_id", "status", "said_at"),
+        Index("ix_feedback_items_card", "workspace_id", "card_channel_id", "card_ts"),
+        Index("ix_feedback_items_workspace_reporter", "workspace_id", "reporter_user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -165,6 +167,10 @@ class FeedbackItem(Base):
     reporter_name: Mapped[str | None] = mapped_column(String(255))  # CSV authors outside Slack
     customer: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(32))  # channel | shortcut | command | import
+    # Where the customer said it, in the reporter's words: phone, email, meeting, zendesk…
+    origin: Mapped[str | None] = mapped_column(String(64))
+    logged_by_user_id: Mapped[str | None] = mapped_column(String(32))  # shortcut/command user
+    note: Mapped[str | None] = mapped_column(Text)  # the logger's note from the shortcut modal
     channel_id: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     permalink: Mapped[str | None] = mapped_column(Text)
@@ -179,6 +185,10 @@ class FeedbackItem(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(32))
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    # Heard's confirmation card for feedback that has no message in a feedback channel;
+    # replies and reactions there acknowledge the item like on the original message.
+    card_channel_id: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
 
 
 class Acknowledgement(Base):

@@ -4,6 +4,6 @@ A feature exposes `register(app, runtime)` to attach its Slack listeners and may
 expose `JOBS`, the recurring jobs it contributes to the scheduler.
 """
 
-from bot.features import admin
+from bot.features import admin, feedback
 
-FEATURES = (admin,)
+FEATURES = (admin, feedback)

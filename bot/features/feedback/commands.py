@@ -1,0 +1,261 @@
+"""The feedback room's `/heard` subcommands: feedback, me, feedback-channel, ignore-after,
+ack-emoji. Each parses its words, calls the service and returns the ephemeral reply;
+the admin room's dispatcher acks it and runs `after` (slow work such as a backfill).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from slack_sdk.errors import SlackApiError
+
+from bot.db.models import Workspace
+from bot.features.feedback import history, service, views
+from bot.slack.blocks import channel_link, escape
+from bot.slack.channels import ensure_postable
+from bot.slack.extensions import CommandFailed, CommandReply, CommandRequest, Subcommand, UsageError
+from bot.slack.outbox import deliver_due
+from bot.slack.requests import channel_id as mentioned_channel
+from bot.workspace_settings import (
+    ACK_EMOJI,
+    FEEDBACK_CHANNELS,
+    IGNORE_AFTER,
+    change_setting,
+    load_config,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_IGNORE_AFTER = timedelta(hours=1)  # the sweep runs hourly; less would be a promise it can't keep
+MAX_IGNORE_AFTER = timedelta(days=90)
+MAX_ACK_EMOJI = 20
+_DURATION = re.compile(r"^\s*(-?\d{1,6})\s*(h|hr|hrs|hour|hours|d|day|days|w|wk|week|weeks)\s*$", re.IGNORECASE)
+_EMOJI_NAME = re.compile(r"^[a-z0-9+\-][a-z0-9_+'\-]{0,99}$")
+_TOKEN = re.compile(r"(?<!\S)(customer|source):(\"[^\"]*\"|“[^”]*”|\S+)", re.IGNORECASE)
+
+
+# -- parsing (pure) -------------------------------------------------------------------------
+
+
+class BadValue(ValueError):
+    """A value a person typed that Heard can't use; the message says why."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """`72h`, `3d`, `2 days`, `1w` -> a timedelta between 1 hour and 90 days."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise BadValue(f"`{escape((text or '').strip()[:40])}` is not a duration; use hours or days like `72h` or `3d`.")
+    amount, unit = int(match.group(1)), match.group(2).lower()[0]
+    if amount <= 0:
+        raise BadValue("The duration must be more than zero.")
+    span = timedelta(hours=amount) if unit == "h" else timedelta(days=amount * (7 if unit == "w" else 1))
+    if span < MIN_IGNORE_AFTER:
+        raise BadValue("The shortest is `1h`: Heard checks for ignored feedback hourly.")
+    if span > MAX_IGNORE_AFTER:
+        raise BadValue("The longest is `90d`; feedback unanswered that long is ignored by any measure.")
+    return span
+
+
+def parse_emoji_name(text: str) -> str:
+    """`:eyes:`, `eyes`, `Eyes` -> `eyes`. Only the shape is checked: listing a
+    workspace's custom emoji needs the `emoji:read` scope, which Heard does not ask for."""
+    name = (text or "").strip().strip(":").lower().split("::", 1)[0]
+    if not _EMOJI_NAME.match(name):
+        shown = escape((text or "").strip()[:40])
+        raise BadValue(f"`{shown}` is not an emoji name; write it as in Slack, e.g. `eyes` or `:eyes:`.")
+    return name
+
+
+@dataclass(frozen=True)
+class FeedbackText:
+    text: str
+    customer: str | None
+    origin: str | None
+
+
+def parse_feedback_text(raw: str) -> FeedbackText:
+    """`/heard feedback` text: the feedback, with optional `customer:NAME` and
+    `source:SOURCE` tokens anywhere (quote names with spaces: `customer:"Acme Co"`)."""
+    found: dict[str, str] = {}
+
+    def take(match: re.Match) -> str:
+        found[match.group(1).lower()] = match.group(2).strip('"“”').strip()
+        return " "
+
+    rest = _TOKEN.sub(take, raw or "")
+    text = re.sub(r"[ \t]{2,}", " ", rest).strip()
+    return FeedbackText(text, found.get("customer") or None, found.get("source") or None)
+
+
+# -- subcommands ------------------------------------------------------------------------------
+
+
+def feedback_command(request: CommandRequest) -> CommandReply:
+    from bot.features.feedback.events import plain_text
+
+    parsed = parse_feedback_text(plain_text(request.text))
+    if not parsed.text:
+        raise UsageError("Tell me what the customer said.")
+    runtime = request.runtime
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        workspace = session.get(Workspace, request.workspace_id)
+        said = service.Said(
+            text=parsed.text, said_at=now, source="command", reporter_user_id=request.user_id,
+            customer=parsed.customer, origin=parsed.origin, logged_by_user_id=request.user_id,
+        )  # fmt: skip
+        item = service.capture(session, workspace, said, now=now).item
+        card_channel = service.post_card(session, workspace, item, load_config(session, workspace.id), now=now)
+    return CommandReply(
+        views.logged_reply(item, card_channel, request.command),
+        after=lambda: deliver_due(runtime),
+    )
+
+
+def me_command(request: CommandRequest) -> CommandReply:
+    if request.words:
+        raise UsageError("`me` takes no arguments.")
+    with request.runtime.sessions() as session:
+        workspace = session.get(Workspace, request.workspace_id)
+        mine = service.feedback_of(session, workspace.id, request.user_id, limit=20)
+        links = {item.id: service.item_link(workspace, item) for item in mine.items}
+    return CommandReply(views.my_feedback(mine, links, request.command))
+
+
+def feedback_channel_command(request: CommandRequest) -> CommandReply:
+    if len(request.words) != 2 or request.words[0].lower() not in ("add", "remove"):
+        raise UsageError("Say `add` or `remove` and the channel.")
+    action, word = request.words[0].lower(), request.words[1]
+    channel = mentioned_channel(word)
+    if channel is None:
+        raise UsageError(f"`{escape(word[:40])}` is not a channel; pick one with Slack's #-autocomplete.")
+    runtime, now = request.runtime, request.runtime.clock()
+    with runtime.sessions() as session:
+        current = list(load_config(session, request.workspace_id).feedback_channels)
+    if action == "remove":
+        if channel not in current:
+            raise CommandFailed(f"{channel_link(channel)} is not a feedback channel.")
+        with runtime.sessions.begin() as session:
+            change_setting(session, request.workspace_id, FEEDBACK_CHANNELS, [c for c in current if c != channel],
+                           by=request.user_id, now=now, action="feedback-channel remove")  # fmt: skip
+        return CommandReply(
+            f"{channel_link(channel)} is no longer a feedback channel. Its items stay in Heard; "
+            "new messages there are not tracked."
+        )
+    if channel in current:
+        raise CommandFailed(f"{channel_link(channel)} is already a feedback channel.")
+    info = ensure_postable(request.client, channel)  # joins a public channel; explains the rest
+    with runtime.sessions.begin() as session:
+        change_setting(session, request.workspace_id, FEEDBACK_CHANNELS, [*current, info.id],
+                       by=request.user_id, now=now, action="feedback-channel add")  # fmt: skip
+
+    def backfill_and_report() -> None:
+        try:
+            report = history.backfill(runtime.sessions, request.client, request.workspace_id, info.id,
+                                      now=runtime.clock())  # fmt: skip
+            text = (
+                f"Backfilled {channel_link(info.id)}: {report.new_items} feedback item(s) from the last "
+                f"{service.BACKFILL_WINDOW.days} days, {report.acknowledged} of them already acknowledged."
+            )
+        except SlackApiError as exc:
+            log.warning("backfill of %s failed: %s", info.id, exc.response.get("error"))
+            text = (
+                f"I couldn't read the history of {channel_link(info.id)} "
+                f"({exc.response.get('error')}); new messages there are tracked all the same."
+            )
+        _tell(request, text)
+
+    return CommandReply(
+        f"{channel_link(info.id)} is now a feedback channel. I'm reading its last "
+        f"{service.BACKFILL_WINDOW.days} days and will tell you what I found.",
+        after=backfill_and_report,
+    )
+
+
+def _tell(request: CommandRequest, text: str) -> None:
+    """A follow-up only the admin sees, where they ran the command (else in a DM)."""
+    try:
+        request.client.chat_postEphemeral(channel=request.channel_id, user=request.user_id, text=text)
+    except SlackApiError:
+        try:
+            request.client.chat_postMessage(channel=request.user_id, text=text)
+        except SlackApiError as exc:
+            log.warning("could not report to %s: %s", request.user_id, exc.response.get("error"))
+
+
+def ignore_after_command(request: CommandRequest) -> CommandReply:
+    if not request.words:
+        with request.runtime.sessions() as session:
+            current = load_config(session, request.workspace_id).ignore_after
+        raise UsageError(f"Feedback now counts as ignored after {views.duration(current)}; give a new duration.")
+    try:
+        span = parse_duration(" ".join(request.words))
+    except BadValue as exc:
+        raise UsageError(str(exc)) from None
+    runtime, now = request.runtime, request.runtime.clock()
+    with runtime.sessions.begin() as session:
+        old = load_config(session, request.workspace_id).ignore_after
+        change_setting(session, request.workspace_id, IGNORE_AFTER, int(span.total_seconds()),
+                       by=request.user_id, now=now, action="ignore-after")  # fmt: skip
+        ignored, reopened = service.apply_ignore_rule(session, request.workspace_id, span, now=now)
+    changed = ""
+    if ignored or reopened:
+        changed = f" Right now that makes {ignored} more item(s) ignored and {reopened} open again."
+    return CommandReply(
+        f"Feedback now counts as ignored after {views.duration(span)} without acknowledgement "
+        f"(was {views.duration(old)}).{changed}"
+    )
+
+
+def ack_emoji_command(request: CommandRequest) -> CommandReply:
+    runtime = request.runtime
+    with runtime.sessions() as session:
+        current = list(load_config(session, request.workspace_id).ack_emoji)
+    if not request.words:
+        shown = " ".join(f":{name}:" for name in current) or "none"
+        return CommandReply(f"Reactions that acknowledge feedback: {shown}")
+    if len(request.words) != 2 or request.words[0].lower() not in ("add", "remove"):
+        raise UsageError("Say `add` or `remove` and the emoji.")
+    action = request.words[0].lower()
+    try:
+        name = parse_emoji_name(request.words[1])
+    except BadValue as exc:
+        raise UsageError(str(exc)) from None
+    if action == "add":
+        if name in current:
+            raise CommandFailed(f":{name}: already acknowledges feedback.")
+        if len(current) >= MAX_ACK_EMOJI:
+            raise CommandFailed(f"Heard keeps at most {MAX_ACK_EMOJI} acknowledgement emoji; remove one first.")
+        updated = [*current, name]
+    else:
+        if name not in current:
+            raise CommandFailed(f"`{name}` is not an acknowledgement emoji.")
+        updated = [e for e in current if e != name]
+    with runtime.sessions.begin() as session:
+        change_setting(session, request.workspace_id, ACK_EMOJI, updated, by=request.user_id,
+                       now=runtime.clock(), action=f"ack-emoji {action}")  # fmt: skip
+    shown = " ".join(f":{e}:" for e in updated) or "none (only replies and buttons acknowledge now)"
+    note = (
+        " Heard can't list custom emoji, so check the name is spelled as in Slack."
+        if action == "add" else " Reactions already counted stay counted."
+    )  # fmt: skip
+    return CommandReply(f"Reactions that acknowledge feedback: {shown}.{note}")
+
+
+SUBCOMMANDS = (
+    Subcommand("feedback", "feedback TEXT [customer:NAME] [source:SOURCE]",
+               "log customer feedback you heard (phone, email, meeting)", feedback_command),
+    Subcommand("me", "me", "your customer feedback and where it stands", me_command),
+    Subcommand("feedback-channel", "feedback-channel add|remove #channel",
+               "track customer feedback posted in a channel (adding reads its last 30 days)",
+               feedback_channel_command, admin_only=True),
+    Subcommand("ignore-after", "ignore-after DURATION",
+               "how long feedback may go unacknowledged before it counts as ignored (e.g. 72h, 3d)",
+               ignore_after_command, admin_only=True),
+    Subcommand("ack-emoji", "ack-emoji add|remove NAME", "reactions that count as acknowledgement",
+               ack_emoji_command, admin_only=True),
+)  # fmt: skip

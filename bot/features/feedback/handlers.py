@@ -1,0 +1,368 @@
+"""Bolt listeners for customer feedback. Thin: ack, parse, call the service, send.
+
+Message and reaction listeners claim only events that concern feedback (a feedback
+channel, or a channel holding an item or a card), so other rooms can listen to the rest;
+`ignore_unclaimed_events` answers whatever nobody claimed, because Bolt answers 404 to an
+event no listener matches and Slack then retries it and eventually disables the app's
+events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.db.models import FeedbackItem, Workspace
+from bot.features.feedback import events, history, service, views
+from bot.runtime import Runtime
+from bot.slack.blocks import channel_link
+from bot.slack.extensions import HomeContext
+from bot.slack.manifest import LOG_FEEDBACK_CALLBACK
+from bot.slack.outbox import deliver_due
+from bot.workspace_settings import load_config
+
+log = logging.getLogger(__name__)
+
+MAX_METADATA_TEXT = 2000  # private_metadata holds 3,000 characters, JSON-escaped
+
+
+def register(app: App, runtime: Runtime, *, notify) -> None:
+    def concerns_feedback(body: dict, context: BoltContext) -> bool:
+        event = body.get("event") or {}
+        if event.get("type") == "message":
+            incoming = events.classify(event)
+            channel = None if isinstance(incoming, events.Ignored) else incoming.channel
+        else:
+            found = events.reaction(event)
+            channel = found.channel if found else None
+        return channel is not None and _tracked_channel(runtime, context.get("workspace_id"), channel)
+
+    @app.event("message", matchers=[concerns_feedback])
+    def on_message(event: dict, context: BoltContext, client: WebClient):
+        changed = handle_message(runtime, client, context["workspace_id"], event)
+        _after_change(runtime, client, changed)
+
+    @app.event("reaction_added", matchers=[concerns_feedback])
+    def on_reaction_added(event: dict, context: BoltContext, client: WebClient):
+        changed = handle_reaction(runtime, client, context["workspace_id"], event, added=True)
+        _after_change(runtime, client, changed)
+
+    @app.event("reaction_removed", matchers=[concerns_feedback])
+    def on_reaction_removed(event: dict, context: BoltContext, client: WebClient):
+        changed = handle_reaction(runtime, client, context["workspace_id"], event, added=False)
+        _after_change(runtime, client, changed)
+
+    @app.shortcut(LOG_FEEDBACK_CALLBACK)
+    def on_log_feedback(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=shortcut_view(runtime, client, context, body))
+
+    @app.view(views.LOG_MODAL)
+    def on_log_submitted(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
+        answer, changed = log_submitted(runtime, client, context["workspace_id"], body["user"]["id"], view)
+        ack(response_action="update", view=answer)
+        _after_change(runtime, client, changed)
+
+    @app.action(views.ACKNOWLEDGE_ACTION)
+    def on_acknowledge(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
+        ack()
+        user = body["user"]["id"]
+        now = runtime.clock()
+        with runtime.sessions.begin() as session:
+            workspace = session.get(Workspace, context["workspace_id"])
+            try:
+                item = service.find_item(session, workspace.id, _action_value(body))
+            except service.UnknownItem as exc:
+                return _answer(client, body, respond, str(exc))
+            result = service.acknowledge(session, workspace, item, kind="button", user_id=user,
+                                         ref="acknowledge", now=now)  # fmt: skip
+            text = acknowledge_answer(item, result, user)
+        _answer(client, body, respond, text, item=item)
+        _after_change(runtime, client, [item])
+
+    @app.action(views.RESOLVE_ACTION)
+    def on_resolve(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
+        ack()
+        with runtime.sessions() as session:
+            try:
+                item = service.find_item(session, context["workspace_id"], _action_value(body))
+            except service.UnknownItem as exc:
+                return _answer(client, body, respond, str(exc))
+        if item.status == "resolved":
+            return _answer(client, body, respond, f"Already resolved by {views.person(item.resolved_by)}.")
+        modal = views.resolve_modal(item, {"item": item.id})
+        if (body.get("container") or {}).get("type") == "view":
+            client.views_push(trigger_id=body["trigger_id"], view=modal)
+        else:
+            client.views_open(trigger_id=body["trigger_id"], view=modal)
+
+    @app.view(views.RESOLVE_MODAL)
+    def on_resolve_submitted(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
+        note = _value(view, views.RESOLUTION_INPUT)
+        try:
+            item_id = json.loads(view.get("private_metadata") or "{}").get("item")
+        except (ValueError, AttributeError):
+            item_id = None
+        now = runtime.clock()
+        with runtime.sessions.begin() as session:
+            workspace = session.get(Workspace, context["workspace_id"])
+            try:
+                item = service.find_item(session, workspace.id, item_id)
+                service.resolve(session, workspace, item, user_id=body["user"]["id"], note=note, now=now)
+            except service.FeedbackError as exc:
+                return ack(response_action="errors", errors={views.RESOLUTION_INPUT: str(exc)})
+        ack()
+        _after_change(runtime, client, [item])
+
+    ignore_unclaimed_events(app)
+
+
+def ignore_unclaimed_events(app: App) -> None:
+    """Answer 200 to message and reaction events no room claimed (see the module doc).
+    Registered last by this room; a later room that listens to these events must be
+    registered before it (or this moves to the core, after every room)."""
+
+    def not_feedback() -> None:
+        return None
+
+    for event_type in ("message", "reaction_added", "reaction_removed"):
+        app.event(event_type)(not_feedback)
+
+
+def _tracked_channel(runtime: Runtime, workspace_id: int | None, channel: str) -> bool:
+    if workspace_id is None:
+        return False
+    with runtime.sessions() as session:
+        if channel in load_config(session, workspace_id).feedback_channels:
+            return True
+        return service.has_items_in(session, workspace_id, channel)
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+def handle_message(runtime: Runtime, client: WebClient, workspace_id: int, event: dict) -> list[FeedbackItem]:
+    """Apply one message event; returns the items whose status may have changed."""
+    incoming = events.classify(event)
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        workspace = session.get(Workspace, workspace_id)
+        config = load_config(session, workspace_id)
+        if isinstance(incoming, events.Post):
+            if incoming.channel in config.feedback_channels:
+                history.capture_post(session, workspace, incoming, now=now)
+            return []
+        if isinstance(incoming, events.Reply):
+            item = _item_for(session, client, workspace, config, incoming.channel, incoming.thread_ts, now)
+            if item is None:
+                return []
+            service.acknowledge(session, workspace, item, kind="reply", user_id=incoming.user,
+                                ref=incoming.ts, now=now)  # fmt: skip
+            return [item]
+        if isinstance(incoming, events.Deleted):
+            if incoming.thread_ts is None and service.forget_message(session, workspace_id, incoming.channel, incoming.ts):
+                return []
+            affected = service.withdraw_reply(session, workspace, incoming.channel, incoming.ts, now=now)
+            item = service.item_at(session, workspace_id, incoming.channel, incoming.thread_ts) if incoming.thread_ts else None
+            return [item] if affected and item else []
+        if isinstance(incoming, events.Edited):
+            service.update_text(session, workspace_id, incoming.channel, incoming.ts, incoming.text)
+        return []
+
+
+def handle_reaction(runtime: Runtime, client: WebClient, workspace_id: int, event: dict, *, added: bool) -> list[FeedbackItem]:
+    """An acknowledgement reaction added or removed; other emoji change nothing."""
+    found = events.reaction(event)
+    if found is None:
+        return []
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        workspace = session.get(Workspace, workspace_id)
+        config = load_config(session, workspace_id)
+        if added and found.name not in config.ack_emoji:
+            return []
+        if added:
+            item = _item_for(session, client, workspace, config, found.channel, found.ts, now)
+            if item is None:
+                return []
+            result = service.acknowledge(session, workspace, item, kind="reaction", user_id=found.user,
+                                         ref=found.name, now=now)  # fmt: skip
+            return [item] if result.counted else []
+        # A removal counts whatever the emoji list says now: it undoes what was counted.
+        item = service.item_at(session, workspace_id, found.channel, found.ts)
+        if item is None:
+            return []
+        removed = service.withdraw_acknowledgement(session, workspace, item, kind="reaction",
+                                                   user_id=found.user, ref=found.name, now=now)  # fmt: skip
+        return [item] if removed else []
+
+
+def _item_for(session, client, workspace, config, channel: str, ts: str, now) -> FeedbackItem | None:
+    """The item at `ts` (its message or its card), catching up on what Heard missed: a
+    card whose ts is not recorded yet, or a feedback post whose event has not arrived."""
+    item = service.item_at(session, workspace.id, channel, ts)
+    if item is None and service.link_cards(session, workspace.id, channel):
+        item = service.item_at(session, workspace.id, channel, ts)
+    if item is None and channel in config.feedback_channels:
+        item = history.capture_missed(session, client, workspace, channel, ts, now=now)
+    return item
+
+
+def _after_change(runtime: Runtime, client: WebClient, items: list[FeedbackItem]) -> None:
+    """After the transaction: send what was queued, and show the new status on cards."""
+    deliver_due(runtime)
+    for item in items:
+        refresh_card(runtime, client, item)
+
+
+def refresh_card(runtime: Runtime, client: WebClient, item: FeedbackItem) -> None:
+    with runtime.sessions.begin() as session:
+        service.link_cards(session, item.workspace_id)
+        current = session.get(FeedbackItem, item.id)
+        if current is None or not current.card_ts:
+            return
+        blocks, text = views.card(current)
+        channel, ts = current.card_channel_id, current.card_ts
+    try:
+        client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+    except SlackApiError as exc:
+        log.info("could not update card of item %s: %s", item.id, exc.response.get("error"))
+
+
+# -- the shortcut --------------------------------------------------------------------------------
+
+
+def shortcut_view(runtime: Runtime, client: WebClient, context: BoltContext, body: dict) -> dict:
+    """The modal for "Log as customer feedback": details to fill in, or why not."""
+    message = body.get("message") or {}
+    channel = (body.get("channel") or {}).get("id") or ""
+    ts = message.get("ts") or body.get("message_ts") or ""
+    if not events.valid_ts(ts) or not channel:
+        return views.info_modal("Can't log this", "Slack did not say which message this is.")
+    with runtime.sessions() as session:
+        item = service.item_at(session, context["workspace_id"], channel, ts)
+        config = load_config(session, context["workspace_id"])
+        if item is not None:
+            return views.info_modal("Already tracked", "Heard already tracks this as customer feedback.", item)
+    text = events.message_text(message)
+    if not text.strip():
+        return views.info_modal("Nothing to log", "That message has no text (only files or attachments), "
+                                "so there is nothing to track. Describe it with `/heard feedback`.")  # fmt: skip
+    by_a_person = message.get("user") and not message.get("bot_id")
+    author = message["user"] if by_a_person else None
+    bot_name = None if by_a_person else (message.get("username") or (message.get("bot_profile") or {}).get("name"))
+    metadata = {"c": channel, "ts": ts, "a": author, "bn": bot_name}
+    if len(json.dumps(text)) <= MAX_METADATA_TEXT:
+        metadata["t"] = text  # else re-read from Slack on submit: private_metadata is small
+    card_channel = config.feedback_channels[0] if config.feedback_channels and channel not in config.feedback_channels else None
+    return views.log_modal(text, author, metadata, card_channel)
+
+
+def log_submitted(runtime: Runtime, client: WebClient, workspace_id: int, user: str, view: dict):
+    """Store what the shortcut's modal submitted; returns the view to show and the items."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        channel, ts = str(meta["c"]), str(meta["ts"])
+    except (ValueError, KeyError, TypeError):
+        return views.info_modal("Can't log this", "Heard lost track of the message; try again."), []
+    if not events.valid_ts(ts):
+        return views.info_modal("Can't log this", "Heard lost track of the message; try again."), []
+    text = meta.get("t") if isinstance(meta.get("t"), str) else _read_text(client, channel, ts)
+    if not text:
+        return views.info_modal("Can't log this", "Heard could not read that message's text. "
+                                "Copy it into `/heard feedback` instead."), []  # fmt: skip
+    author = meta.get("a") if isinstance(meta.get("a"), str) else None
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        workspace = session.get(Workspace, workspace_id)
+        said = service.Said(
+            text=text, said_at=events.ts_time(ts), source="shortcut",
+            reporter_user_id=author or user,
+            reporter_name=meta.get("bn") if isinstance(meta.get("bn"), str) else None,
+            customer=_value(view, views.CUSTOMER_INPUT), origin=_value(view, views.ORIGIN_INPUT),
+            note=_value(view, views.NOTE_INPUT), channel_id=channel, message_ts=ts,
+            permalink=service.message_link(workspace, channel, ts), logged_by_user_id=user,
+        )  # fmt: skip
+        captured = service.capture(session, workspace, said, now=now)
+        if not captured.created:
+            return views.info_modal("Already tracked", "Heard already tracks this as customer feedback.",
+                                    captured.item), []  # fmt: skip
+        card_channel = service.post_card(session, workspace, captured.item, load_config(session, workspace_id), now=now)
+        who = "you" if said.reporter_user_id == user else views.person(said.reporter_user_id)
+        where = f" and posted it in {channel_link(card_channel)}" if card_channel else ""
+        answer = views.info_modal(
+            "Logged",
+            f"Logged as customer feedback{where}. Heard will tell {who} when someone acknowledges it.",
+        )
+    return answer, [captured.item]
+
+
+def _read_text(client: WebClient, channel: str, ts: str) -> str | None:
+    try:
+        page = client.conversations_replies(channel=channel, ts=ts, limit=1, inclusive=True)
+    except SlackApiError:
+        return None
+    for message in page.get("messages") or []:
+        if message.get("ts") == ts:
+            return events.message_text(message) or None
+    return None
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def acknowledge_answer(item: FeedbackItem, result: service.AckResult, user: str) -> str:
+    if result.newly_acknowledged:
+        told = f" {views.reporter(item)} was told." if item.reporter_user_id else ""
+        return f"Thanks, you acknowledged this feedback.{told}"
+    if result.reason.startswith("the reporter"):
+        return "This is your own feedback: someone else has to acknowledge it. You can still resolve it."
+    if result.counted or result.reason == "already recorded":
+        return f"Noted. It was already acknowledged by {views.person(item.acknowledged_by)}."
+    return "Nothing changed."
+
+
+def _answer(client: WebClient, body: dict, respond, text: str, *, item: FeedbackItem | None = None) -> None:
+    """Tell the person who pressed a button what happened: ephemerally under a message,
+    or by updating the modal the button was in."""
+    container = body.get("container") or {}
+    if container.get("type") == "view" and body.get("view"):
+        view = body["view"]
+        try:
+            client.views_update(view_id=view["id"], hash=view.get("hash"),
+                                view=views.info_modal("Customer feedback", text, item))  # fmt: skip
+        except SlackApiError as exc:
+            log.info("could not update view: %s", exc.response.get("error"))
+        return
+    if body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def _action_value(body: dict) -> str | None:
+    actions = body.get("actions") or [{}]
+    return actions[0].get("value")
+
+
+def _value(view: dict, block_id: str) -> str | None:
+    values = ((view.get("state") or {}).get("values") or {}).get(block_id) or {}
+    for element in values.values():
+        value = element.get("value") if isinstance(element, dict) else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+# -- App Home --------------------------------------------------------------------------------------
+
+
+def my_feedback_section(home: HomeContext) -> list[dict]:
+    mine = service.feedback_of(home.session, home.workspace.id, home.user_id)
+    links = {item.id: service.item_link(home.workspace, item) for item in mine.items}
+    return views.home_section(mine, links, home.command)
+
+
+HOME_SECTIONS = (my_feedback_section,)

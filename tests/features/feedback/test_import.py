@@ -1,0 +1,200 @@
+"""Door 4: `heard feedback import FILE.csv`, through the service and as a person runs it."""
+
+import csv
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.db import session_factory
+from bot.db.models import FeedbackItem
+from bot.features.feedback.importer import CsvHeaderError, import_file
+
+NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
+HEADER = ["text", "author", "created_at", "source", "url"]
+
+
+def write(path: Path, rows, header=HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        if header:
+            writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def many(n: int, start=datetime(2026, 1, 1, tzinfo=UTC)):
+    for i in range(n):
+        yield [f"Customer {i}: the export is slow", "U0SAM00006" if i % 2 else f"Agent {i % 7}",
+               (start + timedelta(minutes=i)).isoformat(), "email", f"https://support.example/t/{i}"]  # fmt: skip
+
+
+@pytest.fixture
+def acme(engine, make_workspace):
+    return make_workspace("T0ACME001", domain="acme").id
+
+
+@pytest.fixture
+def sessions(engine):
+    return session_factory(engine)
+
+
+def count(sessions) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(FeedbackItem))
+
+
+def test_rows_become_items_said_when_the_csv_says(sessions, acme, tmp_path):
+    path = write(tmp_path / "f.csv", [
+        ["Invoices are PDF only", "U0JONAS002", "2026-11-20T14:30:00Z", "email", ""],
+        ["Wants SSO", "Dana from Support", "2026-11-24", "zendesk", "https://acme.zendesk.example/t/1"],
+    ])  # fmt: skip
+    report = import_file(sessions, acme, path, now=NOW)
+    assert (report.rows, report.imported, report.known, report.bad_count) == (2, 2, 0, 0)
+    with sessions() as session:
+        first, second = session.scalars(select(FeedbackItem).order_by(FeedbackItem.id))
+    assert (first.source, first.reporter_user_id, first.origin) == ("import", "U0JONAS002", "email")
+    assert first.said_at == datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
+    assert first.status == "ignored"  # said five days before the import, nobody acknowledged it
+    assert (second.reporter_user_id, second.reporter_name) == (None, "Dana from Support")
+    assert second.permalink == "https://acme.zendesk.example/t/1" and second.status == "open"
+
+
+def test_ten_thousand_rows_import_in_batches_and_reimport_adds_nothing(sessions, acme, tmp_path):
+    path = write(tmp_path / "big.csv", many(10_000))
+    seen = []
+    report = import_file(sessions, acme, path, now=NOW, progress=seen.append)
+    assert (report.imported, report.bad_count, count(sessions)) == (10_000, 0, 10_000)
+    assert len(seen) >= 10 and seen == sorted(seen) and seen[-1] == path.stat().st_size
+    again = import_file(sessions, acme, path, now=NOW)
+    assert (again.imported, again.known, count(sessions)) == (0, 10_000, 10_000)
+
+
+def test_bad_rows_are_reported_with_line_numbers_and_the_rest_imported(sessions, acme, tmp_path):
+    path = tmp_path / "mixed.csv"
+    lines = [
+        b"text,author,created_at,source,url\n",
+        b"Good one,U0SAM00006,2026-11-20,email,\n",                        # line 2
+        b",U0SAM00006,2026-11-20,email,\n",                                # 3: empty text
+        b"Bad date,U0SAM00006,yesterday,email,\n",                         # 4
+        b"Impossible date,U0SAM00006,2026-02-30,email,\n",                 # 5
+        b"Too few,U0SAM00006\n",                                           # 6
+        b"Caf\xe9 in Latin-1,U0SAM00006,2026-11-20,email,\n",              # 7: not UTF-8
+        b'"A quoted\nmultiline text",U0SAM00006,2026-11-21,phone,\n',      # 8-9: fine
+        b"Future,U0SAM00006,2030-01-01,email,\n",                          # 10
+        b"Bad url,U0SAM00006,2026-11-20,email,javascript:alert(1)\n",     # 11
+        b"\n",                                                             # 12: blank, skipped silently
+        b"Last good,Someone,2026-11-22T08:00:00+01:00,chat,\n",           # 13
+    ]  # fmt: skip
+    path.write_bytes(b"".join(lines))
+    report = import_file(sessions, acme, path, now=NOW)
+    assert [(b.line, b.reason.split(" ")[0]) for b in report.bad] == [
+        (3, "text"), (4, "created_at"), (5, "created_at"), (6, "has"), (7, "is"), (10, "created_at"), (11, "url"),
+    ]
+    assert "not valid UTF-8" in str(report.bad[4]) and "in the future" in str(report.bad[5])
+    assert report.imported == 3 and count(sessions) == 3
+    with sessions() as session:
+        assert "A quoted\nmultiline text" in session.scalars(select(FeedbackItem.text)).all()
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (b"", "empty"),
+    (b"message,who,when\nhi,maya,2026-11-20\n", "missing text, author, created_at, source, url"),
+    (b"text,author,created_at,source\nhi,maya,2026-11-20,email\n", "missing url"),
+    (b"\xff\xfe\x00t\x00e\x00x\x00t\x00\n", "not UTF-8"),
+])  # fmt: skip
+def test_a_wrong_header_imports_nothing(sessions, acme, tmp_path, content, says):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(CsvHeaderError, match=says):
+        import_file(sessions, acme, path, now=NOW)
+    assert count(sessions) == 0
+
+
+def test_header_in_any_order_with_a_bom_and_extra_columns(sessions, acme, tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffURL,Source,Text,Created_At,Author,Priority\n,email,Hello,2026-11-20,Sam,high\n".encode())
+    report = import_file(sessions, acme, path, now=NOW)
+    assert (report.imported, report.ignored_columns) == (1, ("priority",))
+
+
+def test_huge_text_and_nul_bytes(sessions, acme, tmp_path):
+    huge = "x" * 1_000_000
+    path = write(tmp_path / "huge.csv", [[huge, "Sam", "2026-11-20", "email", ""], ["nul\x00here", "Sam", "2026-11-20", "email", ""]])
+    assert import_file(sessions, acme, path, now=NOW).imported == 2
+    with sessions() as session:
+        texts = session.scalars(select(FeedbackItem.text).order_by(FeedbackItem.id)).all()
+    assert texts == [huge, "nulhere"]
+
+
+def test_a_row_whose_url_is_a_tracked_slack_message_is_that_item(sessions, acme, tmp_path):
+    from bot.db.models import Workspace
+    from bot.features.feedback import service
+
+    with sessions.begin() as session:
+        workspace = session.get(Workspace, acme)
+        service.capture(session, workspace, service.Said(
+            text="Customer wants SSO", said_at=NOW - timedelta(hours=1), source="channel",
+            reporter_user_id="U0SAM00006", channel_id="C0FEEDBACK", message_ts="1795600000.000100"), now=NOW)  # fmt: skip
+    path = write(tmp_path / "f.csv", [["Customer wants SSO", "Sam", "2026-11-25", "slack",
+                                       "https://acme.slack.com/archives/C0FEEDBACK/p1795600000000100"]])  # fmt: skip
+    report = import_file(sessions, acme, path, now=NOW)
+    assert (report.imported, report.known, count(sessions)) == (0, 1, 1)
+
+
+def test_imports_are_per_workspace(sessions, acme, make_workspace, tmp_path):
+    globex = make_workspace("T0GLOBEX2").id
+    path = write(tmp_path / "f.csv", many(5))
+    import_file(sessions, acme, path, now=NOW)
+    assert import_file(sessions, globex, path, now=NOW).imported == 5
+
+
+# -- as a person runs it ----------------------------------------------------------------------
+
+
+def heard(*args, cwd, database_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "HEARD_"))}
+    env["DATABASE_URL"] = database_url
+    return subprocess.run([sys.executable, "-m", "bot", *args], check=False, cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def test_heard_feedback_import_shows_progress_and_a_summary(db_url, acme, tmp_path):
+    path = write(tmp_path / "export.csv", [*many(10_000), ["", "Sam", "2026-11-20", "email", ""]])
+    first = heard("feedback", "import", str(path), cwd=tmp_path, database_url=db_url)
+    assert first.returncode == 0, first.stderr
+    assert "Importing" in first.stderr and "100%" in first.stderr  # the progress bar
+    assert "skipped line 10002: text is empty" in first.stdout
+    assert "Imported 10000 new item(s) into T0ACME001; 0 already known; 1 bad row(s) skipped." in first.stdout
+    again = heard("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path, database_url=db_url)
+    assert "Imported 0 new item(s) into T0ACME001; 10000 already known" in again.stdout
+
+
+@pytest.mark.parametrize(("name", "says"), [
+    ("missing.csv", "missing.csv is not a file"),
+    ("bad.csv", "the header must name the columns"),
+])  # fmt: skip
+def test_a_missing_file_or_a_wrong_header_is_one_line_before_any_work(tmp_path, name, says):
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    result = heard("feedback", "import", name, cwd=tmp_path, database_url="postgresql+psycopg://nobody@127.0.0.1:1/x")
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("heard: ") and says in line
+
+
+def test_an_unknown_team_is_one_line(db_url, acme, tmp_path):
+    result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), "--team", "T0NOPE",
+                   cwd=tmp_path, database_url=db_url)  # fmt: skip
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line == "heard: no installed workspace has team id 'T0NOPE'"
+
+
+def test_with_several_workspaces_the_team_must_be_named(db_url, acme, make_workspace, tmp_path):
+    make_workspace("T0GLOBEX2")
+    result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), cwd=tmp_path, database_url=db_url)
+    assert result.returncode == 2 and "--team (T0ACME001, T0GLOBEX2)" in result.stderr
