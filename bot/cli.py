@@ -24,7 +24,8 @@ from bot.db.migrate import current_revision, upgrade
 from bot.errors import Failure
 from bot.settings import ConfigError, Settings, SlackMode, load_settings
 
-console = Console()
+# Piped output (grep, logs) gets wide lines instead of cells wrapped at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 app = typer.Typer(
     name="heard",

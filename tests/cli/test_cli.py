@@ -75,8 +75,27 @@ def test_db_upgrade_on_a_fresh_file(tmp_path):
 def test_jobs_list_on_a_fresh_file(tmp_path):
     result = heard("jobs", "list", cwd=tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/j.db")
     assert result.returncode == 0, result.stderr
-    assert "No jobs are registered yet" in result.stdout
-    assert "weekly-story" in result.stdout  # the defaults waiting in schedules/
+    assert "No workspace is installed." in result.stdout
+
+
+def test_jobs_list_shows_each_job_per_workspace(tmp_path):
+    from datetime import UTC, datetime
+
+    from bot.db import create_db_engine, session_factory
+    from bot.db.migrate import upgrade
+    from bot.db.models import Workspace
+
+    url = f"sqlite:///{tmp_path}/j.db"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    with session_factory(engine).begin() as session:
+        session.add(Workspace(team_id="T0LIST001", name="Listed", time_zone="Asia/Tokyo",
+                              installed_at=datetime(2026, 11, 1, tzinfo=UTC)))  # fmt: skip
+    engine.dispose()
+    result = heard("jobs", "list", "--team", "T0LIST001", cwd=tmp_path, DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert "feedback-sweep" in result.stdout and "Asia/Tokyo" in result.stdout
+    assert "never" in result.stdout  # last run
 
 
 def test_jobs_run_of_an_unknown_job_exits_2(tmp_path):
