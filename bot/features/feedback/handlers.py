@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
@@ -27,7 +28,9 @@ from bot.workspace_settings import load_config
 
 log = logging.getLogger(__name__)
 
-MAX_METADATA_TEXT = 2000  # private_metadata holds 3,000 characters, JSON-escaped
+MAX_METADATA_TEXT = 2000
+_PERSON = re.compile(r"^[UW][A-Z0-9]{2,31}$")
+_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,31}$")  # private_metadata holds 3,000 characters, JSON-escaped
 
 
 def register(app: App, runtime: Runtime, *, notify) -> None:
@@ -246,8 +249,11 @@ def shortcut_view(runtime: Runtime, client: WebClient, context: BoltContext, bod
     with runtime.sessions() as session:
         item = service.item_at(session, context["workspace_id"], channel, ts)
         config = load_config(session, context["workspace_id"])
+        heard = session.get(Workspace, context["workspace_id"]).bot_user_id
         if item is not None:
             return views.info_modal("Already tracked", "Heard already tracks this as customer feedback.", item)
+    if heard and message.get("user") == heard:
+        return views.info_modal("Can't log this", "That is one of Heard's own messages, not customer feedback.")
     text = events.message_text(message)
     if not text.strip():
         return views.info_modal("Nothing to log", "That message has no text (only files or attachments), "
@@ -269,13 +275,13 @@ def log_submitted(runtime: Runtime, client: WebClient, workspace_id: int, user: 
         channel, ts = str(meta["c"]), str(meta["ts"])
     except (ValueError, KeyError, TypeError):
         return views.info_modal("Can't log this", "Heard lost track of the message; try again."), []
-    if not events.valid_ts(ts):
+    if not events.valid_ts(ts) or not _CHANNEL.match(channel):
         return views.info_modal("Can't log this", "Heard lost track of the message; try again."), []
     text = meta.get("t") if isinstance(meta.get("t"), str) else _read_text(client, channel, ts)
     if not text:
         return views.info_modal("Can't log this", "Heard could not read that message's text. "
                                 "Copy it into `/heard feedback` instead."), []  # fmt: skip
-    author = meta.get("a") if isinstance(meta.get("a"), str) else None
+    author = meta.get("a") if isinstance(meta.get("a"), str) and _PERSON.match(meta["a"]) else None
     now = runtime.clock()
     with runtime.sessions.begin() as session:
         workspace = session.get(Workspace, workspace_id)

@@ -38,7 +38,7 @@ MAX_URL = 2000
 MAX_REPORTED = 1000  # bad rows kept for the report; the rest are only counted
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 _USER = re.compile(r"^<?@?([UW][A-Z0-9]{2,})(?:\|[^>]*)?>?$")
-_URL = re.compile(r"^https?://\S+$")
+_URL = re.compile(r"^https?://[^\s<>|]+$")  # no characters that end a Slack link
 _PERMALINK = re.compile(r"^https://[^/]+\.slack\.com/archives/([CGD][A-Z0-9]{2,})/p(\d{10})(\d{6})(?:[?#].*)?$")
 _EPOCH = re.compile(r"^\d{9,10}(\.\d{1,6})?$")
 
