@@ -66,7 +66,8 @@ def feedback_arrives(demo) -> None:
     for message in _heard_messages(demo, channel)[before:]:
         demo.console.print(render_message(message))
     _note(demo, "Heard posted a card for the call (it has no Slack message of its own); "
-                "Lena's post gets no Heard reply, which would look like an answer.")
+                "Lena's post gets no Heard reply, which would look like an answer. "
+                "The <!channel> Priya typed is shown, not sent: nobody is pinged.")
     demo.lena_ts = posted["ts"]
 
 
