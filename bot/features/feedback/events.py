@@ -18,6 +18,7 @@ PERSON_SUBTYPES = frozenset({None, "file_share"})
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 _MARKUP = re.compile(r"<([^<>]*)>")
 _TS = re.compile(r"^\d{1,12}\.\d{1,6}$")
+SLACKBOT = "USLACKBOT"
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,8 @@ def plain_text(slack_text: str) -> str:
 
 
 def _by_a_bot(message: dict) -> bool:
-    return bool(message.get("bot_id")) or message.get("subtype") == "bot_message" or bool(
-        message.get("bot_profile")
-    )
+    # Slackbot posts with a user id and no bot_id; it is no more a person than a bot is.
+    return (
+        bool(message.get("bot_id")) or message.get("subtype") == "bot_message"
+        or bool(message.get("bot_profile")) or message.get("user") == SLACKBOT
+    )  # fmt: skip

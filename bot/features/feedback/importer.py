@@ -155,7 +155,7 @@ def _row(line: int, fields: list[str], index: dict[str, int], width: int, now: d
         return BadRow(line, f"has {len(fields)} fields, the header has {width}")
     if any(_NOT_UTF8.search(value) for value in fields):
         return BadRow(line, "is not valid UTF-8; save the file as CSV UTF-8")
-    text, author, created, origin, url = (fields[index[c]] for c in COLUMNS)
+    text, author, created, origin, url = (fields[index[c]].replace("\x00", "") for c in COLUMNS)
     text = service.clean_text(text)
     if not text.strip():
         return BadRow(line, "text is empty")

@@ -571,8 +571,12 @@ def feedback_of(session: Session, workspace_id: int, user_id: str, *, limit: int
 
 
 def clean_text(text: str | None) -> str:
-    """Text as stored: NULs dropped (PostgreSQL refuses them), everything else kept."""
-    return (text or "").replace("\x00", "")
+    """Text as stored: NULs dropped and lone surrogates replaced (PostgreSQL refuses
+    both; a JSON payload can carry either), everything else kept."""
+    text = (text or "").replace("\x00", "")
+    if not text.isascii():
+        text = text.encode("utf-8", errors="replace").decode("utf-8")
+    return text
 
 
 def fit(value: str | None, limit: int) -> str | None:

@@ -124,7 +124,8 @@ def test_header_in_any_order_with_a_bom_and_extra_columns(sessions, acme, tmp_pa
 
 def test_huge_text_and_nul_bytes(sessions, acme, tmp_path):
     huge = "x" * 1_000_000
-    path = write(tmp_path / "huge.csv", [[huge, "Sam", "2026-11-20", "email", ""], ["nul\x00here", "Sam", "2026-11-20", "email", ""]])
+    path = write(tmp_path / "huge.csv", [[huge, "Sam", "2026-11-20", "email", ""],
+                                         ["nul\x00here", "S\x00am", "2026-11-20\x00", "em\x00ail", "https://x.example/\x00a"]])
     assert import_file(sessions, acme, path, now=NOW).imported == 2
     with sessions() as session:
         texts = session.scalars(select(FeedbackItem.text).order_by(FeedbackItem.id)).all()

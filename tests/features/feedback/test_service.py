@@ -170,3 +170,10 @@ def test_my_feedback_counts_and_lists_newest_first(session, workspace):
     mine = service.feedback_of(session, workspace.id, SAM)
     assert mine.total == 12 and mine.counts["open"] == 12 and len(mine.items) == 10
     assert mine.items[0].text == "item 11"
+
+
+def test_lone_surrogates_from_a_json_payload_are_stored_safely(session, workspace):
+    item = new_item(session, workspace, text="broken \ud800 emoji", customer="\udfff Acme")
+    session.commit()
+    session.expire_all()
+    assert session.get(FeedbackItem, item.id).text == "broken ? emoji"
