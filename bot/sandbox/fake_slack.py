@@ -1888,6 +1888,11 @@ class FakeSlack:
         channel, message = self._reaction_target(ws, args)
         return {"type": "message", "channel": channel.id, "message": copy.deepcopy(message)}
 
+    def _api_emoji_list(self, ws: _WorkspaceState, args: _Args) -> dict[str, Any]:
+        if "emoji:read" not in ws.seed.bot_scopes:
+            raise SlackError("missing_scope")
+        return {"emoji": dict(ws.seed.custom_emoji), "cache_ts": f"{self._clock():.6f}"}
+
     def _api_usergroups_list(self, ws: _WorkspaceState, args: _Args) -> dict[str, Any]:
         groups = []
         for group in ws.usergroups.values():

@@ -25,6 +25,7 @@ DEFAULT_BOT_SCOPES: tuple[str, ...] = (
     "channels:read",
     "chat:write",
     "commands",
+    "emoji:read",
     "files:write",
     "groups:history",
     "groups:read",
@@ -126,6 +127,7 @@ class SeedWorkspace:
     channels: tuple[SeedChannel, ...] = ()
     messages: tuple[SeedMessage, ...] = ()
     usergroups: tuple[SeedUsergroup, ...] = ()
+    custom_emoji: Mapping[str, str] = field(default_factory=dict)  # name -> image URL or "alias:name"
     bot_scopes: tuple[str, ...] = DEFAULT_BOT_SCOPES
     installer_user_id: str | None = None
     email_domain: str = ""
@@ -373,6 +375,7 @@ def demo_workspace(now: datetime) -> SeedWorkspace:
         channels=channels,
         messages=messages,
         usergroups=(support,),
+        custom_emoji={"acme-ack": "https://emoji.slack-edge.com/T0ACME001/acme-ack.png", "shipit": "alias:squirrel"},
         email_domain="acme-robotics.example",
     )
 

