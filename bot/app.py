@@ -22,7 +22,7 @@ from bot.features.admin.commands import job_catalog
 from bot.features.admin.handlers import greet_installer
 from bot.runtime import Runtime
 from bot.settings import ConfigError, SlackMode
-from bot.slack.manifest import BOT_SCOPES
+from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES
 from bot.slack.middleware import deduplicate_events, workspace_guard
 from bot.slack.outbox import deliver_due
 from bot.workspaces import fetch_workspace_info, record_install
@@ -91,7 +91,23 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     app.use(deduplicate_events(runtime))
     for feature in FEATURES:
         feature.register(app, runtime, notify=notify)
+    _acknowledge_unclaimed_events(app)
     return app
+
+
+def _acknowledge_unclaimed_events(app: App) -> None:
+    """Answer 200 to subscribed events no room claimed (a message outside feedback channels).
+
+    Bolt answers 404 to an event no listener matches; Slack then retries it and, if
+    that goes on, disables the app's event subscriptions. Registered after every
+    room, so it only catches what they let through.
+    """
+
+    def unclaimed() -> None:
+        return None
+
+    for event_type in sorted({name.split(".")[0] for name in BOT_EVENTS}):
+        app.event(event_type)(unclaimed)
 
 
 def _record_single_workspace(runtime: Runtime, app: App) -> None:

@@ -169,3 +169,14 @@ def test_old_event_ids_are_forgotten(heard_server, fake_slack, acme):
     heard.runtime.clock = lambda: received + EVENT_MEMORY + timedelta(minutes=1)
     assert forget_old_events(heard.runtime) == 1
     assert count(heard.runtime, ProcessedEvent) == 0
+
+
+def test_events_no_room_claims_are_acknowledged(heard_server, acme):
+    heard = heard_server()
+    message = {"type": "message", "channel": "C0GENERAL1", "user": MAYA, "text": "lunch?",
+               "ts": "1764000000.000100", "channel_type": "channel"}  # fmt: skip
+    assert heard.sender.event(message, team_id=acme.team_id).status == 200
+    reaction = {"type": "reaction_added", "user": MAYA, "reaction": "tada",
+                "item": {"type": "message", "channel": "C0GENERAL1", "ts": "1764000000.000100"}}
+    assert heard.sender.event(reaction, team_id=acme.team_id).status == 200
+    heard.listeners.drain()

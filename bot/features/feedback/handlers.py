@@ -2,9 +2,7 @@
 
 Message and reaction listeners claim only events that concern feedback (a feedback
 channel, or a channel holding an item or a card), so other rooms can listen to the rest;
-`ignore_unclaimed_events` answers whatever nobody claimed, because Bolt answers 404 to an
-event no listener matches and Slack then retries it and eventually disables the app's
-events.
+`bot.app` answers whatever nobody claimed.
 """
 
 from __future__ import annotations
@@ -120,20 +118,6 @@ def register(app: App, runtime: Runtime, *, notify) -> None:
                 return ack(response_action="errors", errors={views.RESOLUTION_INPUT: str(exc)})
         ack()
         _after_change(runtime, client, [item])
-
-    ignore_unclaimed_events(app)
-
-
-def ignore_unclaimed_events(app: App) -> None:
-    """Answer 200 to message and reaction events no room claimed (see the module doc).
-    Registered last by this room; a later room that listens to these events must be
-    registered before it (or this moves to the core, after every room)."""
-
-    def not_feedback() -> None:
-        return None
-
-    for event_type in ("message", "reaction_added", "reaction_removed"):
-        app.event(event_type)(not_feedback)
 
 
 def _tracked_channel(runtime: Runtime, workspace_id: int | None, channel: str) -> bool:
