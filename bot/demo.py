@@ -24,8 +24,8 @@ from rich.text import Text
 
 from bot.app import build_app
 from bot.db.migrate import upgrade
-from bot.runtime import Runtime
 from bot.features import FEATURES
+from bot.runtime import Runtime
 from bot.sandbox import FakeSlack, SeedUser, SeedWorkspace, SlackRequestSender, demo_workspace
 from bot.sandbox.local_server import DrainableExecutor, LocalServer
 from bot.scheduler.registry import default_registry
@@ -73,17 +73,29 @@ class DemoSession:
         self.listeners.drain()
         return reply.json() if reply.body else {}
 
+    @property
+    def render(self) -> SlackRenderer:
+        return SlackRenderer(self.acme)
+
     def show_reply(self, reply: dict) -> None:
-        self.console.print(render_reply(reply))
+        """A slash-command reply in a panel."""
+        self.console.print(self.render.reply(reply))
+
+    def show_text(self, markdown: str, *, indent: str = "") -> None:
+        """Slack mrkdwn on one line, mentions by name."""
+        self.console.print(Text(indent).append(self.render.text(markdown)))
+
+    def show_message(self, message: dict) -> None:
+        self.console.print(self.render.message(message))
 
     def show_home(self, user_id: str) -> None:
-        self.console.print(render_view(self.slack.published_home(user_id)))
+        self.console.print(self.render.view(self.slack.published_home(user_id)))
 
     def show_messages(self, channel: str, *, since: int = 0) -> None:
         """Heard's own messages in `channel` (a channel id or a user id for a DM)."""
         for message in self.slack.messages(channel)[since:]:
             if message.get("user") == self.acme.bot_user_id or message.get("bot_id"):
-                self.console.print(render_message(message))
+                self.show_message(message)
 
 
 def run_demo(console: Console, *, now: datetime | None = None) -> None:
@@ -96,7 +108,10 @@ def run_demo(console: Console, *, now: datetime | None = None) -> None:
         border_style="cyan",
     ))  # fmt: skip
 
-    with tempfile.TemporaryDirectory(prefix="heard-demo-") as tmp, FakeSlack(acme) as slack:
+    with (
+        tempfile.TemporaryDirectory(prefix="heard-demo-") as tmp,
+        FakeSlack(acme, clock=now.timestamp) as slack,  # Slack and Heard share the demo clock
+    ):
         database = Path(tmp) / "heard-demo.db"
         settings = Settings(
             _env_file=None, slack_bot_token=acme.bot_token, slack_signing_secret=DEMO_SECRET,
@@ -237,63 +252,90 @@ def manifest_summary(command: str) -> Group:
 # -- rendering Slack payloads for a terminal ------------------------------------------------
 
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
-_MARKUP = re.compile(r"\*([^*\n]+)\*|`([^`\n]+)`|_([^_\n]+)_")
+# Order matters: links and mentions first (they hold _ and *), emoji kept as written.
+_MARKUP = re.compile(
+    r"<(?P<link>https?://[^|>]+)(?:\|(?P<label>[^>]+))?>"
+    r"|<(?P<mention>[@#][A-Z0-9]+|!subteam\^[A-Z0-9]+)(?:\|[^>]*)?>"
+    r"|(?P<emoji>:[a-z0-9_+'\-]+:)"
+    r"|\*(?P<bold>[^*\n]+)\*|`(?P<code>[^`\n]+)`|(?<![\w])_(?P<italic>[^_\n]+)_(?![\w])"
+)
 
 
-def mrkdwn(text: str) -> Text:
-    """Slack mrkdwn to styled terminal text: *bold*, _italic_, `code`, entities decoded."""
+class SlackRenderer:
+    """Slack messages, views and replies as rich renderables, mentions shown by name."""
+
+    def __init__(self, workspace: SeedWorkspace):
+        self.names = {user.id: f"@{user.name}" for user in workspace.users}
+        self.names |= {channel.id: f"#{channel.name}" for channel in workspace.channels}
+        self.names |= {group.id: f"@{group.handle}" for group in workspace.usergroups}
+
+    def text(self, markdown: str) -> Text:
+        """Slack mrkdwn to styled terminal text."""
+        out = Text()
+        position = 0
+        for match in _MARKUP.finditer(markdown):
+            out.append(_decode(markdown[position : match.start()]))
+            part = match.groupdict()
+            if part["link"]:
+                out.append(_decode(part["label"] or part["link"]), style="underline cyan")
+            elif part["mention"]:
+                raw = part["mention"].removeprefix("!subteam^").lstrip("@#")
+                out.append(self.names.get(raw, part["mention"]), style="bold blue")
+            elif part["emoji"]:
+                out.append(part["emoji"])
+            elif part["bold"]:
+                out.append(_decode(part["bold"]), style="bold")
+            elif part["code"]:
+                out.append(_decode(part["code"]), style="cyan")
+            else:
+                out.append(_decode(part["italic"]), style="italic")
+            position = match.end()
+        out.append(_decode(markdown[position:]))
+        return out
+
+    def blocks(self, blocks: list[dict]) -> Group:
+        parts = []
+        for block in blocks:
+            kind = block.get("type")
+            if kind == "header":
+                parts.append(Text(block["text"]["text"], style="bold underline"))
+            elif kind == "section":
+                if block.get("text"):
+                    parts.append(self.text(block["text"]["text"]))
+                for field in block.get("fields", []):
+                    parts.append(self.text(field["text"]))
+            elif kind == "context":
+                line = Text(" ").join(self.text(e.get("text", "")) for e in block["elements"])
+                line.stylize("dim")
+                parts.append(line)
+            elif kind == "divider":
+                parts.append(Text("─" * 40, style="dim"))
+            elif kind == "actions":
+                labels = [f"[ {e['text']['text']} ]" for e in block["elements"] if "text" in e]
+                parts.append(Text("  ".join(labels), style="bold cyan"))
+        return Group(*parts)
+
+    def view(self, view: dict | None) -> Panel:
+        if view is None:
+            return Panel("(nothing published)", title="App Home")
+        return Panel(self.blocks(view.get("blocks", [])), title="App Home", border_style="green")
+
+    def message(self, message: dict) -> Panel:
+        blocks = message.get("blocks")
+        body = self.blocks(blocks) if blocks else self.text(message.get("text", ""))
+        where = "in thread" if message.get("thread_ts") not in (None, message.get("ts")) else "message"
+        return Panel(body, title=f"Heard ({where})", border_style="magenta")
+
+    def reply(self, reply: dict) -> Panel:
+        """A reply to a slash command; its blocks when it has them, else its text."""
+        ephemeral = reply.get("response_type") == "ephemeral"
+        visibility = "only you can see this" if ephemeral else "in channel"
+        blocks = reply.get("blocks")
+        body = self.blocks(blocks) if blocks else self.text(reply.get("text", ""))
+        return Panel(body, title=f"Heard ({visibility})", border_style="blue")
+
+
+def _decode(text: str) -> str:
     for entity, char in _ENTITIES:
         text = text.replace(entity, char)
-    out = Text()
-    position = 0
-    for match in _MARKUP.finditer(text):
-        out.append(text[position : match.start()])
-        bold, code, italic = match.groups()
-        if bold is not None:
-            out.append(bold, style="bold")
-        elif code is not None:
-            out.append(code, style="cyan")
-        else:
-            out.append(italic, style="italic")
-        position = match.end()
-    out.append(text[position:])
-    return out
-
-
-def render_blocks(blocks: list[dict]) -> Group:
-    parts = []
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "header":
-            parts.append(Text(block["text"]["text"], style="bold underline"))
-        elif kind == "section":
-            if block.get("text"):
-                parts.append(mrkdwn(block["text"]["text"]))
-            for field in block.get("fields", []):
-                parts.append(mrkdwn(field["text"]))
-        elif kind == "context":
-            parts.append(Text.assemble(*(mrkdwn(e.get("text", "")) for e in block["elements"]), style="dim"))
-        elif kind == "divider":
-            parts.append(Text("─" * 40, style="dim"))
-        elif kind == "actions":
-            labels = [f"[ {e['text']['text']} ]" for e in block["elements"] if "text" in e]
-            parts.append(Text("  ".join(labels), style="bold cyan"))
-    return Group(*parts)
-
-
-def render_view(view: dict | None) -> Panel:
-    if view is None:
-        return Panel("(nothing published)", title="App Home")
-    return Panel(render_blocks(view.get("blocks", [])), title="App Home", border_style="green")
-
-
-def render_message(message: dict) -> Panel:
-    blocks = message.get("blocks")
-    body = render_blocks(blocks) if blocks else mrkdwn(message.get("text", ""))
-    where = "in thread" if message.get("thread_ts") not in (None, message.get("ts")) else "message"
-    return Panel(body, title=f"Heard ({where})", border_style="magenta")
-
-
-def render_reply(reply: dict) -> Panel:
-    visibility = "only you can see this" if reply.get("response_type") == "ephemeral" else "in channel"
-    return Panel(mrkdwn(reply.get("text", "")), title=f"Heard ({visibility})", border_style="blue")
+    return text

@@ -3,7 +3,6 @@ slash commands, a non-admin is refused, and the App Home shows the setup checkli
 
 from __future__ import annotations
 
-from rich.panel import Panel
 from rich.text import Text
 from sqlalchemy import select
 
@@ -16,11 +15,9 @@ def _note(demo, text: str) -> None:
 
 def _run(demo, text: str, user) -> dict:
     """Show `/heard TEXT` as typed, then Heard's ephemeral answer."""
-    from bot.demo import mrkdwn  # bot.demo imports every room: resolve at call time
-
     demo.console.print(Text(f"{user.real_name}: /heard {_typed(text)}", style="bold"))
     reply = demo.command(text, user=user.id)
-    demo.console.print(Text("  ").append(mrkdwn(reply.get("text", ""))))
+    demo.show_text(reply.get("text", ""), indent="  ")
     return reply
 
 
@@ -79,11 +76,7 @@ def non_admin_refused(demo) -> None:
 def config_and_home(demo) -> None:
     maya = demo.user("maya")
     demo.step("/heard config", "Every setting, and the last changes: who, when, old → new.")
-    from bot.demo import render_blocks  # resolve at call time, as above
-
-    reply = demo.command("config", user=maya.id)
-    demo.console.print(Panel(render_blocks(reply.get("blocks") or []), title="Heard (only you can see this)",
-                             border_style="blue"))  # fmt: skip
+    demo.show_reply(demo.command("config", user=maya.id))
     demo.step("The App Home for admins", f"{maya.real_name} reopens the Home tab: the setup checklist, with "
               "buttons that open a modal for each setting.")  # fmt: skip
     demo.event({"type": "app_home_opened", "user": maya.id, "channel": "D0MAYAHOME", "tab": "home"})

@@ -15,12 +15,6 @@ from bot.workspace_settings import DEFAULT_IGNORE_AFTER
 FEEDBACK_CHANNEL = "customer-feedback"
 
 
-def render_message(message: dict):
-    from bot.demo import render_message  # bot.demo imports every room: resolve at call time
-
-    return render_message(message)
-
-
 def _heard_messages(demo, channel: str) -> list[dict]:
     return [m for m in demo.slack.messages(channel) if m.get("user") == demo.acme.bot_user_id]
 
@@ -64,7 +58,7 @@ def feedback_arrives(demo) -> None:
         'offline <!channel> customer:"Globex" source:phone', user=priya.id,
     ))  # fmt: skip
     for message in _heard_messages(demo, channel)[before:]:
-        demo.console.print(render_message(message))
+        demo.show_message(message)
     _note(demo, "Heard posted a card for the call (it has no Slack message of its own); "
                 "Lena's post gets no Heard reply, which would look like an answer. "
                 "The <!channel> Priya typed is shown, not sent: nobody is pinged.")
@@ -99,7 +93,7 @@ def one_ignored(demo) -> None:
         demo.console.print(f"feedback-sweep: {outcome.status} — {outcome.detail}")
         reminders = [m for m in _heard_messages(demo, channel)[before:] if m.get("thread_ts")]
         if reminders:
-            demo.console.print(render_message(reminders[-1]))
+            demo.show_message(reminders[-1])
         _note(demo, f"Each ignored item gets this nudge in its thread once ({len(reminders)} here); "
                     "the next sweep posts none again.")  # fmt: skip
         again = run_job(demo.runtime, default_registry(), "feedback-sweep", demo.team_id, trigger="manual")
