@@ -87,8 +87,11 @@ def _feedback(session: Session, ids: list[int], team_of: dict[int, str]) -> Iter
         .execution_options(yield_per=BATCH)
     )  # fmt: skip
     for item in rows:
+        # `source` says where the customer said it (phone, email: the CSV import's column)
+        # when known, else how Heard heard of it (channel, shortcut, command, import),
+        # so an export imports back with the same meaning.
         yield (item.id, team_of[item.workspace_id], item.text, item.reporter_user_id or item.reporter_name,
-               item.said_at, item.source, item.channel_id, item.message_ts, item.permalink, item.status,
+               item.said_at, item.origin or item.source, item.channel_id, item.message_ts, item.permalink, item.status,
                item.acknowledged_at, item.acknowledged_by)  # fmt: skip
 
 

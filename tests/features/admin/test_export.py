@@ -47,7 +47,7 @@ def seeded(engine, make_workspace):
             status="acknowledged", acknowledged_at=SAID.replace(hour=15), acknowledged_by="U0PRIYA003",
         )  # fmt: skip
         imported = FeedbackItem(workspace_id=acme.id, text="from the CSV", reporter_name="Ada (email)",
-                                source="import", said_at=SAID.replace(day=19))  # fmt: skip
+                                source="import", origin="email", said_at=SAID.replace(day=19))  # fmt: skip
         other = FeedbackItem(workspace_id=globex.id, text="Globex only", reporter_user_id="U0FRANK002",
                              source="channel", said_at=SAID)  # fmt: skip
         session.add_all([item, imported, other])
@@ -101,6 +101,7 @@ def test_export_writes_every_file_with_its_header(db_url, tmp_path, monkeypatch,
         "acknowledged_at": "2026-11-20T15:30:00+00:00", "acknowledged_by": "U0PRIYA003",
     }  # fmt: skip
     assert (feedback[0]["reporter"], feedback[0]["status"], feedback[0]["channel"]) == ("Ada (email)", "open", "")
+    assert feedback[0]["source"] == "email"  # where the customer said it, as the import reads it
 
     [decision], _ = read(out / "decisions.csv")
     assert (decision["department"], decision["author"], decision["impact"]) == ("Support", "U0JONAS002", "helped")
