@@ -3,7 +3,9 @@ is processed once.
 
 Slack retries an event it thinks we missed (`X-Slack-Retry-Num`) and may deliver one
 event to two processes; the `processed_events` primary key on `event_id` is the
-arbiter, recorded before any listener changes anything.
+arbiter, recorded before any listener changes anything. Listeners run after the ack,
+so Slack never retries because a listener failed: a recorded id costs nothing there.
+Only a process that dies between recording an id and acking loses that event.
 """
 
 from __future__ import annotations
