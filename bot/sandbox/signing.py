@@ -230,12 +230,7 @@ class SlackRequestSender:
         action = {"action_ts": f"{self.now():.6f}", **action}
         payload: dict[str, Any] = {
             "type": "block_actions",
-            "user": {
-                "id": user_id,
-                "username": user_id.lower(),
-                "name": user_id.lower(),
-                "team_id": team_id,
-            },
+            "user": _payload_user(team_id, user_id),
             "api_app_id": self.api_app_id,
             "token": VERIFICATION_TOKEN,
             "container": {},
@@ -274,12 +269,7 @@ class SlackRequestSender:
         return {
             "type": "view_submission",
             "team": {"id": team_id, "domain": team_id.lower()},
-            "user": {
-                "id": user_id,
-                "username": user_id.lower(),
-                "name": user_id.lower(),
-                "team_id": team_id,
-            },
+            "user": _payload_user(team_id, user_id),
             "api_app_id": self.api_app_id,
             "token": VERIFICATION_TOKEN,
             "trigger_id": self.next_trigger_id(),
@@ -304,12 +294,7 @@ class SlackRequestSender:
             "token": VERIFICATION_TOKEN,
             "action_ts": f"{self.now():.6f}",
             "team": {"id": team_id, "domain": team_id.lower()},
-            "user": {
-                "id": user_id,
-                "username": user_id.lower(),
-                "name": user_id.lower(),
-                "team_id": team_id,
-            },
+            "user": _payload_user(team_id, user_id),
             "channel": {"id": channel_id, "name": channel_id.lower()},
             "is_enterprise_install": False,
             "enterprise": None,
@@ -377,3 +362,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def _lower(items: Any) -> dict[str, str]:
     return {name.lower(): value for name, value in items}
+
+
+def _payload_user(team_id: str, user_id: str) -> dict[str, str]:
+    """The `user` object of an interaction payload."""
+    return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id}
