@@ -1,6 +1,7 @@
 """Heard's real HTTP endpoint, driven by signed requests, talking to the fake Slack."""
 
 import time
+
 import pytest
 from sqlalchemy import func, select
 

@@ -6,10 +6,20 @@ import json
 import pytest
 
 from bot.db.models import FeedbackItem, Workspace
-from tests.features.feedback.room import feedback  # noqa: F401  (the fixture)
 from bot.features.feedback import service, views
 from bot.slack.manifest import LOG_FEEDBACK_CALLBACK
-from tests.features.feedback.helpers import ACME, FEEDBACK, GENERAL, HEARD, JONAS, PRIYA, SAM, pings, texts
+from tests.features.feedback.helpers import (
+    ACME,
+    FEEDBACK,
+    GENERAL,
+    HEARD,
+    JONAS,
+    PRIYA,
+    SAM,
+    pings,
+    texts,
+)
+from tests.features.feedback.room import feedback  # noqa: F401  (the fixture)
 
 HOSTILE = (
     "<!channel> <!here> <!everyone> @channel @here @everyone <!subteam^S0SUPPORT1|@support> "
