@@ -153,7 +153,7 @@ BROADCASTS = ("<!channel", "<!here", "<!everyone")
 # SQLite only: the property is about parsing, and one server serves every example
 # (the `heard` fixture is deliberately shared across them).
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(text=st.one_of(st.text(max_size=200), st.lists(words, max_size=6).map(" ".join)))
 def test_random_text_never_raises(heard, fake_slack, acme, text):
     room = AdminRoom(heard.runtime, notify=lambda: None)
