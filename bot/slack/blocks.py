@@ -22,9 +22,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.slack.markup import is_conversation_id, is_user_id
+
 SECTION_TEXT_LIMIT = 3000
 HEADER_TEXT_LIMIT = 150
-_ID = re.compile(r"^[UWCGDS][A-Z0-9]{2,}$")
 # Plain-text @channel/@here/@everyone are only links when Slack's `parse=full` is
 # on; Heard never sets it, but a zero-width joiner keeps them inert in any client.
 _BROADCAST_WORDS = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
@@ -50,13 +51,14 @@ def excerpt(text: str, limit: int = 280) -> str:
 
 def mention(user_id: str) -> str:
     """A user mention Heard chose to make; refuses anything that is not a plain id."""
-    if not _ID.match(user_id) or user_id[0] not in "UW":
+    if not is_user_id(user_id):
         raise ValueError(f"not a Slack user id: {user_id!r}")
     return f"<@{user_id}>"
 
 
 def channel_link(channel_id: str) -> str:
-    if not _ID.match(channel_id) or channel_id[0] not in "CGD":
+    """A link to a channel (or DM) Heard chose to name; refuses anything that is not a plain id."""
+    if not is_conversation_id(channel_id):
         raise ValueError(f"not a Slack channel id: {channel_id!r}")
     return f"<#{channel_id}>"
 

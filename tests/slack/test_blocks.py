@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.blocks import escape, excerpt, mention, section, truncate
+from bot.slack.blocks import channel_link, escape, excerpt, mention, section, truncate
 
 PINGS = ["<!channel>", "<!here>", "<!everyone>", "<!subteam^S0123|@support>", "<@U0123ABC>",
          "<#C0123|general>", "<https://evil.example|click>"]  # fmt: skip
@@ -46,7 +46,7 @@ def test_section_respects_slack_limit():
     assert len(section("x" * 5000).text.text) == 3000
 
 
-@pytest.mark.parametrize("bad", ["!channel", "U1|x", "<@U123>", "C0123ABC", ""])
+@pytest.mark.parametrize("bad", ["!channel", "U1|x", "<@U123>", "C0123ABC", "", "U0123ABCD\n", "U0123ABCD>"])
 def test_mention_only_takes_plain_user_ids(bad):
     with pytest.raises(ValueError):
         mention(bad)
@@ -54,3 +54,14 @@ def test_mention_only_takes_plain_user_ids(bad):
 
 def test_mention_formats_an_id():
     assert mention("U0123ABCD") == "<@U0123ABCD>"
+
+
+@pytest.mark.parametrize("bad", ["here", "!here", "U0123ABCD", "C0123|x", "#C0123ABC", "C0123ABC\n", "S0123ABC"])
+def test_channel_link_only_takes_plain_conversation_ids(bad):
+    with pytest.raises(ValueError):
+        channel_link(bad)
+
+
+def test_channel_link_formats_channels_and_direct_messages():
+    assert channel_link("C0FEEDBACK") == "<#C0FEEDBACK>"
+    assert channel_link("D0DM000001") == "<#D0DM000001>"

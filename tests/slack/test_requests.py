@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.slack.markup import Markup, parse
 from bot.slack.requests import channel_id, command_words, user_id, usergroup_id
 
 
@@ -16,6 +17,7 @@ from bot.slack.requests import channel_id, command_words, user_id, usergroup_id
         ("leader add <@U0123|maya smith>", ["leader", "add", "<@U0123|maya smith>"]),
         ("a\x00b", ["ab"]),
         ('unbalanced "quote', ["unbalanced", '"quote']),
+        ("leader add <@U0123|maya>,<@U0456>", ["leader", "add", "<@U0123|maya>", ",", "<@U0456>"]),
     ],
 )
 def test_command_words(text, words):
@@ -24,7 +26,18 @@ def test_command_words(text, words):
 
 @given(st.text(max_size=300))
 def test_command_words_never_raise(text):
-    assert isinstance(command_words(text), list)
+    words = command_words(text)
+    assert isinstance(words, list) and not any("\x00" in word for word in words)
+
+
+@given(st.lists(st.sampled_from(["add", '"mon', '10:00"', "<@U0MAYA0001|maya smith>", "<!here>", "x<#C0FEEDBACK>y",
+                                 "<", ">", "'", "“a b”", "<!subteam^S0SUPPORT1|@support>"]), max_size=8))  # fmt: skip
+def test_every_mention_is_a_word_of_its_own(parts):
+    text = " ".join(parts)
+    words = command_words(text)
+    for piece in parse(text):
+        if isinstance(piece, Markup):
+            assert piece.raw in words
 
 
 def test_mentions():

@@ -2,8 +2,8 @@
 
 Slack sends one `message` event type for very different things (a new post, a thread
 reply, an edit, a deletion, a join, a bot's post); :func:`classify` names which one an
-event is, in the feedback room's words, and :func:`plain_text` turns Slack's markup
-into the text a person reads, which is what Heard stores.
+event is, in the feedback room's words, and :func:`message_text` is the text a person
+reads (Slack's markup made plain by :mod:`bot.slack.markup`), which is what Heard stores.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.slack.markup import plain_text
+
 # Subtypes a person's top-level post can carry and still be what they said.
 # `file_share` is a post with files attached: with text it is feedback; files alone are not.
 PERSON_SUBTYPES = frozenset({None, "file_share"})
-_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
-_MARKUP = re.compile(r"<([^<>]*)>")
 _TS = re.compile(r"^\d{1,12}\.\d{1,6}$")
 SLACKBOT = "USLACKBOT"
 
@@ -191,32 +191,6 @@ def blocks_text(blocks) -> str:
             parts.append(node["text"]["text"])
     walk(blocks)
     return plain_text("".join(parts)).strip()
-
-
-def plain_text(slack_text: str) -> str:
-    """Slack markup to what a person reads: `<@U1|maya>` -> `@maya`, `<https://x|docs>` ->
-    `docs (https://x)`, `&lt;` -> `<`. Heard stores this; it is escaped again on the way out."""
-
-    def readable(match: re.Match) -> str:
-        inner = match.group(1)
-        target, _, label = inner.partition("|")
-        if target.startswith("@"):
-            return f"@{label or target[1:]}"
-        if target.startswith("#"):
-            return f"#{label or target[1:]}"
-        if target.startswith("!subteam^"):
-            return label or "@group"
-        if target.startswith("!"):
-            return f"@{label.lstrip('@') if label else target[1:].split('^')[0]}"
-        address = target.removeprefix("mailto:")
-        if label and label != address:
-            return f"{label} ({address})"
-        return address
-
-    text = _MARKUP.sub(readable, slack_text.replace("\x00", ""))
-    for entity, char in _ENTITIES:
-        text = text.replace(entity, char)
-    return text
 
 
 def _by_a_bot(message: dict) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
@@ -21,14 +20,13 @@ from bot.runtime import Runtime
 from bot.slack.blocks import channel_link
 from bot.slack.extensions import HomeContext
 from bot.slack.manifest import LOG_FEEDBACK_CALLBACK
+from bot.slack.markup import is_conversation_id, is_user_id
 from bot.slack.outbox import deliver_due
 from bot.workspace_settings import load_config
 
 log = logging.getLogger(__name__)
 
 MAX_METADATA_TEXT = 2000
-_PERSON = re.compile(r"^[UW][A-Z0-9]{2,31}$")
-_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,31}$")  # private_metadata holds 3,000 characters, JSON-escaped
 
 
 def register(app: App, runtime: Runtime, *, notify) -> None:
@@ -259,13 +257,13 @@ def log_submitted(runtime: Runtime, client: WebClient, workspace_id: int, user: 
         channel, ts = str(meta["c"]), str(meta["ts"])
     except (ValueError, KeyError, TypeError):
         return views.info_modal("Can't log this", "Heard lost track of the message; try again."), []
-    if not events.valid_ts(ts) or not _CHANNEL.match(channel):
+    if not events.valid_ts(ts) or not is_conversation_id(channel):
         return views.info_modal("Can't log this", "Heard lost track of the message; try again."), []
     text = meta.get("t") if isinstance(meta.get("t"), str) else _read_text(client, channel, ts)
     if not text:
         return views.info_modal("Can't log this", "Heard could not read that message's text. "
                                 "Copy it into `/heard feedback` instead."), []  # fmt: skip
-    author = meta.get("a") if isinstance(meta.get("a"), str) and _PERSON.match(meta["a"]) else None
+    author = meta.get("a") if is_user_id(meta.get("a")) else None
     now = runtime.clock()
     with runtime.sessions.begin() as session:
         workspace = session.get(Workspace, workspace_id)
