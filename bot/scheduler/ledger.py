@@ -9,6 +9,7 @@ constraint decides who gets it. A failed run may be claimed again; a run left
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,15 @@ from bot.db.models import JobRun
 STALE_AFTER = timedelta(hours=1)
 
 
+class RunStatus(StrEnum):
+    """A run's state in the ledger (`job_runs.status`), and how a run attempt ended."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # an outcome only: a skipped run is never written to the ledger
+
+
 def claim_run(
     session: Session, *, job: str, workspace_id: int, period: str, trigger: str, now: datetime
 ) -> JobRun | None:
@@ -27,7 +37,7 @@ def claim_run(
         with session.begin_nested():
             run = JobRun(
                 job=job, workspace_id=workspace_id, period=period, trigger=trigger,
-                status="running", started_at=now,
+                status=RunStatus.RUNNING, started_at=now,
             )  # fmt: skip
             session.add(run)
         session.commit()
@@ -41,10 +51,12 @@ def claim_run(
             JobRun.job == job,
             JobRun.workspace_id == workspace_id,
             JobRun.period == period,
-            (JobRun.status == "failed")
-            | ((JobRun.status == "running") & (JobRun.started_at < now - STALE_AFTER)),
+            (JobRun.status == RunStatus.FAILED)
+            | ((JobRun.status == RunStatus.RUNNING) & (JobRun.started_at < now - STALE_AFTER)),
         )
-        .values(status="running", trigger=trigger, started_at=now, finished_at=None, detail=None)
+        .values(
+            status=RunStatus.RUNNING, trigger=trigger, started_at=now, finished_at=None, detail=None
+        )
     )
     session.commit()
     if reclaimed.rowcount != 1:
@@ -65,7 +77,7 @@ def existing_run(session: Session, *, job: str, workspace_id: int, period: str) 
 
 
 def finish_run(session: Session, run: JobRun, *, ok: bool, detail: str | None, now: datetime):
-    run.status = "succeeded" if ok else "failed"
+    run.status = RunStatus.SUCCEEDED if ok else RunStatus.FAILED
     run.finished_at = now
     run.detail = (detail or "")[:2000] or None
     session.commit()

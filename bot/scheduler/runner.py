@@ -23,6 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.runtime import NoTokenForWorkspace, Runtime
 from bot.scheduler import ledger
 from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
+from bot.scheduler.ledger import RunStatus
 from bot.scheduler.registry import JobContext, JobRegistry, JobSpec, period_key
 from bot.scheduler.schedules import DefaultSchedule
 from bot.slack.middleware import forget_old_events
@@ -43,7 +44,7 @@ class RunOutcome:
     job: str
     team_id: str
     period: str | None
-    status: str  # succeeded | failed | skipped
+    status: RunStatus  # succeeded, failed or skipped
     detail: str
 
 
@@ -140,20 +141,20 @@ def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, 
     """Run `job` for one workspace unless this period already ran; never raises for job errors."""
     spec = registry.get(job)
     if spec is None:
-        return RunOutcome(job, team_id, None, "skipped", f"unknown job {job!r}")
+        return RunOutcome(job, team_id, None, RunStatus.SKIPPED, f"unknown job {job!r}")
     now = runtime.clock()
     with runtime.sessions() as session:
         workspace = find(session, team_id)
         if workspace is None or not workspace.active:
-            return RunOutcome(job, team_id, None, "skipped", "workspace is not installed")
+            return RunOutcome(job, team_id, None, RunStatus.SKIPPED, "workspace is not installed")
         period = period_key(spec.period, now, workspace.time_zone)
         if workspace.paused:
-            return RunOutcome(job, team_id, period, "skipped", "workspace is paused (/heard resume)")
+            return RunOutcome(job, team_id, period, RunStatus.SKIPPED, "workspace is paused (/heard resume)")
         run = ledger.claim_run(
             session, job=job, workspace_id=workspace.id, period=period, trigger=trigger, now=now
         )
         if run is None:
-            return RunOutcome(job, team_id, period, "skipped", f"already ran for {period}")
+            return RunOutcome(job, team_id, period, RunStatus.SKIPPED, f"already ran for {period}")
         try:
             context = JobContext(
                 job=job, team_id=team_id, workspace_id=workspace.id,
@@ -166,15 +167,15 @@ def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, 
         except NoTokenForWorkspace as exc:
             session.rollback()
             ledger.finish_run(session, run, ok=False, detail=str(exc), now=runtime.clock())
-            return RunOutcome(job, team_id, period, "failed", str(exc))
+            return RunOutcome(job, team_id, period, RunStatus.FAILED, str(exc))
         except Exception as exc:  # a job's bug must not stop the scheduler or other workspaces
             log.exception("job %s failed for %s (%s)", job, team_id, period)
             session.rollback()
             detail = f"{type(exc).__name__}: {exc}"
             ledger.finish_run(session, run, ok=False, detail=detail, now=runtime.clock())
-            return RunOutcome(job, team_id, period, "failed", detail)
+            return RunOutcome(job, team_id, period, RunStatus.FAILED, detail)
         ledger.finish_run(session, run, ok=True, detail=detail, now=runtime.clock())
-        return RunOutcome(job, team_id, period, "succeeded", detail)
+        return RunOutcome(job, team_id, period, RunStatus.SUCCEEDED, detail)
 
 
 # APScheduler stores jobs as a textual reference plus arguments, so the function it

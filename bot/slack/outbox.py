@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -38,6 +39,15 @@ PERMANENT_ERRORS = frozenset({
     "not_authed", "not_in_channel", "restricted_action", "token_revoked", "user_not_found",
     "cannot_dm_bot", "missing_scope", "not_implemented_in_fake", "unknown_method",
 })  # fmt: skip
+
+
+class OutboxStatus(StrEnum):
+    """Where a queued call is (`outbox_messages.status`)."""
+
+    PENDING = "pending"  # waiting for `not_before`, first time or to retry
+    SENDING = "sending"  # claimed by a process that is calling Slack
+    SENT = "sent"
+    FAILED = "failed"  # for good: a permanent error, too many attempts, or interrupted
 
 
 @dataclass
@@ -83,7 +93,7 @@ def deliver_due(runtime: Runtime, *, limit: int = 50) -> DeliveryReport:
         due = session.execute(
             select(OutboxMessage.id, Workspace.team_id, Workspace.enterprise_id)
             .join(Workspace, Workspace.id == OutboxMessage.workspace_id)
-            .where(OutboxMessage.status == "pending", OutboxMessage.not_before <= now)
+            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now)
             .order_by(OutboxMessage.not_before, OutboxMessage.id)
             .limit(limit)
         ).all()
@@ -95,8 +105,8 @@ def deliver_due(runtime: Runtime, *, limit: int = 50) -> DeliveryReport:
 def _claim(session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
     claimed = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
-        .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
     )
     session.commit()
     if claimed.rowcount != 1:
@@ -124,20 +134,20 @@ def _deliver_one(runtime, message_id, team_id, enterprise_id, report: DeliveryRe
                 report.failed.append(key)
             else:
                 retry_after = _retry_after(exc, message.attempts)
-                message.status, message.last_error = "pending", error
+                message.status, message.last_error = OutboxStatus.PENDING, error
                 message.not_before = now + retry_after
                 report.retrying.append(key)
         except OSError as exc:  # Slack unreachable after the client's own retries
-            message.status, message.last_error = "pending", f"{type(exc).__name__}: {exc}"
+            message.status, message.last_error = OutboxStatus.PENDING, f"{type(exc).__name__}: {exc}"
             message.not_before = runtime.clock() + _retry_after(None, message.attempts)
             report.retrying.append(key)
         else:
-            message.status, message.sent_at = "sent", runtime.clock()
+            message.status, message.sent_at = OutboxStatus.SENT, runtime.clock()
             message.last_error = None
             message.result = {k: response.get(k) for k in ("channel", "ts") if response.get(k)}
             report.sent.append(key)
         session.commit()
-        if message.status == "failed":
+        if message.status == OutboxStatus.FAILED:
             log.warning("outbox %s failed: %s", key, message.last_error)
 
 
@@ -152,15 +162,15 @@ def _retry_after(exc: SlackApiError | None, attempts: int) -> timedelta:
 
 
 def _fail(message: OutboxMessage, reason: str, now: datetime) -> None:
-    message.status, message.last_error, message.sent_at = "failed", reason, None
+    message.status, message.last_error, message.sent_at = OutboxStatus.FAILED, reason, None
     message.not_before = now
 
 
 def _expire_stale_claims(session: Session, now: datetime) -> None:
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - STALE_CLAIM)
-        .values(status="failed", last_error="interrupted while sending; not resent to avoid a duplicate")
+        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - STALE_CLAIM)
+        .values(status=OutboxStatus.FAILED, last_error="interrupted while sending; not resent to avoid a duplicate")
     )
     session.commit()
 
@@ -168,4 +178,4 @@ def _expire_stale_claims(session: Session, now: datetime) -> None:
 def sent_result(session: Session, key: str) -> dict[str, Any] | None:
     """What Slack answered for the message under `key` ({channel, ts}), once sent."""
     message = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
-    return message.result if message is not None and message.status == "sent" else None
+    return message.result if message is not None and message.status == OutboxStatus.SENT else None

@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import FeedbackItem
 from bot.features.feedback import service
+from bot.features.feedback.kinds import ItemStatus, Source
+from bot.slack import markup
 from bot.workspace_settings import load_config
 
 COLUMNS = ("text", "author", "created_at", "source", "url")
@@ -37,9 +39,7 @@ MAX_FIELD = 16 * 1024 * 1024  # "keep huge texts": far above any real message, b
 MAX_URL = 2000
 MAX_REPORTED = 1000  # bad rows kept for the report; the rest are only counted
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
-_USER = re.compile(r"^<?@?([UW][A-Z0-9]{2,})(?:\|[^>]*)?>?$")
-_URL = re.compile(r"^https?://[^\s<>|]+$")  # no characters that end a Slack link
-_PERMALINK = re.compile(r"^https://[^/]+\.slack\.com/archives/([CGD][A-Z0-9]{2,})/p(\d{10})(\d{6})(?:[?#].*)?$")
+_PERMALINK = re.compile(r"^https://[^/]+\.slack\.com/archives/([^/]+)/p(\d{10})(\d{6})(?:[?#].*)?$")
 _EPOCH = re.compile(r"^\d{9,10}(\.\d{1,6})?$")
 
 
@@ -164,25 +164,32 @@ def _row(line: int, fields: list[str], index: dict[str, int], width: int, now: d
     except ValueError as exc:
         return BadRow(line, str(exc))
     url = url.strip()
-    if url and (len(url) > MAX_URL or not _URL.match(url)):
+    if url and (len(url) > MAX_URL or not markup.is_link_url(url)):
         return BadRow(line, "url must be an http(s) address")
     author = service.clean_text(author).strip()
-    user = _USER.match(author)
+    user = _author_id(author)
     channel_id = message_ts = None
     permalink = _PERMALINK.match(url) if url else None
-    if permalink:
+    if permalink and markup.is_conversation_id(permalink.group(1)):
         channel_id, message_ts = permalink.group(1), f"{permalink.group(2)}.{permalink.group(3)}"
     key = hashlib.sha256(
         "\x1f".join((text, author, said_at.isoformat(), origin.strip(), url)).encode("utf-8")
     ).hexdigest()
     return Row(line, {
-        "text": text, "source": "import",
-        "reporter_user_id": user.group(1) if user else None,
+        "text": text, "source": Source.IMPORT,
+        "reporter_user_id": user,
         "reporter_name": None if user else service.fit(author, service.MAX_NAME),
         "origin": service.fit(origin, service.MAX_ORIGIN), "permalink": url or None,
         "channel_id": channel_id, "message_ts": message_ts, "import_key": key,
-        "said_at": said_at, "stored_at": now, "status": "open",
+        "said_at": said_at, "stored_at": now, "status": ItemStatus.OPEN,
     })  # fmt: skip
+
+
+def _author_id(author: str) -> str | None:
+    """The user id when the author column names a Slack user: `U0123`, `@U0123` or
+    `<@U0123|maya>`. Anything else is a name."""
+    bare = author.removeprefix("@")
+    return markup.user_id(author) or (bare if markup.is_user_id(bare) else None)
 
 
 def parse_created_at(value: str, now: datetime) -> datetime:

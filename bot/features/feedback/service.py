@@ -27,14 +27,12 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import Acknowledgement, FeedbackItem, OutboxMessage, Workspace
 from bot.features.feedback import views
-from bot.slack.outbox import enqueue
+from bot.features.feedback.kinds import AckKind, ItemStatus, Source
+from bot.slack.outbox import OutboxStatus, enqueue
 from bot.workspace_settings import WorkspaceConfig, load_config
 
 log = logging.getLogger(__name__)
 
-DOORS = ("channel", "shortcut", "command", "import")
-STATUSES = ("open", "acknowledged", "ignored", "resolved")
-ACK_KINDS = ("reply", "reaction", "decision", "button")
 BACKFILL_WINDOW = timedelta(days=30)
 # A reminder in a thread weeks old helps nobody (and a backfill would flood old
 # threads), so only feedback that became ignored recently gets one.
@@ -66,7 +64,7 @@ class Said:
 
     text: str
     said_at: datetime
-    source: str  # the door: channel | shortcut | command | import
+    source: Source  # the door
     reporter_user_id: str | None = None
     reporter_name: str | None = None
     customer: str | None = None
@@ -115,19 +113,18 @@ def capture(session: Session, workspace: Workspace, said: Said, *, now: datetime
     text = clean_text(said.text)
     if not text.strip():
         raise EmptyFeedback("There is no text to log.")
-    if said.source not in DOORS:
-        raise ValueError(f"unknown door {said.source!r}")
+    source = Source(said.source)  # ValueError for a door Heard does not have
     existing = _existing(session, workspace.id, said)
     if existing is not None:
         return Captured(existing, False)
     item = FeedbackItem(
-        workspace_id=workspace.id, text=text, source=said.source,
+        workspace_id=workspace.id, text=text, source=source,
         reporter_user_id=said.reporter_user_id, reporter_name=fit(said.reporter_name, MAX_NAME),
         customer=fit(said.customer, MAX_NAME), origin=fit(said.origin, MAX_ORIGIN),
         channel_id=said.channel_id, message_ts=said.message_ts, permalink=said.permalink,
         import_key=said.import_key, note=clean_text(said.note) if said.note else None,
         logged_by_user_id=said.logged_by_user_id, said_at=min(said.said_at, now),
-        stored_at=now, status="open",
+        stored_at=now, status=ItemStatus.OPEN,
     )  # fmt: skip
     try:
         with session.begin_nested():
@@ -174,7 +171,7 @@ def post_card(
     an answer and double the channel's noise — and imports get none (history, in bulk).
     Returns the channel the card goes to, or None.
     """
-    if item.source not in ("shortcut", "command") or not config.feedback_channels:
+    if item.source not in (Source.SHORTCUT, Source.COMMAND) or not config.feedback_channels:
         return None
     if item.channel_id in config.feedback_channels:
         return None
@@ -217,7 +214,7 @@ def link_cards(session: Session, workspace_id: int, channel_id: str | None = Non
     linked = 0
     for key, result in session.execute(
         select(OutboxMessage.idempotency_key, OutboxMessage.result).where(
-            OutboxMessage.idempotency_key.in_(keys), OutboxMessage.status == "sent"
+            OutboxMessage.idempotency_key.in_(keys), OutboxMessage.status == OutboxStatus.SENT
         )
     ):
         if result and result.get("ts"):
@@ -308,14 +305,13 @@ def forget_message(session: Session, workspace_id: int, channel_id: str, ts: str
 
 
 def acknowledge(
-    session: Session, workspace: Workspace, item: FeedbackItem, *, kind: str, user_id: str,
+    session: Session, workspace: Workspace, item: FeedbackItem, *, kind: AckKind, user_id: str,
     ref: str = "", now: datetime, at: datetime | None = None, tell_reporter: bool = True,
 ) -> AckResult:  # fmt: skip
     """Record an acknowledgement. It counts unless it comes from the item's reporter or
     from Heard itself; the first one that counts makes the item acknowledged and (once
     per item, ever) tells the reporter who acted."""
-    if kind not in ACK_KINDS:
-        raise ValueError(f"unknown acknowledgement kind {kind!r}")
+    kind = AckKind(kind)  # ValueError for a kind Heard does not count
     if user_id == workspace.bot_user_id:
         return AckResult(False, False, "Heard's own action")
     if item.reporter_user_id and user_id == item.reporter_user_id:
@@ -334,13 +330,13 @@ def acknowledge(
     config = load_config(session, workspace.id)
     settle_status(item, now, config.ignore_after)
     newly = not was_acknowledged and item.acknowledged_at is not None
-    if newly and tell_reporter and item.status != "resolved":
-        tell_reporter_about(session, workspace, item, "acknowledged", actor=user_id, kind=kind, now=now)
+    if newly and tell_reporter and item.status != ItemStatus.RESOLVED:
+        tell_reporter_about(session, workspace, item, ItemStatus.ACKNOWLEDGED, actor=user_id, kind=kind, now=now)
     return AckResult(True, newly)
 
 
 def withdraw_acknowledgement(
-    session: Session, workspace: Workspace, item: FeedbackItem, *, kind: str, user_id: str,
+    session: Session, workspace: Workspace, item: FeedbackItem, *, kind: AckKind, user_id: str,
     ref: str = "", now: datetime,
 ) -> bool:  # fmt: skip
     """Undo one acknowledgement (a removed reaction, a deleted reply). When it was the
@@ -366,12 +362,12 @@ def withdraw_reply(session: Session, workspace: Workspace, channel_id: str, repl
         .where(
             FeedbackItem.workspace_id == workspace.id,
             or_(FeedbackItem.channel_id == channel_id, FeedbackItem.card_channel_id == channel_id),
-            Acknowledgement.kind == "reply",
+            Acknowledgement.kind == AckKind.REPLY,
             Acknowledgement.ref == reply_ts,
         )
     ).all()
     for ack, item in rows:
-        withdraw_acknowledgement(session, workspace, item, kind="reply", user_id=ack.user_id,
+        withdraw_acknowledgement(session, workspace, item, kind=AckKind.REPLY, user_id=ack.user_id,
                                  ref=reply_ts, now=now)  # fmt: skip
     return bool(rows)
 
@@ -390,17 +386,17 @@ def _recompute_acknowledgement(session: Session, item: FeedbackItem) -> None:
         item.acknowledged_at, item.acknowledged_by = first
 
 
-def settle_status(item: FeedbackItem, now: datetime, ignore_after: timedelta) -> str:
+def settle_status(item: FeedbackItem, now: datetime, ignore_after: timedelta) -> ItemStatus:
     """Set the item's status from its facts (see the module docstring); returns it."""
     if item.resolved_at is not None:
-        item.status = "resolved"
+        item.status = ItemStatus.RESOLVED
     elif item.acknowledged_at is not None:
-        item.status = "acknowledged"
+        item.status = ItemStatus.ACKNOWLEDGED
     elif item.said_at < now - ignore_after:
-        item.status = "ignored"
+        item.status = ItemStatus.IGNORED
         item.ignored_at = item.ignored_at or now
     else:
-        item.status, item.ignored_at = "open", None
+        item.status, item.ignored_at = ItemStatus.OPEN, None
     return item.status
 
 
@@ -415,16 +411,16 @@ def resolve(
         raise AlreadyResolved(f"That feedback was already resolved by {who}.")
     note = clean_text(note or "").strip() or None
     item.resolved_at, item.resolved_by, item.resolution_note = now, user_id, note
-    acknowledge(session, workspace, item, kind="button", user_id=user_id, ref="resolve",
+    acknowledge(session, workspace, item, kind=AckKind.BUTTON, user_id=user_id, ref="resolve",
                 now=now, tell_reporter=False)  # fmt: skip
     settle_status(item, now, load_config(session, workspace.id).ignore_after)
     if user_id != item.reporter_user_id and user_id != workspace.bot_user_id:
-        tell_reporter_about(session, workspace, item, "resolved", actor=user_id, kind="button", now=now)
+        tell_reporter_about(session, workspace, item, ItemStatus.RESOLVED, actor=user_id, kind=AckKind.BUTTON, now=now)
 
 
 def tell_reporter_about(
-    session: Session, workspace: Workspace, item: FeedbackItem, what: str, *, actor: str,
-    kind: str, now: datetime,
+    session: Session, workspace: Workspace, item: FeedbackItem, what: ItemStatus, *, actor: str,
+    kind: AckKind, now: datetime,
 ) -> bool:  # fmt: skip
     """Queue the close-the-loop DM to the reporter: who acted, and a link. Once per item
     and event (`loop:T:42:acknowledged`), so an un-ack and re-ack does not DM twice."""
@@ -471,16 +467,16 @@ def apply_ignore_rule(session: Session, workspace_id: int, ignore_after: timedel
     threshold = now - ignore_after
     ignored = session.execute(
         update(FeedbackItem)
-        .where(FeedbackItem.workspace_id == workspace_id, FeedbackItem.status == "open",
+        .where(FeedbackItem.workspace_id == workspace_id, FeedbackItem.status == ItemStatus.OPEN,
                FeedbackItem.said_at < threshold)
-        .values(status="ignored", ignored_at=now)
+        .values(status=ItemStatus.IGNORED, ignored_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount  # fmt: skip
     reopened = session.execute(
         update(FeedbackItem)
-        .where(FeedbackItem.workspace_id == workspace_id, FeedbackItem.status == "ignored",
+        .where(FeedbackItem.workspace_id == workspace_id, FeedbackItem.status == ItemStatus.IGNORED,
                FeedbackItem.said_at >= threshold)
-        .values(status="open", ignored_at=None)
+        .values(status=ItemStatus.OPEN, ignored_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount  # fmt: skip
     session.expire_all()
@@ -502,7 +498,7 @@ def sweep(session: Session, workspace: Workspace, *, now: datetime) -> SweepRepo
         select(FeedbackItem)
         .where(
             FeedbackItem.workspace_id == workspace.id,
-            FeedbackItem.status == "ignored",
+            FeedbackItem.status == ItemStatus.IGNORED,
             FeedbackItem.reminded_at.is_(None),
             FeedbackItem.said_at >= now - config.ignore_after - REMINDER_WINDOW,
             or_(FeedbackItem.card_ts.is_not(None), FeedbackItem.message_ts.is_not(None)),
@@ -544,7 +540,7 @@ def reminder_thread(item: FeedbackItem, config: WorkspaceConfig) -> tuple[str | 
 @dataclass(frozen=True)
 class MyFeedback:
     items: list[FeedbackItem]
-    counts: dict[str, int]
+    counts: dict[ItemStatus, int]
     total: int
 
 
@@ -564,7 +560,7 @@ def feedback_of(session: Session, workspace_id: int, user_id: str, *, limit: int
             select(FeedbackItem).where(mine).order_by(FeedbackItem.said_at.desc(), FeedbackItem.id.desc()).limit(limit)
         )
     )
-    return MyFeedback(items, {s: counts.get(s, 0) for s in STATUSES}, sum(counts.values()))
+    return MyFeedback(items, {s: counts.get(s, 0) for s in ItemStatus}, sum(counts.values()))
 
 
 # -- helpers ---------------------------------------------------------------------------------

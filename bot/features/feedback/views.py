@@ -7,13 +7,13 @@ Every piece of user text (the feedback, customer, origin, notes) goes through
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
 from slack_sdk.models.views import View
 
+from bot.features.feedback.kinds import AckKind, ItemStatus, Source
 from bot.slack.blocks import (
     actions,
     button,
@@ -27,6 +27,7 @@ from bot.slack.blocks import (
     section,
     to_dicts,
 )
+from bot.slack.markup import is_link_url, is_user_id
 
 if TYPE_CHECKING:
     from bot.db.models import FeedbackItem
@@ -40,28 +41,26 @@ CUSTOMER_INPUT, ORIGIN_INPUT, NOTE_INPUT = "customer", "origin", "note"
 RESOLUTION_INPUT = "resolution"
 
 STATUS_LABELS = {
-    "open": ":hourglass_flowing_sand: open",
-    "acknowledged": ":eyes: acknowledged",
-    "ignored": ":warning: ignored",
-    "resolved": ":white_check_mark: resolved",
+    ItemStatus.OPEN: ":hourglass_flowing_sand: open",
+    ItemStatus.ACKNOWLEDGED: ":eyes: acknowledged",
+    ItemStatus.IGNORED: ":warning: ignored",
+    ItemStatus.RESOLVED: ":white_check_mark: resolved",
 }
 DOOR_LABELS = {
-    "channel": "posted in a feedback channel",
-    "shortcut": "logged from a message",
-    "command": "logged with /heard feedback",
-    "import": "imported",
+    Source.CHANNEL: "posted in a feedback channel",
+    Source.SHORTCUT: "logged from a message",
+    Source.COMMAND: "logged with /heard feedback",
+    Source.IMPORT: "imported",
 }
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
 
 
 def person(user_id: str | None) -> str:
     """A mention of someone Heard has the id of, else a neutral word."""
-    return mention(user_id) if user_id and _USER_ID.match(user_id) else "someone"
+    return mention(user_id) if is_user_id(user_id) else "someone"
 
 
 def reporter(item: FeedbackItem) -> str:
-    if item.reporter_user_id and _USER_ID.match(item.reporter_user_id):
+    if is_user_id(item.reporter_user_id):
         return mention(item.reporter_user_id)
     return escape(item.reporter_name) if item.reporter_name else "someone"
 
@@ -69,7 +68,7 @@ def reporter(item: FeedbackItem) -> str:
 def link(url: str | None, label: str) -> str:
     """A mrkdwn link to an http(s) URL; anything else (or a URL that could break out of
     the link syntax) is dropped, and the label is shown alone."""
-    if not url or not _SAFE_URL.match(url):
+    if not is_link_url(url):
         return escape(label)
     return f"<{url.replace('&', '&amp;')}|{escape(label)}>"
 
@@ -115,7 +114,7 @@ def card(item: FeedbackItem) -> tuple[list[dict], str]:
     title = f":speech_balloon: *Customer feedback* from {who}{logged_by}"
     blocks = [section(title), section(quote(item.text, 1500))]
     notes = _details(item)
-    if item.permalink or (item.channel_id and item.message_ts and item.source == "shortcut"):
+    if item.permalink or (item.channel_id and item.message_ts and item.source == Source.SHORTCUT):
         notes.append(link(item.permalink, "original message") if item.permalink else "from a message")
     if item.note:
         notes.append(f"note: {excerpt(item.note, 300)}")
@@ -129,17 +128,17 @@ def card(item: FeedbackItem) -> tuple[list[dict], str]:
 def status_blocks(item: FeedbackItem, *, buttons: bool = True) -> list:
     """The status line, and the buttons while there is something left to do."""
     blocks = []
-    if item.status == "resolved":
-        line = f"{STATUS_LABELS['resolved']} by {person(item.resolved_by)}"
+    if item.status == ItemStatus.RESOLVED:
+        line = f"{STATUS_LABELS[ItemStatus.RESOLVED]} by {person(item.resolved_by)}"
         if item.resolution_note:
             line += f": {excerpt(item.resolution_note, 300)}"
         blocks.append(context(line))
         return blocks
-    if item.status == "acknowledged":
-        blocks.append(context(f"{STATUS_LABELS['acknowledged']} by {person(item.acknowledged_by)}"))
+    if item.status == ItemStatus.ACKNOWLEDGED:
+        blocks.append(context(f"{STATUS_LABELS[ItemStatus.ACKNOWLEDGED]} by {person(item.acknowledged_by)}"))
     if buttons:
         elements = []
-        if item.status != "acknowledged":
+        if item.status != ItemStatus.ACKNOWLEDGED:
             elements.append(button("Acknowledge", ACKNOWLEDGE_ACTION, value=str(item.id), style="primary"))
         elements.append(button("Resolve…", RESOLVE_ACTION, value=str(item.id)))
         blocks.append(actions(*elements, block_id=f"feedback_actions_{item.id}"))
@@ -158,22 +157,22 @@ def reminder(item: FeedbackItem, ignore_after: timedelta, ack_emoji: tuple[str, 
 
 
 LOOP_VERBS = {
-    "reply": "replied to",
-    "reaction": "reacted to",
-    "decision": "linked a decision to",
-    "button": "acknowledged",
+    AckKind.REPLY: "replied to",
+    AckKind.REACTION: "reacted to",
+    AckKind.DECISION: "linked a decision to",
+    AckKind.BUTTON: "acknowledged",
 }
 
 
-def loop_message(item: FeedbackItem, what: str, *, actor: str, kind: str, url: str | None) -> tuple[str, list[dict]]:
+def loop_message(item: FeedbackItem, what: ItemStatus, *, actor: str, kind: AckKind, url: str | None) -> tuple[str, list[dict]]:
     """The close-the-loop DM to the reporter: who acted, on what, and where to see it."""
     who = person(actor)
-    if what == "resolved":
+    if what == ItemStatus.RESOLVED:
         headline = f":white_check_mark: {who} resolved the customer feedback you shared."
     else:
         headline = f":eyes: {who} {LOOP_VERBS.get(kind, 'acknowledged')} the customer feedback you shared."
     blocks = [section(headline), section(quote(item.text, 500))]
-    if what == "resolved" and item.resolution_note:
+    if what == ItemStatus.RESOLVED and item.resolution_note:
         blocks.append(section(f"*Resolution note:* {excerpt(item.resolution_note, 1000)}"))
     if url:
         blocks.append(context(link(url, "Open in Slack")))
