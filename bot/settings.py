@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     heard_slash_command: str = "/heard"
     heard_schedules_dir: str | None = None
+    heard_prompts_dir: str | None = None  # LLM prompt templates; see bot.llm.prompts
 
     @field_validator(
         "slack_bot_token",
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
         "openai_api_key",
         "openai_base_url",
         "heard_schedules_dir",
+        "heard_prompts_dir",
         mode="before",
     )
     @classmethod

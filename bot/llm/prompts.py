@@ -3,13 +3,12 @@
 A template named `digest_themes` is the file `digest_themes.txt` in the prompts directory.
 Where that directory is, first match wins:
 
-1. the `directory` argument;
-2. `$HEARD_PROMPTS_DIR`;
-3. `./prompts` in the working directory;
-4. `prompts/` at the top of the repository (a source checkout);
-5. `bot/_data/prompts` (the copy an installed wheel carries).
+1. the `directory` argument: callers pass `Settings.heard_prompts_dir` (`HEARD_PROMPTS_DIR`);
+2. `./prompts` in the working directory;
+3. `prompts/` at the top of the repository (a source checkout);
+4. `bot/_data/prompts` (the copy an installed wheel carries).
 
-An explicit directory (1 or 2) is the only place looked: an operator who points Heard at a
+An explicit directory is the only place looked: an operator who points Heard at a
 directory should hear about a missing file rather than silently get a default. Otherwise a
 template missing from `./prompts` is looked up further down the list, so an operator can
 override one template without copying them all.
@@ -17,7 +16,6 @@ override one template without copying them all.
 
 from __future__ import annotations
 
-import os
 import re
 import string
 from pathlib import Path
@@ -61,9 +59,8 @@ class MissingPromptVariable(KeyError):
 
 def prompt_search_path(directory: str | Path | None = None) -> list[Path]:
     """The directories a template is looked up in, in order (see the module docstring)."""
-    explicit = directory if directory is not None else os.environ.get("HEARD_PROMPTS_DIR")
-    if explicit:
-        return [Path(explicit)]
+    if directory:
+        return [Path(directory)]
     package = Path(bot.__file__).resolve().parent
     candidates = [Path.cwd() / "prompts", package.parent / "prompts", package / "_data" / "prompts"]
     unique: list[Path] = []

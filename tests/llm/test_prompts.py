@@ -7,6 +7,7 @@ from bot.llm.prompts import (
     prompt_search_path,
     render_prompt,
 )
+from bot.settings import Settings
 
 
 @pytest.fixture
@@ -49,16 +50,29 @@ def test_names_cannot_leave_the_directory(prompts, name):
         load_prompt(name, directory=prompts)
 
 
-def test_env_var_is_used_when_no_directory_given(prompts, monkeypatch):
+def test_heard_prompts_dir_setting_is_the_only_place_looked(prompts, monkeypatch):
     monkeypatch.setenv("HEARD_PROMPTS_DIR", str(prompts))
+    settings = Settings(_env_file=None)
 
-    assert prompt_search_path() == [prompts]
-    assert render_prompt("greeting", team="A", period="B").startswith("Summarize for A")
+    assert prompt_search_path(settings.heard_prompts_dir) == [prompts]
+    assert render_prompt("greeting", directory=settings.heard_prompts_dir, team="A", period="B").startswith(
+        "Summarize for A"
+    )
 
 
-def test_explicit_directory_beats_env(prompts, tmp_path, monkeypatch):
+def test_blank_heard_prompts_dir_means_the_default_places(prompts, monkeypatch):
+    monkeypatch.setenv("HEARD_PROMPTS_DIR", " ")
+    monkeypatch.chdir(prompts.parent)
+
+    assert Settings(_env_file=None).heard_prompts_dir is None
+    assert prompt_search_path(None)[0] == prompts
+
+
+def test_prompts_read_settings_not_the_environment(prompts, tmp_path, monkeypatch):
     monkeypatch.setenv("HEARD_PROMPTS_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.chdir(prompts.parent)
 
+    assert prompt_search_path()[0] == prompts
     assert prompt_search_path(prompts) == [prompts]
 
 
