@@ -1,73 +1,231 @@
 """The `heard` command line (also `python -m bot`).
 
 Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
+
+This module is imported for every invocation, `heard --help` included, so it imports
+only typer and the standard library at module level: SQLAlchemy, Alembic, Bolt,
+pydantic-settings and rich are imported inside the commands that use them
+(`tests/cli/test_cli_startup.py` checks this). Help is Click's plain formatter
+(`rich_markup_mode=None`): it wraps paragraphs at the terminal's width, keeps `\\b`
+blocks (the examples) as written, and needs no rich.
 """
 
 from __future__ import annotations
 
-import json
+import difflib
+import functools
+import importlib
+import importlib.util
 import logging
-import signal
 import sys
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from rich.console import Console
-from rich.table import Table
+from typer._click import exceptions as click_errors  # Typer 0.29 vendors Click as typer._click
+from typer.core import TyperCommand, TyperGroup
 
-from bot.db import DatabaseUnavailable, ping
-from bot.db.migrate import current_revision, upgrade
-from bot.errors import Failure
-from bot.settings import ConfigError, Settings, SlackMode, load_settings
+from bot.features import ROOMS
 
-# Piped output (grep, logs) gets wide lines instead of cells wrapped at 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 160)
+if TYPE_CHECKING:
+    from rich.console import Console
 
-app = typer.Typer(
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Exceptions that end a command with one line on stderr, by module and class name so that
+# naming them here imports nothing: a class whose module was never imported cannot have
+# been raised. ConfigError and ScheduleFileError are the operator's to fix (exit 2).
+ONE_LINE_ERRORS = (
+    ("bot.settings", "ConfigError", 2),
+    ("bot.scheduler.schedules", "ScheduleFileError", 2),
+    ("bot.db", "DatabaseUnavailable", 1),
+    ("bot.app", "SlackUnavailable", 1),
+    ("bot.errors", "Failure", 1),
+)
+
+# Loggers whose start-up chatter would bury `heard run`'s one-line error: Bolt warns that
+# the token is unused when it is given a client, and slack_sdk logs every retry of
+# auth.test before the start-up check gives up.
+SLACK_LOGGERS = ("slack_bolt", "slack_sdk")
+
+
+class _NamesItsHelp:
+    """Usage errors raised while parsing know their command, so the error line can say
+    which `--help` to read (Click's parser raises "option '--team' requires an argument"
+    without one).
+
+    And `-h/--help` defaults to False rather than None: Typer coerces every non-bool
+    value through pydantic, whose import would double the time of `heard jobs --help`.
+    """
+
+    def get_help_option(self, ctx: typer.Context):
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            option.default = False
+        return option
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click_errors.UsageError as exc:
+            if exc.ctx is None:
+                exc.ctx, exc.cmd = ctx, ctx.command
+            raise
+
+
+class HeardCommand(_NamesItsHelp, TyperCommand):
+    """A command whose help names its arguments by their placeholder (`JOB`, `FILE`).
+
+    Typer writes a required argument as `{JOB}` in the usage line and `JOB <str>` in
+    the argument list; people copy what they see, so both say `JOB`.
+    """
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [piece.removeprefix("{").removesuffix("}") for piece in pieces]
+
+    def format_options(self, ctx: typer.Context, formatter: Any) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                # Arguments are positional and always required here: the name and help say it all.
+                help_text = record[1].replace("  [required]", "").removesuffix("[required]")
+                arguments.append((param.metavar or param.name.upper(), help_text))
+            else:
+                options.append(record)
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+class UnknownCommand(click_errors.UsageError):
+    """A command name that no group knows; carries the close matches for the message."""
+
+    def __init__(self, name: str, matches: list[str], ctx: typer.Context):
+        super().__init__(f"unknown command {name!r}", ctx)
+        self.name = name
+        self.matches = matches
+
+
+class HeardGroup(_NamesItsHelp, TyperGroup):
+    """A command group whose unknown-command error carries close matches, not prose."""
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]):
+        name = args[0]
+        if (
+            not name.startswith("-")
+            and self.get_command(ctx, name) is None
+            and not ctx.resilient_parsing
+        ):
+            matches = difflib.get_close_matches(name, self.list_commands(ctx), n=2)
+            raise UnknownCommand(name, matches, ctx)
+        return super().resolve_command(ctx, args)
+
+
+def _typer(**kwargs) -> typer.Typer:
+    return typer.Typer(cls=HeardGroup, no_args_is_help=True, **kwargs)
+
+
+app = _typer(
     name="heard",
     help="Heard keeps your company close to its customers, in Slack.\n\n"
     "Try it without a Slack account: heard demo",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-jobs_app = typer.Typer(help="Recurring jobs: list them, or run one now.", no_args_is_help=True)
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+jobs_app = _typer(help="Recurring jobs: list them, or run one now.")
+db_app = _typer(help="Database maintenance.")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 
+TEAM_OPTION = typer.Option("--team", metavar="TEAM", help="Only this workspace (its team id, T…).")
+
+
+@functools.cache
+def output() -> Console:
+    """The console commands print tables and reports to, made on first use (rich is slow to import)."""
+    from rich.console import Console
+
+    # Piped output (grep, logs) gets wide lines instead of cells wrapped at 80 columns.
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def __getattr__(name: str):
+    # `from bot.cli import console` (rooms' commands) still works, without importing rich early.
+    if name == "console":
+        return output()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def _configure_logging() -> None:
+    """Timestamped INFO logs for the long-running processes (`run`, `clock`).
+
+    Alembic's INFO lines ("Context impl SQLiteImpl.") come on every start even when
+    nothing changes; `runtime_for_cli` says which migrations it applied instead.
+    """
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """Drop these libraries' log records for the block: its failure is reported in one line.
+
+    A filter on the root handlers, not a logger level: Bolt copies the root's level onto
+    each logger it creates, so raising the `slack_bolt` logger's level would not hold.
+    """
+
+    class Drop(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return record.name.split(".")[0] not in names
+
+    drop, handlers = Drop(), list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(drop)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(drop)
 
 
 def runtime_for_cli(settings: Settings):
-    """A Runtime on a reachable, migrated database."""
+    """A Runtime on a reachable, migrated database, with every room loaded."""
+    from bot.db import ping
+    from bot.db.migrate import upgrade
+    from bot.features import load_rooms
     from bot.runtime import Runtime
 
     runtime = Runtime.from_settings(settings)
+    runtime.rooms = load_rooms()
     ping(runtime.engine)
-    upgrade(runtime.engine)
+    applied = upgrade(runtime.engine)
+    if applied:
+        log.info("applied database migrations %s", ", ".join(applied))
     return runtime
 
 
 def _scheduler(runtime):
-    from bot.scheduler.registry import default_registry
     from bot.scheduler.runner import HeardScheduler
     from bot.scheduler.schedules import load_default_schedules, schedules_dir
 
     defaults = load_default_schedules(schedules_dir(runtime.settings.heard_schedules_dir))
-    return HeardScheduler(runtime, default_registry(), defaults)
+    return HeardScheduler(runtime, runtime.rooms.registry, defaults)
 
 
-@app.command()
+@app.command(cls=HeardCommand)
 def run(
     no_scheduler: Annotated[
         bool, typer.Option("--no-scheduler", help="Serve Slack only; run `heard clock` elsewhere.")
@@ -78,23 +236,27 @@ def run(
     Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT at /slack/events
     (health check at /healthz). Applies pending migrations first.
 
-    Example: SLACK_BOT_TOKEN=xoxb-… SLACK_SIGNING_SECRET=… heard run
+    \b
+    Example:
+      SLACK_BOT_TOKEN=xoxb-… SLACK_SIGNING_SECRET=… heard run
     """
-    from bot.app import build_app
+    from bot.settings import SlackMode, load_settings
 
     settings = load_settings()
     mode = settings.require_slack()
     _configure_logging()
     runtime = runtime_for_cli(settings)
     scheduler = None if no_scheduler else _scheduler(runtime)
-    bolt_app = build_app(runtime, on_workspace_change=scheduler.sync if scheduler else None)
+    with _quiet(*SLACK_LOGGERS):
+        # Importing Bolt and checking the token; a failure is SlackUnavailable, one line.
+        from bot.app import build_app
+
+        bolt_app = build_app(runtime, on_workspace_change=scheduler.sync if scheduler else None)
 
     if mode is SlackMode.SOCKET:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        handler = SocketModeHandler(
-            bolt_app, settings.slack_app_token, web_client=runtime.client()
-        )
+        handler = SocketModeHandler(bolt_app, settings.slack_app_token, web_client=runtime.client())
         if scheduler:
             scheduler.start()
         try:
@@ -120,12 +282,22 @@ def run(
     ).run()
 
 
-@app.command()
+@app.command(cls=HeardCommand)
 def clock():
-    """Run only the scheduler: the `clock` process of a scaled deployment.
+    """Run only the scheduler: the clock of a scaled deployment.
 
-    Example: DATABASE_URL=postgresql+psycopg://… SLACK_BOT_TOKEN=xoxb-… heard clock
+    Run one clock beside any number of `heard run --no-scheduler` processes; jobs
+    run once per workspace and period whichever process starts them.
+
+    \b
+    Example:
+      DATABASE_URL=postgresql+psycopg://… SLACK_BOT_TOKEN=xoxb-… heard clock
     """
+    import signal
+    import threading
+
+    from bot.settings import ConfigError, load_settings
+
     settings = load_settings()
     if not (settings.slack_bot_token or settings.slack_client_id):
         raise ConfigError(
@@ -145,16 +317,23 @@ def clock():
         scheduler.shutdown()
 
 
-@jobs_app.command("list")
-def jobs_list(
-    team: Annotated[str | None, typer.Option("--team", help="Only this workspace (team id).")] = None,
-):
+@jobs_app.command("list", cls=HeardCommand)
+def jobs_list(team: Annotated[str | None, TEAM_OPTION] = None):
     """Each job, its schedule per workspace, its last and next run.
 
-    Example: heard jobs list --team T0123ABCD
-    """
-    from bot.scheduler.runner import job_statuses
+    Before any workspace is installed, each job and its default schedule (from
+    schedules/).
 
+    \b
+    Example:
+      heard jobs list --team T0123ABCD
+    """
+    from rich.table import Table
+
+    from bot.scheduler.runner import job_statuses
+    from bot.settings import load_settings
+
+    console = output()
     runtime = runtime_for_cli(load_settings())
     scheduler = _scheduler(runtime)
     if not len(scheduler.registry):
@@ -164,8 +343,20 @@ def jobs_list(
             console.print(f"Default schedules waiting in schedules/: {defaults}")
         return
     rows = job_statuses(runtime, scheduler.registry, scheduler.defaults, team_id=team)
+    if not rows and team:
+        console.print(f"No workspace is installed with team id {team}.")
+        return
     if not rows:
-        console.print("No workspace is installed" + (f" with team id {team}." if team else "."))
+        table = Table("job", "default schedule", "does")
+        for spec in scheduler.registry:
+            default = scheduler.defaults.get(spec.name)
+            table.add_row(
+                spec.name,
+                str(default.cadence) if default else f"none (add schedules/{spec.name}.toml)",
+                spec.description,
+            )
+        console.print(table)
+        console.print("No workspace is installed yet: each gets these schedules when it installs Heard.")
         return
     table = Table("job", "workspace", "schedule", "time zone", "last run", "next run")
     for row in rows:
@@ -181,19 +372,30 @@ def jobs_list(
 
 
 def _local(moment: datetime, time_zone: str) -> str:
+    from zoneinfo import ZoneInfo
+
     return moment.astimezone(ZoneInfo(time_zone)).strftime("%a %Y-%m-%d %H:%M")
 
 
-@jobs_app.command("run")
+@jobs_app.command("run", cls=HeardCommand)
 def jobs_run(
-    job: Annotated[str, typer.Argument(help="The job's name, e.g. leadership-digest.")],
-    team: Annotated[str | None, typer.Option("--team", help="Only this workspace (team id).")] = None,
+    job: Annotated[
+        str, typer.Argument(metavar="JOB", help="The job's name; heard jobs list shows them.")
+    ],
+    team: Annotated[str | None, TEAM_OPTION] = None,
 ):
-    """Run one job now, for one or every workspace. Runs once per job, workspace and period.
+    """Run one job now, for one or every workspace.
 
-    Example: heard jobs run leadership-digest --team T0123ABCD
+    A job runs once per workspace and period: running it again in the same hour, day
+    or week (as the job says) does nothing.
+
+    \b
+    Example:
+      heard jobs run feedback-sweep --team T0123ABCD
     """
+    from bot.errors import Failure
     from bot.scheduler.runner import run_job
+    from bot.settings import ConfigError, load_settings
     from bot.workspaces import active_workspaces
 
     runtime = runtime_for_cli(load_settings())
@@ -213,44 +415,65 @@ def jobs_run(
     for team_id in teams:
         outcome = run_job(runtime, registry, job, team_id, trigger="manual")
         failed |= outcome.status == "failed"
-        console.print(f"{job} {team_id} {outcome.period or ''}: {outcome.status} — {outcome.detail}")
+        output().print(
+            f"{job} {team_id} {outcome.period or ''}: {outcome.status} — {outcome.detail}"
+        )
     if failed:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=HeardCommand)
 def manifest(
-    format: Annotated[str, typer.Option("--format", "-f", help="json or yaml.")] = "json",
+    format: Annotated[
+        str, typer.Option("--format", "-f", metavar="json|yaml", help="Output format.")
+    ] = "json",
     url: Annotated[
         str | None,
-        typer.Option("--url", help="Public https URL of `heard run` (HTTP mode); omit for Socket Mode."),
+        typer.Option(
+            "--url",
+            metavar="URL",
+            help="Public https URL of `heard run` (HTTP mode); omit for Socket Mode.",
+        ),
     ] = None,
 ):
-    """Print the Slack app manifest, for api.slack.com/apps → Create New App → From a manifest.
+    """Print the Slack app manifest.
 
-    Example: heard manifest --url https://heard.example.com --format yaml
+    Paste it at api.slack.com/apps: Create New App, From a manifest.
+
+    \b
+    Example:
+      heard manifest --url https://heard.example.com --format yaml
     """
-    from bot.slack.manifest import build_manifest
+    import json
+
+    from bot.features import load_rooms
+    from bot.settings import ConfigError, load_settings
 
     if format not in ("json", "yaml"):
         raise ConfigError(f"--format must be json or yaml, not {format!r}")
     if url is not None and not url.startswith("https://"):
         raise ConfigError("--url must be the public https:// address Slack will call")
     command = load_settings().heard_slash_command
-    data = build_manifest(command=command, request_url=url)
+    data = load_rooms().manifest(command=command, request_url=url)
     if format == "yaml":
+        import yaml
+
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     else:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", cls=HeardCommand)
 def db_upgrade():
     """Apply pending database migrations (DATABASE_URL).
 
-    Example: DATABASE_URL=sqlite:///heard.db heard db upgrade
+    \b
+    Example:
+      DATABASE_URL=sqlite:///heard.db heard db upgrade
     """
-    from bot.db import create_db_engine
+    from bot.db import create_db_engine, ping
+    from bot.db.migrate import current_revision, upgrade
+    from bot.settings import load_settings
 
     settings = load_settings()
     engine = create_db_engine(settings.database_url)
@@ -258,48 +481,106 @@ def db_upgrade():
     applied = upgrade(engine)
     where = engine.url.render_as_string(hide_password=True)
     if applied:
-        console.print(f"Applied {', '.join(applied)} to {where}")
+        output().print(f"Applied {', '.join(applied)} to {where}")
     else:
-        console.print(f"{where} is up to date (revision {current_revision(engine)})")
+        output().print(f"{where} is up to date (revision {current_revision(engine)})")
 
 
-@app.command()
+@app.command(cls=HeardCommand)
 def demo():
-    """Run Heard on a simulated workspace: no Slack account, no OpenAI key.
+    """Try Heard on a simulated workspace, without Slack or OpenAI.
 
-    Uses a fresh SQLite file in a temporary directory and prints what Heard posts.
+    Prints what Heard posts, step by step, and what the digest says.
     """
     from bot.demo import run_demo
 
-    run_demo(console)
+    run_demo(output())
 
 
-def _feature_commands() -> None:
-    """Each feature may add its own commands (`heard feedback import`, `heard export`)."""
-    from bot.features import FEATURES
+def _room_commands() -> None:
+    """Each room may add its own commands (`heard feedback import`, `heard export`).
 
-    for feature in FEATURES:
-        register_cli = getattr(feature, "register_cli", None)
-        if register_cli:
-            register_cli(app)
+    A room's `cli.py` imports only typer and the standard library at module level, so
+    listing its commands costs nothing; its `room.py` (Bolt listeners, models) is never
+    imported here.
+    """
+    for name in ROOMS:
+        module_name = f"bot.features.{name}.cli"
+        if importlib.util.find_spec(module_name) is not None:
+            importlib.import_module(module_name).register_cli(app)
 
 
-_feature_commands()
+def _placeholders_in_help(group: typer.Typer) -> None:
+    """Give every command, rooms' included, HeardCommand's help (as if each passed `cls=`)."""
+    for command in group.registered_commands:
+        if command.cls in (None, TyperCommand):  # Typer's default: the room chose none
+            command.cls = HeardCommand
+    for subgroup in group.registered_groups:
+        subgroup.cls = subgroup.cls or HeardGroup  # as if add_typer(cls=HeardGroup)
+        if subgroup.typer_instance is not None:
+            _placeholders_in_help(subgroup.typer_instance)
 
 
-def _fail(exc: Exception, status: int):
+_room_commands()
+_placeholders_in_help(app)
+
+
+def _one_line_status(exc: BaseException) -> int | None:
+    for module_name, class_name, status in ONE_LINE_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return status
+    return None
+
+
+def _usage_line(exc: Exception) -> str:
+    """Click's usage error as one line: what was wrong, and where the help is."""
+    ctx = exc.ctx
+    where = f"; see {ctx.command_path} --help" if ctx is not None else ""
+    if isinstance(exc, UnknownCommand):
+        group = ctx.command_path.removeprefix("heard").strip()  # "jobs" in `heard jobs lst`
+        typed = f"{group} {exc.name}".strip()
+        guess = " or ".join(repr(f"{group} {match}".strip()) for match in exc.matches)
+        message = f"unknown command {typed!r}" + (f" (did you mean {guess}?)" if guess else "")
+        return f"heard: {message}{where}"
+    message = exc.message if type(exc).__name__ == "NoSuchOption" else exc.format_message()
+    possibilities = sorted(getattr(exc, "possibilities", None) or ())
+    if possibilities:
+        message += f" (did you mean {' or '.join(possibilities)}?)"
+    message = " ".join(message.split()).rstrip(".")
+    return f"heard: {message[:1].lower()}{message[1:]}{where}"
+
+
+def _fail(line: str, status: int):
     # One line, never wrapped or styled: scripts and log collectors read it.
-    print(f"heard: {exc}", file=sys.stderr)
+    print(line, file=sys.stderr)
     sys.exit(status)
 
 
-def main() -> None:
-    from bot.app import SlackUnavailable
-    from bot.scheduler.schedules import ScheduleFileError
+def main(args: list[str] | None = None) -> None:
+    """Run the CLI; every error is one line on stderr and an exit status (see module doc).
 
+    `standalone_mode=False` lets Click's usage errors reach us instead of being drawn
+    as a box; `--help` and `typer.Exit` come back as the exit status.
+    """
     try:
-        app(standalone_mode=True)
-    except (ConfigError, ScheduleFileError) as exc:
-        _fail(exc, 2)
-    except (DatabaseUnavailable, SlackUnavailable, Failure) as exc:
-        _fail(exc, 1)
+        status = app(args, prog_name="heard", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        # `heard` or `heard jobs` alone: the help is the answer, but nothing was done.
+        print(exc.format_message(), file=sys.stderr)
+        sys.exit(2)
+    except click_errors.UsageError as exc:
+        _fail(_usage_line(exc), 2)
+    except click_errors.ClickException as exc:
+        _fail(f"heard: {exc.format_message()}", exc.exit_code)
+    except typer.Abort:
+        _fail("heard: aborted", 1)
+    except Exception as exc:
+        status = _one_line_status(exc)
+        if status is None:
+            raise
+        _fail(f"heard: {exc}", status)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+__all__ = ["app", "main", "output", "runtime_for_cli"]

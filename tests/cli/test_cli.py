@@ -1,32 +1,12 @@
 """The `heard` command as a person runs it: a real process, its exit status and output."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
+from tests.cli.run import heard, one_line
 from tests.slack.test_manifest import check_manifest_shape
-
-HEARD_VARS = ("SLACK_", "DATABASE_URL", "PORT", "OPENAI_", "HEARD_")
-
-
-def heard(*args, cwd, **env) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(HEARD_VARS)}
-    clean.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env=clean, capture_output=True,
-        text=True, timeout=60,
-    )  # fmt: skip
-
-
-def one_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr
-    return lines[0]
 
 
 def test_help_lists_every_command(tmp_path):
@@ -36,11 +16,32 @@ def test_help_lists_every_command(tmp_path):
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("args", [("bogus",), ("run", "--bogus"), ("jobs",), ("jobs", "run")])
-def test_usage_errors_exit_2(tmp_path, args):
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (("frobnicate",), "heard: unknown command 'frobnicate'; see heard --help"),
+        (("jbos",), "heard: unknown command 'jbos' (did you mean 'jobs'?); see heard --help"),
+        (("jobs", "lst"), "heard: unknown command 'jobs lst' (did you mean 'jobs list'?); see heard jobs --help"),
+        (("run", "--bogus"), "heard: no such option: --bogus; see heard run --help"),
+        (("run", "--no-schedulr"), "heard: no such option: --no-schedulr (did you mean --no-scheduler?); see heard run --help"),
+        (("jobs", "run"), "heard: missing argument 'JOB'; see heard jobs run --help"),
+        (("jobs", "list", "--team"), "heard: option '--team' requires an argument; see heard jobs list --help"),
+        (("export",), "heard: missing option '--out'; see heard export --help"),
+        (("jobs", "run", "feedback-sweep", "extra"), "heard: got unexpected extra argument(s) (extra); see heard jobs run --help"),
+    ],
+)  # fmt: skip
+def test_usage_errors_are_one_line_and_exit_2(tmp_path, args, line):
     result = heard(*args, cwd=tmp_path)
     assert result.returncode == 2
-    assert "Usage" in result.stdout + result.stderr
+    assert one_line(result.stderr) == line
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [(), ("jobs",), ("db",)])
+def test_a_group_alone_shows_its_help_and_exits_2(tmp_path, args):
+    result = heard(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Usage: heard {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND")
 
 
 def test_run_without_slack_settings_says_what_to_set(tmp_path):
@@ -72,10 +73,21 @@ def test_db_upgrade_on_a_fresh_file(tmp_path):
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
-def test_jobs_list_on_a_fresh_file(tmp_path):
+def test_jobs_list_on_a_fresh_file_shows_each_job_and_its_default_schedule(tmp_path):
+    from bot.features import load_rooms
+    from bot.scheduler.schedules import load_default_schedules, schedules_dir
+
     result = heard("jobs", "list", cwd=tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/j.db")
     assert result.returncode == 0, result.stderr
-    assert "No workspace is installed." in result.stdout
+    lines = result.stdout.splitlines()
+    defaults = load_default_schedules(schedules_dir())
+    registered = list(load_rooms().registry)
+    assert registered, "no room registers a job"
+    for spec in registered:
+        [row] = [line for line in lines if f" {spec.name} " in line]
+        assert f" {defaults[spec.name].cadence} " in row
+    [note] = [line for line in lines if "No workspace is installed" in line]
+    assert note == "No workspace is installed yet: each gets these schedules when it installs Heard."
 
 
 def test_jobs_list_shows_each_job_per_workspace(tmp_path):

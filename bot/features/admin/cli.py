@@ -13,18 +13,32 @@ def register_cli(app: typer.Typer) -> None:
 
 
 def export(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the CSV files into (created if missing).")],
-    team: Annotated[str | None, typer.Option("--team", help="Only this workspace (team id).")] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Directory to write the CSV files into (created if missing).",
+        ),
+    ],
+    team: Annotated[
+        str | None,
+        typer.Option("--team", metavar="TEAM", help="Only this workspace (its team id, T…)."),
+    ] = None,
 ):
-    """Write feedback, decisions, stories, engagement and the audit log as CSV files.
+    """Write Heard's data as CSV files, for people and BI tools.
 
-    feedback.csv, decisions.csv, stories.csv, engagement.csv and audit.csv: UTF-8,
-    a header row, times in UTC (ISO 8601). Without --team, every workspace.
+    One file per kind of record (feedback.csv and audit.csv; each room adds its
+    own): UTF-8, a header row, times in UTC (ISO 8601). Without --team, every
+    workspace.
 
-    Example: heard export --out ./heard-export --team T0123ABCD
+    \b
+    Example:
+      heard export --out ./heard-export --team T0123ABCD
     """
-    from bot.cli import console, runtime_for_cli  # bot.cli loads this room: import at run time
+    from bot.cli import output, runtime_for_cli  # bot.cli loads this module: import at run time
     from bot.errors import Failure
+    from bot.features import load_rooms
     from bot.features.admin.export import write_export
     from bot.settings import ConfigError, load_settings
     from bot.workspaces import find
@@ -36,8 +50,8 @@ def export(
         if team is not None and find(session, team) is None:
             raise ConfigError(f"no workspace has team id {team!r}")
         try:
-            counts = write_export(session, out, team_id=team)
+            counts = write_export(session, out, load_rooms(), team_id=team)
         except OSError as exc:
             raise Failure(f"cannot write to {out}: {exc.strerror or exc}") from None
     for name, rows in counts.items():
-        console.print(f"{out / name}: {rows} row{'s' if rows != 1 else ''}")
+        output().print(f"{out / name}: {rows} row{'s' if rows != 1 else ''}")
