@@ -23,5 +23,12 @@ test: $(STAMP)
 run: $(STAMP)
 	$(BIN)/heard run
 
+# Every script in benchmarks/, each printing its figures and its baseline (see benchmarks/README.md).
+.PHONY: bench
+bench: $(STAMP)
+	@for script in benchmarks/*.py; do \
+	  echo "== $$script"; $(BIN)/python $$script || exit 1; echo; \
+	done
+
 clean:
 	rm -rf $(VENV) .pytest_cache heard-demo.db
