@@ -1,5 +1,10 @@
 """Workspaces: recording installs, finding the active workspace of a request, uninstalling.
 
+A workspace may be recorded before Heard is installed in it (`heard feedback import
+--team T` loads a company's history first). It awaits installation (`installed_at` is
+None) and is not served: no requests, no jobs. Installing Heard there later makes that
+same row the installed workspace, with its data.
+
 A workspace's time zone is the installer's Slack time zone (Slack has no
 workspace-wide zone in its API); without a known installer it stays UTC until an
 admin is seen. It applies only at the edges: schedules and rendering.
@@ -79,12 +84,13 @@ def fetch_workspace_info(
 
 
 def record_install(session: Session, info: WorkspaceInfo, now: datetime) -> Workspace:
-    """Create or refresh the workspace row; a reinstall resumes with its settings."""
+    """Create or refresh the workspace row. A reinstall resumes with its settings; a
+    workspace awaiting installation becomes the installed one, keeping what was imported."""
     workspace = session.scalar(select(Workspace).where(Workspace.team_id == info.team_id))
     if workspace is None:
         workspace = Workspace(team_id=info.team_id, installed_at=now)
         session.add(workspace)
-    elif workspace.uninstalled_at is not None:
+    elif workspace.installed_at is None or workspace.uninstalled_at is not None:
         workspace.installed_at = now
     workspace.uninstalled_at = None
     workspace.name = info.name
@@ -98,24 +104,36 @@ def record_install(session: Session, info: WorkspaceInfo, now: datetime) -> Work
     return workspace
 
 
+def record_awaiting_install(session: Session, team_id: str) -> Workspace:
+    """The workspace with `team_id`, recorded as awaiting installation if Heard has never
+    seen it: data can be loaded into it before Slack is connected, and nothing serves it
+    until `record_install`."""
+    workspace = find(session, team_id)
+    if workspace is None:
+        workspace = Workspace(team_id=team_id, name=team_id, installed_at=None)
+        session.add(workspace)
+        session.flush()
+    return workspace
+
+
+_INSTALLED = (Workspace.installed_at.is_not(None), Workspace.uninstalled_at.is_(None))
+
+
 def find_active(session: Session, team_id: str | None) -> Workspace | None:
+    """The workspace Heard serves for `team_id`: installed and not uninstalled."""
     if not team_id:
         return None
-    return session.scalar(
-        select(Workspace).where(Workspace.team_id == team_id, Workspace.uninstalled_at.is_(None))
-    )
+    return session.scalar(select(Workspace).where(Workspace.team_id == team_id, *_INSTALLED))
 
 
 def find(session: Session, team_id: str) -> Workspace | None:
+    """The workspace with `team_id` in any state: installed, uninstalled or awaiting installation."""
     return session.scalar(select(Workspace).where(Workspace.team_id == team_id))
 
 
 def active_workspaces(session: Session) -> list[Workspace]:
-    return list(
-        session.scalars(
-            select(Workspace).where(Workspace.uninstalled_at.is_(None)).order_by(Workspace.team_id)
-        )
-    )
+    """Every workspace Heard serves (and schedules jobs for), by team id."""
+    return list(session.scalars(select(Workspace).where(*_INSTALLED).order_by(Workspace.team_id)))
 
 
 def mark_uninstalled(session: Session, team_id: str, now: datetime) -> Workspace | None:

@@ -80,7 +80,12 @@ slack_oauth_states = SQLAlchemyOAuthStateStore.build_oauth_states_table(
 
 
 class Workspace(Base):
-    """An installed Slack workspace (team), the scope of every other row."""
+    """A Slack workspace (team), the scope of every other row.
+
+    `installed_at` is None while the workspace awaits installation: `heard feedback
+    import --team T` recorded it so a company can load its history before connecting
+    Slack. Heard serves a workspace only once it is installed and not uninstalled.
+    """
 
     __tablename__ = "workspaces"
 
@@ -92,7 +97,7 @@ class Workspace(Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     installer_user_id: Mapped[str | None] = mapped_column(String(32))
     bot_user_id: Mapped[str | None] = mapped_column(String(32))
-    installed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    installed_at: Mapped[datetime | None]  # set by bot.workspaces.record_install
     uninstalled_at: Mapped[datetime | None]
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -102,7 +107,11 @@ class Workspace(Base):
 
     @property
     def active(self) -> bool:
-        return self.uninstalled_at is None
+        return self.installed_at is not None and self.uninstalled_at is None
+
+    @property
+    def awaiting_install(self) -> bool:
+        return self.installed_at is None and self.uninstalled_at is None
 
 
 class WorkspaceSetting(Base):

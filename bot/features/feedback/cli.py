@@ -38,10 +38,14 @@ def import_command(
     )
 
     from bot.cli import runtime_for_cli
-    from bot.errors import Failure
-    from bot.features.feedback.importer import CsvHeaderError, check_header, import_file
+    from bot.features.feedback.importer import (
+        CsvHeaderError,
+        NoTeam,
+        check_header,
+        import_file,
+        import_target,
+    )
     from bot.settings import ConfigError, load_settings
-    from bot.workspaces import active_workspaces
 
     if not file.is_file():
         raise ConfigError(f"{file} is not a file")
@@ -50,17 +54,14 @@ def import_command(
     except CsvHeaderError as exc:
         raise ConfigError(f"{file}: {exc}") from None
     runtime = runtime_for_cli(load_settings())
-    with runtime.sessions() as session:
-        installed = {w.team_id: w.id for w in active_workspaces(session)}
-    if team is not None:
-        if team not in installed:
-            raise ConfigError(f"no installed workspace has team id {team!r}")
-    elif len(installed) == 1:
-        team = next(iter(installed))
-    elif not installed:
-        raise Failure("no workspace is installed yet; install Heard first")
-    else:
-        raise ConfigError(f"several workspaces are installed; pick one with --team ({', '.join(sorted(installed))})")
+    try:
+        with runtime.sessions.begin() as session:
+            target = import_target(session, team)
+    except NoTeam as exc:
+        raise ConfigError(str(exc)) from None
+    team = target.team_id
+    if target.note:
+        typer.echo(target.note)
 
     console = Console(stderr=True)
     size = file.stat().st_size
@@ -69,7 +70,7 @@ def import_command(
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("import", total=size or 1)
             report = import_file(
-                runtime.sessions, installed[team], file, now=runtime.clock(),
+                runtime.sessions, target.workspace_id, file, now=runtime.clock(),
                 progress=lambda done: progress.update(task, completed=min(done, size or 1)),
             )  # fmt: skip
     except CsvHeaderError as exc:

@@ -10,6 +10,9 @@ item, not a second one.
 
 The file is read as a stream and inserted 1,000 rows at a time with ON CONFLICT DO
 NOTHING, so 100,000 rows need neither much memory nor one long transaction.
+
+A team Heard is not installed in yet is recorded as a workspace awaiting installation,
+so a company can load its history before it connects Slack (`import_target`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from bot.features.feedback import service
 from bot.features.feedback.kinds import ItemStatus, Source
 from bot.slack import markup
 from bot.workspace_settings import load_config
+from bot.workspaces import active_workspaces, find, record_awaiting_install
 
 COLUMNS = ("text", "author", "created_at", "source", "url")
 BATCH_SIZE = 1000
@@ -45,6 +49,49 @@ _EPOCH = re.compile(r"^\d{9,10}(\.\d{1,6})?$")
 
 class CsvHeaderError(ValueError):
     """The file's first line is not the header Heard needs; the message says what is."""
+
+
+class NoTeam(ValueError):
+    """Which workspace to import into is not clear; the message says what to pass."""
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    workspace_id: int
+    team_id: str
+    note: str | None = None  # one line for the person importing, when the team is not installed
+
+
+def import_target(session: Session, team_id: str | None) -> ImportTarget:
+    """The workspace to import into. Without a team id, the one installed workspace. A
+    team Heard has never seen is recorded as awaiting installation, so its history can
+    be loaded before Slack is connected; installing Heard there later keeps it."""
+    if team_id is None:
+        installed = active_workspaces(session)
+        if len(installed) == 1:
+            return ImportTarget(installed[0].id, installed[0].team_id)
+        if not installed:
+            raise NoTeam("no workspace is installed yet; pass --team with its Slack team id "
+                         "(like T0123ABCD) to import before Heard is installed there")  # fmt: skip
+        teams = ", ".join(w.team_id for w in installed)
+        raise NoTeam(f"several workspaces are installed; pick one with --team ({teams})")
+    if not markup.is_team_id(team_id):
+        shown = team_id[:40].encode("unicode_escape").decode()
+        raise NoTeam(f"--team {shown!r} is not a Slack team id; they look like T0123ABCD")
+    workspace = find(session, team_id)
+    if workspace is None:
+        workspace = record_awaiting_install(session, team_id)
+        return ImportTarget(workspace.id, team_id, (
+            f"Heard is not installed in {team_id} yet: recorded it as a workspace awaiting "
+            "installation; its feedback will be there when Heard is installed."
+        ))  # fmt: skip
+    if workspace.awaiting_install:
+        note = f"{team_id} is awaiting installation; its feedback will be there when Heard is installed."
+    elif not workspace.active:
+        note = f"Heard was uninstalled from {team_id}; its feedback will be there if Heard is reinstalled."
+    else:
+        note = None
+    return ImportTarget(workspace.id, team_id, note)
 
 
 @dataclass(frozen=True)

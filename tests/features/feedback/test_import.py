@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.db import session_factory
-from bot.db.models import FeedbackItem
-from bot.features.feedback.importer import CsvHeaderError, import_file
+from bot.db import create_db_engine, session_factory
+from bot.db.models import FeedbackItem, Workspace
+from bot.features.feedback.importer import (
+    CsvHeaderError,
+    ImportTarget,
+    NoTeam,
+    import_file,
+    import_target,
+)
+from bot.workspaces import mark_uninstalled
 
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
 HEADER = ["text", "author", "created_at", "source", "url"]
@@ -34,7 +41,7 @@ def many(n: int, start=datetime(2026, 1, 1, tzinfo=UTC)):
 
 
 @pytest.fixture
-def acme(engine, make_workspace):
+def acme_id(engine, make_workspace):
     return make_workspace("T0ACME001", domain="acme").id
 
 
@@ -48,12 +55,12 @@ def count(sessions) -> int:
         return session.scalar(select(func.count()).select_from(FeedbackItem))
 
 
-def test_rows_become_items_said_when_the_csv_says(sessions, acme, tmp_path):
+def test_rows_become_items_said_when_the_csv_says(sessions, acme_id, tmp_path):
     path = write(tmp_path / "f.csv", [
         ["Invoices are PDF only", "U0JONAS002", "2026-11-20T14:30:00Z", "email", ""],
         ["Wants SSO", "Dana from Support", "2026-11-24", "zendesk", "https://acme.zendesk.example/t/1"],
     ])  # fmt: skip
-    report = import_file(sessions, acme, path, now=NOW)
+    report = import_file(sessions, acme_id, path, now=NOW)
     assert (report.rows, report.imported, report.known, report.bad_count) == (2, 2, 0, 0)
     with sessions() as session:
         first, second = session.scalars(select(FeedbackItem).order_by(FeedbackItem.id))
@@ -64,17 +71,17 @@ def test_rows_become_items_said_when_the_csv_says(sessions, acme, tmp_path):
     assert second.permalink == "https://acme.zendesk.example/t/1" and second.status == "open"
 
 
-def test_ten_thousand_rows_import_in_batches_and_reimport_adds_nothing(sessions, acme, tmp_path):
+def test_ten_thousand_rows_import_in_batches_and_reimport_adds_nothing(sessions, acme_id, tmp_path):
     path = write(tmp_path / "big.csv", many(10_000))
     seen = []
-    report = import_file(sessions, acme, path, now=NOW, progress=seen.append)
+    report = import_file(sessions, acme_id, path, now=NOW, progress=seen.append)
     assert (report.imported, report.bad_count, count(sessions)) == (10_000, 0, 10_000)
     assert len(seen) >= 10 and seen == sorted(seen) and seen[-1] == path.stat().st_size
-    again = import_file(sessions, acme, path, now=NOW)
+    again = import_file(sessions, acme_id, path, now=NOW)
     assert (again.imported, again.known, count(sessions)) == (0, 10_000, 10_000)
 
 
-def test_bad_rows_are_reported_with_line_numbers_and_the_rest_imported(sessions, acme, tmp_path):
+def test_bad_rows_are_reported_with_line_numbers_and_the_rest_imported(sessions, acme_id, tmp_path):
     path = tmp_path / "mixed.csv"
     lines = [
         b"text,author,created_at,source,url\n",
@@ -91,7 +98,7 @@ def test_bad_rows_are_reported_with_line_numbers_and_the_rest_imported(sessions,
         b"Last good,Someone,2026-11-22T08:00:00+01:00,chat,\n",           # 13
     ]  # fmt: skip
     path.write_bytes(b"".join(lines))
-    report = import_file(sessions, acme, path, now=NOW)
+    report = import_file(sessions, acme_id, path, now=NOW)
     assert [(b.line, b.reason.split(" ")[0]) for b in report.bad] == [
         (3, "text"), (4, "created_at"), (5, "created_at"), (6, "has"), (7, "is"), (10, "created_at"), (11, "url"),
     ]
@@ -107,50 +114,50 @@ def test_bad_rows_are_reported_with_line_numbers_and_the_rest_imported(sessions,
     (b"text,author,created_at,source\nhi,maya,2026-11-20,email\n", "missing url"),
     (b"\xff\xfe\x00t\x00e\x00x\x00t\x00\n", "not UTF-8"),
 ])  # fmt: skip
-def test_a_wrong_header_imports_nothing(sessions, acme, tmp_path, content, says):
+def test_a_wrong_header_imports_nothing(sessions, acme_id, tmp_path, content, says):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(CsvHeaderError, match=says):
-        import_file(sessions, acme, path, now=NOW)
+        import_file(sessions, acme_id, path, now=NOW)
     assert count(sessions) == 0
 
 
-def test_header_in_any_order_with_a_bom_and_extra_columns(sessions, acme, tmp_path):
+def test_header_in_any_order_with_a_bom_and_extra_columns(sessions, acme_id, tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes("\ufeffURL,Source,Text,Created_At,Author,Priority\n,email,Hello,2026-11-20,Sam,high\n".encode())
-    report = import_file(sessions, acme, path, now=NOW)
+    report = import_file(sessions, acme_id, path, now=NOW)
     assert (report.imported, report.ignored_columns) == (1, ("priority",))
 
 
-def test_huge_text_and_nul_bytes(sessions, acme, tmp_path):
+def test_huge_text_and_nul_bytes(sessions, acme_id, tmp_path):
     huge = "x" * 1_000_000
     path = write(tmp_path / "huge.csv", [[huge, "Sam", "2026-11-20", "email", ""],
                                          ["nul\x00here", "S\x00am", "2026-11-20\x00", "em\x00ail", "https://x.example/\x00a"]])
-    assert import_file(sessions, acme, path, now=NOW).imported == 2
+    assert import_file(sessions, acme_id, path, now=NOW).imported == 2
     with sessions() as session:
         texts = session.scalars(select(FeedbackItem.text).order_by(FeedbackItem.id)).all()
     assert texts == [huge, "nulhere"]
 
 
-def test_a_row_whose_url_is_a_tracked_slack_message_is_that_item(sessions, acme, tmp_path):
+def test_a_row_whose_url_is_a_tracked_slack_message_is_that_item(sessions, acme_id, tmp_path):
     from bot.db.models import Workspace
     from bot.features.feedback import service
 
     with sessions.begin() as session:
-        workspace = session.get(Workspace, acme)
+        workspace = session.get(Workspace, acme_id)
         service.capture(session, workspace, service.Said(
             text="Customer wants SSO", said_at=NOW - timedelta(hours=1), source="channel",
             reporter_user_id="U0SAM00006", channel_id="C0FEEDBACK", message_ts="1795600000.000100"), now=NOW)  # fmt: skip
     path = write(tmp_path / "f.csv", [["Customer wants SSO", "Sam", "2026-11-25", "slack",
                                        "https://acme.slack.com/archives/C0FEEDBACK/p1795600000000100"]])  # fmt: skip
-    report = import_file(sessions, acme, path, now=NOW)
+    report = import_file(sessions, acme_id, path, now=NOW)
     assert (report.imported, report.known, count(sessions)) == (0, 1, 1)
 
 
-def test_imports_are_per_workspace(sessions, acme, make_workspace, tmp_path):
+def test_imports_are_per_workspace(sessions, acme_id, make_workspace, tmp_path):
     globex = make_workspace("T0GLOBEX2").id
     path = write(tmp_path / "f.csv", many(5))
-    import_file(sessions, acme, path, now=NOW)
+    import_file(sessions, acme_id, path, now=NOW)
     assert import_file(sessions, globex, path, now=NOW).imported == 5
 
 
@@ -164,7 +171,7 @@ def heard(*args, cwd, database_url):
                           text=True, timeout=120)  # fmt: skip
 
 
-def test_heard_feedback_import_shows_progress_and_a_summary(db_url, acme, tmp_path):
+def test_heard_feedback_import_shows_progress_and_a_summary(db_url, acme_id, tmp_path):
     path = write(tmp_path / "export.csv", [*many(10_000), ["", "Sam", "2026-11-20", "email", ""]])
     first = heard("feedback", "import", str(path), cwd=tmp_path, database_url=db_url)
     assert first.returncode == 0, first.stderr
@@ -187,15 +194,96 @@ def test_a_missing_file_or_a_wrong_header_is_one_line_before_any_work(tmp_path, 
     assert line.startswith("heard: ") and says in line
 
 
-def test_an_unknown_team_is_one_line(db_url, acme, tmp_path):
-    result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), "--team", "T0NOPE",
+def stored(db_url) -> dict[str, tuple[Workspace, list[str]]]:
+    """Each workspace in the database by team id, with the texts of its feedback."""
+    engine = create_db_engine(db_url)
+    try:
+        with session_factory(engine)() as session:
+            return {
+                workspace.team_id: (workspace, sorted(session.scalars(
+                    select(FeedbackItem.text).where(FeedbackItem.workspace_id == workspace.id))))
+                for workspace in session.scalars(select(Workspace))
+            }  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def test_import_into_a_team_heard_is_not_installed_in_records_it_awaiting_installation(db_url, tmp_path):
+    path = write(tmp_path / "history.csv", [
+        ["Invoices are PDF only", "U0PRIYA003", "2026-11-20T14:30:00Z", "email", ""],
+        ["Wants SSO", "Dana from Support", "2026-11-24", "zendesk", ""],
+    ])  # fmt: skip
+    result = heard("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path, database_url=db_url)
+    assert result.returncode == 0, result.stderr
+    note, summary = result.stdout.strip().splitlines()
+    assert note == (
+        "Heard is not installed in T0ACME001 yet: recorded it as a workspace awaiting installation; "
+        "its feedback will be there when Heard is installed."
+    )
+    assert summary.startswith("Imported 2 new item(s) into T0ACME001")
+    workspace, items = stored(db_url)["T0ACME001"]
+    assert workspace.awaiting_install and not workspace.active and items == ["Invoices are PDF only", "Wants SSO"]
+    again = heard("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path, database_url=db_url)
+    assert again.stdout.splitlines()[0] == (
+        "T0ACME001 is awaiting installation; its feedback will be there when Heard is installed."
+    )
+    assert "Imported 0 new item(s) into T0ACME001; 2 already known" in again.stdout
+    assert stored(db_url)["T0ACME001"][0].id == workspace.id  # the same record, not a second one
+
+
+def test_installing_heard_in_an_awaiting_team_keeps_its_imported_feedback(db_url, heard_server, fake_slack, tmp_path):
+    path = write(tmp_path / "history.csv", [["Invoices are PDF only", "U0PRIYA003", "2026-11-20T14:30:00Z", "email", ""]])
+    assert heard("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path,
+                 database_url=db_url).returncode == 0  # fmt: skip
+    awaiting, _ = stored(db_url)["T0ACME001"]
+
+    server = heard_server()  # single-workspace start: Heard is installed in T0ACME001
+    installed, items = stored(db_url)["T0ACME001"]
+    assert (installed.id, installed.name, items) == (awaiting.id, "Acme Robotics", ["Invoices are PDF only"])
+    assert installed.active and installed.installed_at is not None
+
+    # Served now: Priya opens the Home tab and sees the feedback imported before the install.
+    response = server.sender.event({"type": "app_home_opened", "user": "U0PRIYA003", "channel": "D0PRIYA", "tab": "home"},
+                                   team_id="T0ACME001")  # fmt: skip
+    assert response.status == 200
+    server.listeners.drain()
+    assert "Invoices are PDF only" in str(fake_slack.published_home("U0PRIYA003"))
+
+
+@pytest.mark.parametrize("team", ["acme", "t0acme001", "T0ACME001\nT0EVIL", "<!channel>", "T" + "0" * 40])
+def test_a_team_that_is_not_a_slack_team_id_is_one_line_and_records_nothing(db_url, tmp_path, team):
+    result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), "--team", team,
                    cwd=tmp_path, database_url=db_url)  # fmt: skip
-    assert result.returncode == 2
+    assert result.returncode == 2 and result.stdout == ""
     [line] = result.stderr.strip().splitlines()
-    assert line == "heard: no installed workspace has team id 'T0NOPE'"
+    assert line.startswith("heard: --team ") and "is not a Slack team id; they look like T0123ABCD" in line
+    assert stored(db_url) == {}
 
 
-def test_with_several_workspaces_the_team_must_be_named(db_url, acme, make_workspace, tmp_path):
+def test_without_team_and_no_installed_workspace_says_to_pass_team(db_url, tmp_path):
+    result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), cwd=tmp_path, database_url=db_url)
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line == ("heard: no workspace is installed yet; pass --team with its Slack team id "
+                    "(like T0123ABCD) to import before Heard is installed there")  # fmt: skip
+
+
+def test_import_target_by_workspace_state(sessions, make_workspace, acme_id):
+    make_workspace("T0GONE001")
+    make_workspace("T0LATER01", installed_at=None)
+    with sessions.begin() as session:
+        mark_uninstalled(session, "T0GONE001", NOW)
+    with sessions.begin() as session:  # one installed workspace, one uninstalled, one awaiting
+        assert import_target(session, None) == import_target(session, "T0ACME001")
+        assert import_target(session, "T0ACME001") == ImportTarget(acme_id, "T0ACME001", None)
+        assert "Heard was uninstalled from T0GONE001" in import_target(session, "T0GONE001").note
+        assert "T0LATER01 is awaiting installation" in import_target(session, "T0LATER01").note
+    make_workspace("T0GLOBEX2")
+    with sessions.begin() as session, pytest.raises(NoTeam, match=r"pick one with --team \(T0ACME001, T0GLOBEX2\)"):
+        import_target(session, None)
+
+
+def test_with_several_workspaces_the_team_must_be_named(db_url, acme_id, make_workspace, tmp_path):
     make_workspace("T0GLOBEX2")
     result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), cwd=tmp_path, database_url=db_url)
     assert result.returncode == 2 and "--team (T0ACME001, T0GLOBEX2)" in result.stderr
