@@ -14,8 +14,17 @@ SHOWN_BAD_ROWS = 20
 
 @feedback_cli.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="A UTF-8 CSV with the columns text, author, created_at, source, url.")],
-    team: Annotated[str | None, typer.Option("--team", help="The workspace (team id); needed when several are installed.")] = None,
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="A UTF-8 CSV with the columns text, author, created_at, source, url."),
+    ],
+    team: Annotated[
+        str | None,
+        typer.Option(
+            "--team", metavar="TEAM",
+            help="The workspace's team id (T…): needed when several are installed, or none is yet.",
+        ),
+    ] = None,
 ):
     """Import customer feedback from a CSV file.
 
@@ -23,9 +32,12 @@ def import_command(
     created_at is ISO 8601 (2026-11-20T14:30:00Z; no zone means UTC); author may be a
     Slack user id (U0123ABCD) or a name; source says where the customer said it (email,
     phone, zendesk…). Bad rows are listed with their line numbers and skipped; importing
-    the same file again adds nothing.
+    the same file again adds nothing. A team Heard is not installed in yet is recorded as
+    awaiting installation, so its history can be loaded before Slack is connected.
 
-    Example: heard feedback import zendesk-export.csv --team T0123ABCD
+    \b
+    Example:
+      heard feedback import zendesk-export.csv --team T0123ABCD
     """
     from rich.console import Console
     from rich.progress import (
