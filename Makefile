@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/heard demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 run: $(STAMP)

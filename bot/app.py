@@ -17,14 +17,15 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
-from bot.features import FEATURES
-from bot.features.admin.commands import job_catalog
-from bot.features.admin.handlers import greet_installer
+from bot.features import load_rooms
+from bot.rooms import RoomContext, Rooms
 from bot.runtime import Runtime
 from bot.settings import ConfigError, SlackMode
-from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES
+from bot.slack.commands import SlashDispatcher, register_slash_command
+from bot.slack.manifest import bot_scopes
 from bot.slack.middleware import deduplicate_events, workspace_guard
 from bot.slack.outbox import deliver_due
+from bot.slack.people import People, caller_access
 from bot.workspaces import fetch_workspace_info, record_install
 
 log = logging.getLogger(__name__)
@@ -39,16 +40,20 @@ class SlackUnavailable(Exception):
     """Slack refused the bot token or could not be reached at start-up; one line."""
 
 
-def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=None) -> App:
-    """The Bolt App for `runtime.settings`, with every feature's listeners attached.
+def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=None,
+              rooms: Rooms | None = None) -> App:  # fmt: skip
+    """The Bolt App for `runtime.settings`, with every room's listeners attached.
 
     `on_workspace_change` is called after an install or uninstall (the in-process
     scheduler re-syncs its jobs then rather than at its next periodic sync).
     `listener_executor` runs listeners after the ack (tests pass one they can drain).
+    `rooms` defaults to every room in `bot.features.ROOMS`.
     """
     settings = runtime.settings
     mode = settings.require_slack()
     notify = on_workspace_change or (lambda: None)
+    rooms = rooms or runtime.rooms or load_rooms()
+    runtime.rooms = rooms
 
     if mode is SlackMode.OAUTH:
         app = App(
@@ -58,13 +63,13 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
             oauth_settings=OAuthSettings(
                 client_id=settings.slack_client_id,
                 client_secret=settings.slack_client_secret,
-                scopes=BOT_SCOPES,
+                scopes=sorted(bot_scopes(rooms.scopes())),
                 installation_store=runtime.installation_store(),
                 state_store=SQLAlchemyOAuthStateStore(OAUTH_STATE_SECONDS, runtime.engine),
                 install_path=INSTALL_PATH,
                 redirect_uri_path=REDIRECT_PATH,
                 callback_options=CallbackOptions(
-                    success=_on_install(runtime, notify), failure=_on_install_failure
+                    success=_on_install(runtime, rooms, notify), failure=_on_install_failure
                 ),
             ),
         )
@@ -89,13 +94,26 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     # Unknown workspaces are dropped before anything is stored, even an event id.
     app.use(workspace_guard(runtime))
     app.use(deduplicate_events(runtime))
-    for feature in FEATURES:
-        feature.register(app, runtime, notify=notify)
-    _acknowledge_unclaimed_events(app)
+
+    def on_installer(session, workspace_id: int, user_id: str, now) -> None:
+        rooms.on_install(session, workspace_id, user_id, now, runtime)
+
+    def after_install() -> None:
+        deliver_due(runtime)  # the greeting DM
+        notify()  # schedules now run in the installer's time zone
+
+    people = People()
+    access = caller_access(runtime, people, on_installer=on_installer, after_install=after_install)
+    register_slash_command(app, SlashDispatcher(runtime, rooms.router, access, notify=notify))
+    context = RoomContext(runtime=runtime, rooms=rooms, people=people, access=access, notify=notify)
+    for room in rooms:
+        if room.register:
+            room.register(app, context)
+    _acknowledge_unclaimed_events(app, rooms.events())
     return app
 
 
-def _acknowledge_unclaimed_events(app: App) -> None:
+def _acknowledge_unclaimed_events(app: App, events: list[str]) -> None:
     """Answer 200 to subscribed events no room claimed (a message outside feedback channels).
 
     Bolt answers 404 to an event no listener matches; Slack then retries it and, if
@@ -106,7 +124,7 @@ def _acknowledge_unclaimed_events(app: App) -> None:
     def unclaimed() -> None:
         return None
 
-    for event_type in sorted({name.split(".")[0] for name in BOT_EVENTS}):
+    for event_type in sorted({name.split(".")[0] for name in events}):
         app.event(event_type)(unclaimed)
 
 
@@ -116,7 +134,7 @@ def _record_single_workspace(runtime: Runtime, app: App) -> None:
     There is no OAuth installer to greet: the first Slack workspace admin or owner who
     uses Heard (a slash command or the App Home) is recorded as the installer, the
     workspace takes their time zone and they get the setup DM
-    (`bot.features.admin.service.claim_installer`).
+    (`bot.roles.claim_installer`, through `bot.slack.people.caller_access`).
     """
     try:
         auth = app.client.auth_test()
@@ -133,7 +151,7 @@ def _record_single_workspace(runtime: Runtime, app: App) -> None:
     log.info("serving workspace %s (%s)", info.name, info.team_id)
 
 
-def _on_install(runtime: Runtime, notify):
+def _on_install(runtime: Runtime, rooms: Rooms, notify):
     def success(args: SuccessArgs) -> BoltResponse:
         installation = args.installation
         client = runtime.client(installation.bot_token)
@@ -147,10 +165,7 @@ def _on_install(runtime: Runtime, notify):
         with runtime.sessions.begin() as session:
             workspace = record_install(session, info, runtime.clock())
             if installation.user_id:
-                greet_installer(
-                    session, workspace.id, installation.user_id, now=runtime.clock(),
-                    command=runtime.settings.heard_slash_command, catalog=job_catalog(runtime.settings),
-                )  # fmt: skip
+                rooms.on_install(session, workspace.id, installation.user_id, runtime.clock(), runtime)
         log.info("installed in %s (%s) by %s", info.name, info.team_id, installation.user_id)
         notify()
         deliver_due(runtime)  # the greeting DM; once per installer, a retry is the outbox's

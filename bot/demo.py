@@ -1,16 +1,22 @@
 """`heard demo`: Heard on a simulated workspace, with no Slack account and no OpenAI key.
 
 The real app runs end to end: Bolt behind Heard's WSGI endpoint on a loopback
-port, a fresh SQLite file, and the sandbox's fake Slack (the same one the tests
-use, which validates every Block Kit payload). A scripted session sends signed
-requests as Slack would and prints what Heard posted.
+port, a SQLite file, and the sandbox's fake Slack (the same one the tests use, which
+validates every Block Kit payload). A scripted session sends signed requests as Slack
+would and prints what Heard posted.
+
+The database is kept (`heard-demo.db` in the working directory, replaced by the next
+run) and the demo ends with the commands that explore it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
-import tempfile
+import shlex
+import shutil
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,18 +30,20 @@ from rich.text import Text
 
 from bot.app import build_app
 from bot.db.migrate import upgrade
-from bot.features import FEATURES
+from bot.errors import Failure
+from bot.features import load_rooms
 from bot.runtime import Runtime
 from bot.sandbox import FakeSlack, SeedUser, SeedWorkspace, SlackRequestSender, demo_workspace
 from bot.sandbox.local_server import DrainableExecutor, LocalServer
-from bot.scheduler.registry import default_registry
+from bot.scheduler.runner import effective_cadence
 from bot.scheduler.schedules import load_default_schedules, schedules_dir
 from bot.settings import Settings
-from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES, build_manifest
 from bot.web import create_wsgi_app
-from bot.workspaces import active_workspaces
+from bot.workspaces import active_workspaces, find
 
 DEMO_SECRET = "demo-signing-secret"
+DEMO_DATABASE = Path("heard-demo.db")
+EXPORT_DIR = "heard-export"
 
 
 @dataclass
@@ -69,9 +77,10 @@ class DemoSession:
 
     def command(self, text: str, *, user: str) -> dict:
         """Run `/heard TEXT` as `user`; returns Heard's reply, once its follow-up work is done."""
-        reply = accepted(self.sender.command(text, team_id=self.team_id, user_id=user))
+        url = self.slack.response_url(self.team_id)
+        reply = accepted(self.sender.command(text, team_id=self.team_id, user_id=user, response_url=url))
         self.listeners.drain()
-        return reply.json() if reply.body else {}
+        return self.slack.slash_reply(reply, url)
 
     @property
     def render(self) -> SlackRenderer:
@@ -98,8 +107,10 @@ class DemoSession:
                 self.show_message(message)
 
 
-def run_demo(console: Console, *, now: datetime | None = None) -> None:
+def run_demo(console: Console, *, now: datetime | None = None, database: Path = DEMO_DATABASE) -> None:
+    """Run the scripted demo, keeping its SQLite database at `database` (replaced)."""
     now = now or datetime.now(UTC).replace(microsecond=0)
+    replace_database(database)
     acme = demo_workspace(now)
     logging.getLogger().setLevel(logging.WARNING)
     console.print(Panel.fit(
@@ -108,14 +119,10 @@ def run_demo(console: Console, *, now: datetime | None = None) -> None:
         border_style="cyan",
     ))  # fmt: skip
 
-    with (
-        tempfile.TemporaryDirectory(prefix="heard-demo-") as tmp,
-        FakeSlack(acme, clock=now.timestamp) as slack,  # Slack and Heard share the demo clock
-    ):
-        database = Path(tmp) / "heard-demo.db"
+    with FakeSlack(acme, clock=now.timestamp) as slack:  # Slack and Heard share the demo clock
         settings = Settings(
             _env_file=None, slack_bot_token=acme.bot_token, slack_signing_secret=DEMO_SECRET,
-            slack_api_url=slack.url, database_url=f"sqlite:///{database}",
+            slack_api_url=slack.url, database_url=f"sqlite:///{database.resolve()}",
         )  # fmt: skip
         runtime = Runtime.from_settings(settings, clock=lambda: now)
         listeners = DrainableExecutor()
@@ -126,7 +133,7 @@ def run_demo(console: Console, *, now: datetime | None = None) -> None:
 
         demo.step("Install", "Heard starts in single-workspace mode with a bot token.")
         applied = upgrade(runtime.engine)
-        console.print(f"Database: fresh SQLite file, migrations applied: {', '.join(applied)}")
+        console.print(f"Database: a new {database} (SQLite), migrations applied: {', '.join(applied)}")
         app = build_app(runtime, listener_executor=listeners)
         with runtime.sessions() as session:
             workspace = active_workspaces(session)[0]
@@ -143,17 +150,16 @@ def run_demo(console: Console, *, now: datetime | None = None) -> None:
             console.print(f"Serving /slack/events and /healthz at {server.url} "
                           f"(health: {demo.sender.get('/healthz').json()})")  # fmt: skip
 
-            for feature in FEATURES:
-                for step in getattr(feature, "DEMO_STEPS", ()):
-                    step(demo)
+            for step in runtime.rooms.demo_steps():
+                step(demo)
 
             safety_steps(demo)
 
-            demo.step("The coming week", "What runs when, in the workspace's time zone.")
-            console.print(week_table(runtime, workspace.time_zone))
+            demo.step("The coming week", "What runs when, with the schedules set above.")
+            console.print(week_table(runtime, acme.team_id))
 
             demo.step("Create the real Slack app", "From the manifest Heard prints.")
-            console.print(manifest_summary(settings.heard_slash_command))
+            console.print(manifest_summary(runtime.rooms.manifest(command=settings.heard_slash_command)))
 
         listeners.shutdown(wait=True)
         calls = slack.calls
@@ -166,6 +172,47 @@ def run_demo(console: Console, *, now: datetime | None = None) -> None:
         runtime.engine.dispose()
     if rejected:
         raise RuntimeError(f"the fake Slack rejected {len(rejected)} call(s): {rejected[:3]}")
+    demo.step("Explore what the demo stored", f"Its database is kept in {database} "
+              "(the next heard demo replaces it). From this directory:")  # fmt: skip
+    for command in explore_commands(database, acme.team_id):
+        console.print(Text(f"  {command}"), soft_wrap=True)  # never wrapped: people paste these
+    console.print(Text("The demo moved its clock days ahead to show the feedback-sweep, so jobs list "
+                       "dates that run in the future.", style="dim"))  # fmt: skip
+
+
+def replace_database(database: Path) -> None:
+    """Delete the previous demo's SQLite file and its WAL side files."""
+    try:
+        for path in (database, *(database.with_name(database.name + end) for end in ("-wal", "-shm", "-journal"))):
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise Failure(f"cannot replace the demo database {database}: {exc.strerror or exc}") from None
+
+
+def explore_commands(database: Path, team_id: str) -> list[str]:
+    """Commands that read the demo's database, as this shell can run them."""
+    url = f"sqlite:///{database.as_posix()}"
+    prefix = f"DATABASE_URL={shlex.quote(url)} {heard_invocation()}"
+    return [
+        f"{prefix} jobs list",
+        f"{prefix} export --out {EXPORT_DIR} --team {team_id}",
+    ]
+
+
+def heard_invocation() -> str:
+    """How to run `heard` from the working directory: `heard` when it is on PATH,
+    else the script beside this Python (`.venv/bin/heard` after `make demo`)."""
+    script = Path(sys.executable).parent / "heard"  # not resolved: a venv's python is a symlink
+    if not script.exists():
+        return f"{shlex.quote(sys.executable)} -m bot"
+    on_path = shutil.which("heard")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "heard"
+    try:
+        relative = script.absolute().relative_to(Path.cwd())
+    except ValueError:
+        return shlex.quote(str(script.absolute()))
+    return shlex.quote(relative.as_posix()) if os.sep in str(relative) else f"./{relative.as_posix()}"
 
 
 def safety_steps(demo: DemoSession) -> None:
@@ -207,35 +254,41 @@ def workspace_table(acme) -> Table:
     return Group(table, Text(f"Channels: {channels}"))
 
 
-def week_table(runtime: Runtime, time_zone: str) -> Table:
-    """The coming seven days: when each job of schedules/ fires, in the workspace's zone."""
+def week_table(runtime: Runtime, team_id: str) -> Group:
+    """The coming seven days in the workspace's time zone: when each job fires, with the
+    schedules admins changed (`/heard schedule`) in force, as `heard jobs list` plans them."""
     defaults = load_default_schedules(schedules_dir(runtime.settings.heard_schedules_dir))
-    registered = {spec.name for spec in default_registry()}
-    zone = ZoneInfo(time_zone)
+    registered = {spec.name for spec in runtime.rooms.registry}
     start = runtime.clock()
     end = start + timedelta(days=7)
-    rows = []
-    for name, schedule in defaults.items():
-        trigger = schedule.cadence.trigger(time_zone)
-        fire = trigger.get_next_fire_time(None, start) if trigger else None
-        last_day = None
-        while fire is not None and fire < end:
-            local = fire.astimezone(zone)
-            if not schedule.cadence.hourly:
-                rows.append((local, name, local.strftime("%H:%M")))
-            elif local.date() != last_day:  # one line a day for hourly jobs
-                last_day = local.date()
-                rows.append((local, name, "every hour"))
-            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    table = Table("day", "job", "at", "status", box=None, pad_edge=False)
+    rows, notes = [], []
+    with runtime.sessions() as session:
+        workspace = find(session, team_id)
+        zone = ZoneInfo(workspace.time_zone)
+        for name in sorted(set(defaults) | registered):
+            default = defaults[name].cadence if name in defaults else None
+            cadence, custom = effective_cadence(session, workspace, name, default)
+            if custom:
+                notes.append(f"{name} runs {cadence}, set with /heard schedule (default: {default or 'none'}).")
+            trigger = cadence.trigger(workspace.time_zone) if cadence else None
+            fire = trigger.get_next_fire_time(None, start) if trigger else None
+            last_day = None
+            while fire is not None and fire < end:
+                local = fire.astimezone(zone)
+                if not cadence.hourly:
+                    rows.append((local, name, local.strftime("%H:%M") + (" (custom)" if custom else "")))
+                elif local.date() != last_day:  # one line a day for hourly jobs
+                    last_day = local.date()
+                    rows.append((local, name, "every hour"))
+                fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    table = Table("day", "job", f"at ({zone.key})", "status", box=None, pad_edge=False)
     for local, name, when in sorted(rows, key=lambda row: (row[0].date(), row[1])):
         status = "runs" if name in registered else "arrives with its feature"
         table.add_row(local.strftime("%a %d %b"), name, when, status)
-    return table
+    return Group(table, *(Text(note, style="dim") for note in notes))
 
 
-def manifest_summary(command: str) -> Group:
-    manifest = build_manifest(command=command)
+def manifest_summary(manifest: dict) -> Group:
     feature = manifest["features"]
     lines = [
         "Run [bold]heard manifest[/bold] (Socket Mode) or "
@@ -243,8 +296,8 @@ def manifest_summary(command: str) -> Group:
         "api.slack.com/apps: Create New App → From a manifest → paste it.",
         f"Slash command: {feature['slash_commands'][0]['command']}   "
         f"Shortcut: {feature['shortcuts'][0]['name']}   App Home: on",
-        f"Bot scopes: {', '.join(BOT_SCOPES)}",
-        f"Events: {', '.join(BOT_EVENTS)}",
+        f"Bot scopes: {', '.join(manifest['oauth_config']['scopes']['bot'])}",
+        f"Events: {', '.join(manifest['settings']['event_subscriptions']['bot_events'])}",
     ]
     return Group(*(Text.from_markup(line) for line in lines))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
@@ -14,6 +15,9 @@ from bot.clock import Clock, system_clock
 from bot.db import create_db_engine, session_factory
 from bot.settings import Settings
 from bot.slack.client import make_client
+
+if TYPE_CHECKING:
+    from bot.rooms import Rooms
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,9 @@ class Runtime:
     engine: Engine
     clock: Clock = system_clock
     sessions: sessionmaker[Session] = field(init=False)
+    # Every room of this Heard (`bot.features.load_rooms()`), set by whoever assembles
+    # the app, the CLI command or the demo; the parts below the rooms reach them here.
+    rooms: Rooms | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.engine)

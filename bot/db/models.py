@@ -216,61 +216,6 @@ class Acknowledgement(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Story(Base):
-    __tablename__ = "stories"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    title: Mapped[str] = mapped_column(String(255))
-    body: Mapped[str] = mapped_column(Text)
-    customer: Mapped[str | None] = mapped_column(String(255))
-    submitted_by: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    posted_at: Mapped[datetime | None]
-    channel_id: Mapped[str | None] = mapped_column(String(32))
-    message_ts: Mapped[str | None] = mapped_column(String(32))
-
-
-class StoryEngagement(Base):
-    __tablename__ = "story_engagements"
-    __table_args__ = (UniqueConstraint("story_id", "kind", "user_id", "ref"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # reaction | reply | reflection
-    user_id: Mapped[str] = mapped_column(String(32))
-    ref: Mapped[str] = mapped_column(String(64), default="")
-    text: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class Decision(Base):
-    __tablename__ = "decisions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    department_id: Mapped[int | None] = mapped_column(
-        ForeignKey("departments.id", ondelete="SET NULL")
-    )
-    author_user_id: Mapped[str | None] = mapped_column(String(32))
-    title: Mapped[str] = mapped_column(String(255))
-    description: Mapped[str] = mapped_column(Text, default="")
-    impact: Mapped[str] = mapped_column(String(16), default="unknown")  # helped|hurt|mixed|unknown
-    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class DecisionFeedbackLink(Base):
-    __tablename__ = "decision_feedback_links"
-
-    decision_id: Mapped[int] = mapped_column(
-        ForeignKey("decisions.id", ondelete="CASCADE"), primary_key=True
-    )
-    feedback_item_id: Mapped[int] = mapped_column(
-        ForeignKey("feedback_items.id", ondelete="CASCADE"), primary_key=True
-    )
-
-
 class JobRun(Base):
     """The run ledger: one row per job, workspace and period makes a run happen once."""
 

@@ -1,9 +1,28 @@
-"""Feature rooms. Each is a package with handlers (Bolt), a service and views.
+"""Feature rooms: each a package with its own handlers, service, views and `queries.py`.
 
-A feature exposes `register(app, runtime)` to attach its Slack listeners and may
-expose `JOBS`, the recurring jobs it contributes to the scheduler.
+A room declares what it adds to Heard in `bot/features/<name>/room.py` (`ROOM`, see
+`bot.rooms`) and its command-line additions in `bot/features/<name>/cli.py`. Adding a
+room is its folder, its name here, and a migration.
 """
 
-from bot.features import admin, feedback
+from __future__ import annotations
 
-FEATURES = (admin, feedback)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.rooms import Rooms
+
+ROOMS = ("admin", "feedback")
+"""The rooms, in the order their forms, App Home sections and demo steps appear."""
+
+
+def load_rooms() -> Rooms:
+    """Import every room's declaration and check that no two declare the same thing.
+
+    Imported by name so this package stays light: `heard --help` imports
+    `bot.features` without loading Bolt, SQLAlchemy or any room.
+    """
+    from bot.rooms import Rooms
+
+    return Rooms.of(importlib.import_module(f"bot.features.{name}.room").ROOM for name in ROOMS)

@@ -348,6 +348,7 @@ class _PendingUpload:
 class _ResponseUrl:
     team_id: str
     uses_left: int = RESPONSE_URL_USES
+    posts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _WorkspaceState:
@@ -670,6 +671,24 @@ class FakeSlack:
         with self._lock:
             self._response_urls[key] = _ResponseUrl(team_id)
         return f"{self.root_url}commands/{key}"
+
+    def responses(self, url: str) -> list[dict[str, Any]]:
+        """What was posted to a response_url from :meth:`response_url`, oldest first."""
+        key = url.split("/commands/", 1)[-1]
+        with self._lock:
+            hook = self._response_urls.get(key)
+            return copy.deepcopy(hook.posts) if hook else []
+
+    def slash_reply(self, response: Any, url: str) -> dict[str, Any]:
+        """Heard's ephemeral answer to a slash command sent with `response_url=url`: the
+        ack's own body when Heard answered at once, else its last post to the URL (Heard
+        acks a command that needs Slack at once and replies there); {} when neither."""
+        if getattr(response, "body", b""):
+            body = response.json()
+            if body:
+                return body
+        posts = self.responses(url)
+        return posts[-1] if posts else {}
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -1103,6 +1122,7 @@ class FakeSlack:
                     response, status = {"ok": False, "error": "no_text"}, 400
                 else:
                     hook.uses_left -= 1
+                    hook.posts.append(copy.deepcopy(values))
                     response, status = {"ok": True}, 200
             self._record(RESPONSE_URL_METHOD, values or {}, team_id, None, status, response, True)
         return status, {"Content-Type": "application/json; charset=utf-8"}, _dump(response)

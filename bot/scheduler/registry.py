@@ -81,9 +81,3 @@ class JobRegistry:
             registry.register(spec)
         return registry
 
-
-def default_registry() -> JobRegistry:
-    """Every job Heard's features provide (each feature package exposes JOBS)."""
-    from bot.features import FEATURES
-
-    return JobRegistry.of(spec for feature in FEATURES for spec in getattr(feature, "JOBS", ()))

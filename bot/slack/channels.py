@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.extensions import CommandFailed
+from bot.slack.commands import UsageError
 
 
-class ChannelUnusable(CommandFailed):
-    """Heard cannot use the channel; the message tells the admin what to do."""
+class ChannelUnusable(UsageError):
+    """Heard cannot use the channel; the message tells the admin what to do. A channel
+    Heard cannot use is a bad argument in any room's form: the reply shows its usage."""
 
 
 @dataclass(frozen=True)

@@ -1,41 +1,34 @@
 """The Slack app manifest: scopes, events, the slash command, the shortcut, App Home.
 
 `heard manifest` prints it for Slack's "Create an app → From a manifest" page.
-Each scope is here because a feature calls a method that needs it; keep them minimal.
+The core asks for the scopes every room relies on (the slash command, posting, checking
+channels and people); each room declares the scopes, events and shortcuts it needs
+(`bot.rooms.ManifestPart`), so a scope is asked for only when a room calls a method that
+needs it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-BOT_SCOPES = [
-    "channels:history",  # read messages in public feedback and story channels
-    "channels:join",  # join a public channel an admin names
-    "channels:read",  # check a channel exists and is not archived
-    "chat:write",  # post stories, prompts, confirmations, digests
-    "commands",  # the /heard slash command
-    "emoji:read",  # check a custom acknowledgement emoji exists (/heard ack-emoji add)
-    "files:write",  # the digest's trend chart
-    "groups:history",  # private feedback channels Heard was invited to
-    "groups:read",
-    "im:write",  # DMs: setup checklist, close-the-loop notes, leader digests
-    "reactions:read",  # acknowledgement and story reactions
-    "team:read",  # the workspace's name and domain
-    "usergroups:read",  # department user groups
-    "users:read",  # admins, owners and time zones
-]
+CORE_SCOPES = {
+    "commands": "the /heard slash command",
+    "chat:write": "post stories, prompts, confirmations, digests",
+    "im:write": "DMs: the setup checklist, close-the-loop notes, leader digests",
+    "channels:read": "check a channel an admin names exists and is not archived",
+    "channels:join": "join a public channel an admin names",
+    "groups:read": "check a private channel Heard was invited to",
+    "users:read": "who is a workspace admin or owner, and time zones",
+    "team:read": "the workspace's name and domain",
+}
+"""Scopes the core needs whatever rooms there are; each room declares its own on top."""
 
-BOT_EVENTS = [
-    "app_home_opened",
-    "app_uninstalled",
-    "message.channels",
-    "message.groups",
-    "reaction_added",
-    "reaction_removed",
-    "tokens_revoked",
-]
 
-LOG_FEEDBACK_CALLBACK = "log_feedback"
+def bot_scopes(room_scopes: dict[str, str]) -> dict[str, str]:
+    """Every bot scope with why Heard asks for it: the core's, then the rooms'."""
+    return CORE_SCOPES | {scope: why for scope, why in room_scopes.items() if scope not in CORE_SCOPES}
+
+
 DESCRIPTION = "Keeps your company close to its customers."
 LONG_DESCRIPTION = (
     "Heard captures customer feedback shared in Slack and notices what nobody "
@@ -47,21 +40,23 @@ LONG_DESCRIPTION = (
 
 
 def build_manifest(
-    *, command: str = "/heard", request_url: str | None = None, name: str = "Heard"
+    *, scopes: dict[str, str], events: list[str], shortcuts: list[dict[str, str]], usage_hint: str,
+    command: str = "/heard", request_url: str | None = None, name: str = "Heard",
 ) -> dict[str, Any]:
-    """The manifest; with `request_url` (https://host) it uses HTTP, else Socket Mode."""
+    """The manifest for the rooms' `scopes`, `events` and `shortcuts`; with `request_url`
+    (https://host) it uses HTTP, else Socket Mode."""
     base = request_url.rstrip("/") if request_url else None
     events_url = f"{base}/slack/events" if base else None
 
     slash: dict[str, Any] = {
         "command": command,
         "description": "Configure Heard, log customer feedback, see your items",
-        "usage_hint": "help | feedback TEXT | decision | me | config",
+        "usage_hint": usage_hint,
         "should_escape": True,  # mentions arrive as <@U…|name>, <#C…|name>
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
-    event_subscriptions: dict[str, Any] = {"bot_events": BOT_EVENTS}
-    oauth_config: dict[str, Any] = {"scopes": {"bot": BOT_SCOPES}}
+    event_subscriptions: dict[str, Any] = {"bot_events": sorted(events)}
+    oauth_config: dict[str, Any] = {"scopes": {"bot": sorted(bot_scopes(scopes))}}
     if events_url:
         slash["url"] = events_url
         interactivity["request_url"] = events_url
@@ -84,14 +79,7 @@ def build_manifest(
             },
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": [slash],
-            "shortcuts": [
-                {
-                    "name": "Log as customer feedback",
-                    "type": "message",
-                    "callback_id": LOG_FEEDBACK_CALLBACK,
-                    "description": "Record this message as customer feedback in Heard",
-                }
-            ],
+            "shortcuts": shortcuts,
         },
         "oauth_config": oauth_config,
         "settings": {

@@ -113,10 +113,13 @@ def test_event_from_an_unknown_workspace_is_acknowledged_and_not_stored(heard_se
     assert command.status == 200 and "Commands" not in command.text
 
 
-def test_help_is_ephemeral_and_lists_commands(heard_server, acme):
-    response = heard_server().sender.command("help", team_id=acme.team_id, user_id=MAYA)
-    assert response.status == 200
-    body = response.json()
+def test_help_is_acked_at_once_then_answered_ephemerally(heard_server, fake_slack, acme):
+    heard = heard_server()
+    url = fake_slack.response_url(acme.team_id)
+    response = heard.sender.command("help", team_id=acme.team_id, user_id=MAYA, response_url=url)
+    assert (response.status, response.body) == (200, b"")  # acked before Slack is asked who Maya is
+    heard.listeners.drain()
+    [body] = fake_slack.responses(url)
     assert body["response_type"] == "ephemeral"
     assert "/heard help" in body["text"]
 

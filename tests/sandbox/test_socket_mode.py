@@ -7,6 +7,7 @@ from slack_bolt.request import BoltRequest
 
 from bot.app import build_app
 from bot.runtime import Runtime
+from bot.sandbox.local_server import DrainableExecutor
 from bot.settings import Settings, SlackMode
 
 
@@ -17,11 +18,17 @@ def test_socket_mode_app_answers_unsigned_socket_requests(db_url, fake_slack, ac
     )  # fmt: skip
     assert settings.require_slack() is SlackMode.SOCKET
     runtime = Runtime.from_settings(settings)
-    app = build_app(runtime)
-    body = urlencode({"team_id": acme.team_id, "user_id": "U0MAYA0001", "command": "/heard",
-                      "text": "help", "channel_id": "C0GENERAL1"})  # fmt: skip
+    listeners = DrainableExecutor()
+    app = build_app(runtime, listener_executor=listeners)
+    url = fake_slack.response_url(acme.team_id)
+    body = urlencode({"team_id": acme.team_id, "user_id": "U0MAYA0001", "command": "/heard", "text": "help",
+                      "channel_id": "C0GENERAL1", "response_url": url})  # fmt: skip
     response = app.dispatch(BoltRequest(body=body, mode="socket_mode"))
     assert response.status == 200
-    assert "/heard help" in json.loads(response.body)["text"]
+    listeners.drain()
+    assert "/heard help" in fake_slack.responses(url)[-1]["text"]
+    unknown = app.dispatch(BoltRequest(body=body.replace("text=help", "text=frob"), mode="socket_mode"))
+    assert "Unknown command" in json.loads(unknown.body)["text"]  # answered in the ack itself
+    listeners.shutdown(wait=True)
     assert "team.info" in [call.method for call in fake_slack.calls]  # the workspace was recorded
     runtime.engine.dispose()

@@ -11,7 +11,9 @@ from slack_sdk import WebClient
 from sqlalchemy import update
 
 from bot.db.models import Workspace
-from bot.features.admin.handlers import AdminRoom, all_subcommands
+from bot.features import load_rooms
+from bot.slack.commands import SlashDispatcher
+from bot.slack.people import People, caller_access
 from tests.features.admin.helpers import (
     ACME,
     MAYA,
@@ -29,7 +31,7 @@ GENERAL = channel("C0GENERAL1")
 def usage_of(name: str, form: str | None = None) -> str:
     """The usage a refusal should show: the form's, else the subcommand's, else `help`'s
     for a command nobody registered (yet)."""
-    subcommand = all_subcommands().get(name)
+    subcommand = {c.name: c for c in load_rooms().router}.get(name)
     if subcommand is None:
         return "help"
     return form or subcommand.usage
@@ -121,11 +123,12 @@ def heard(heard_server):
 def test_bad_input_gets_one_line_with_usage_and_changes_nothing(heard, fake_slack, text, name, form):
     before = state(heard.runtime)
     fake_slack.reset_calls()
+    url = fake_slack.response_url(ACME)
     started = time.monotonic()
-    response = heard.sender.command(text, team_id=ACME, user_id=MAYA)
-    elapsed = time.monotonic() - started
+    response = heard.sender.command(text, team_id=ACME, user_id=MAYA, response_url=url)
+    elapsed = time.monotonic() - started  # Slack's window closes when the ack is sent
     heard.listeners.drain()
-    body = response.json()
+    body = fake_slack.slash_reply(response, url)
     reply = body["text"]
     assert response.status == 200 and elapsed < 3
     assert body["response_type"] == "ephemeral" and not body.get("blocks")
@@ -133,7 +136,7 @@ def test_bad_input_gets_one_line_with_usage_and_changes_nothing(heard, fake_slac
     assert reply.endswith(f"Usage: `/heard {usage_of(name, form)}`"), reply
     assert pings(reply) == []
     assert state(heard.runtime) == before
-    assert [c for c in fake_slack.calls if c.method in WRITES] == []
+    assert [c for c in fake_slack.calls if c.method in WRITES] == []  # the reply is the response_url's
 
 
 GRAMMAR = [
@@ -156,9 +159,11 @@ BROADCASTS = ("<!channel", "<!here", "<!everyone")
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(text=st.one_of(st.text(max_size=200), st.lists(words, max_size=6).map(" ".join)))
 def test_random_text_never_raises(heard, fake_slack, acme, text):
-    room = AdminRoom(heard.runtime, notify=lambda: None)
+    runtime = heard.runtime
+    access = caller_access(runtime, People(), on_installer=lambda *_: None, after_install=lambda: None)
+    dispatcher = SlashDispatcher(runtime, runtime.rooms.router, access, notify=lambda: None)
     client = WebClient(token=acme.bot_token, base_url=fake_slack.url)
-    result = room.dispatch(client, team_id=ACME, user_id=MAYA, text=text)
+    result = dispatcher.dispatch(client, team_id=ACME, user_id=MAYA, text=text)
     result.run_after()
     assert result.text
     reply = result.text + str(result.blocks or "")

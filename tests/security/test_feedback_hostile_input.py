@@ -7,7 +7,7 @@ import pytest
 
 from bot.db.models import FeedbackItem, Workspace
 from bot.features.feedback import service, views
-from bot.slack.manifest import LOG_FEEDBACK_CALLBACK
+from bot.features.feedback.views import LOG_SHORTCUT as LOG_FEEDBACK_CALLBACK
 from tests.features.feedback.helpers import (
     ACME,
     FEEDBACK,
@@ -52,14 +52,14 @@ def assert_no_pings_but(slack, *allowed: str) -> None:
 def test_hostile_channel_feedback_through_ack_reminder_dm_me_and_home(feedback):
     from datetime import timedelta
 
-    from bot.scheduler.registry import default_registry
+    from bot.features import load_rooms
     from bot.scheduler.runner import run_job
     from bot.slack.outbox import deliver_due
 
     message = feedback.post(SAM, HOSTILE)
     later = feedback.runtime.clock() + timedelta(hours=80)
     feedback.runtime.clock = lambda: later
-    run_job(feedback.runtime, default_registry(), "feedback-sweep", ACME)
+    run_job(feedback.runtime, load_rooms().registry, "feedback-sweep", ACME)
     deliver_due(feedback.runtime)
     feedback.post(PRIYA, "Seen", thread_ts=message["ts"])
     feedback.command("me", user=SAM)

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES, build_manifest
+from bot.features import load_rooms
+
+ROOMS = load_rooms()
+
+
+def build_manifest(**kwargs) -> dict:
+    """The manifest `heard manifest` prints: the core's and every room's contributions."""
+    return ROOMS.manifest(**kwargs)
+
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "slack-specs" / "slack_web_openapi_v2_without_examples.json"
 
@@ -77,7 +85,22 @@ def test_manifest_has_command_shortcut_home_and_interactivity():
     assert manifest["features"]["shortcuts"][0]["callback_id"] == "log_feedback"
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
-    assert "app_uninstalled" in BOT_EVENTS and "tokens_revoked" in BOT_EVENTS
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert "app_uninstalled" in events and "tokens_revoked" in events
+
+
+def test_usage_hint_names_only_forms_that_exist():
+    hint = build_manifest()["features"]["slash_commands"][0]["usage_hint"]
+    forms = {form.words[0] for form in ROOMS.router} | {"help", "config"}
+    assert {part.split()[0] for part in hint.split(" | ")} <= forms
+    assert "decision" not in hint and "feedback TEXT" in hint
+
+
+def test_scopes_come_from_the_core_and_the_rooms_that_need_them():
+    scopes = set(build_manifest()["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "users:read"} <= scopes  # the core's
+    assert {"channels:history", "reactions:read"} <= scopes  # the feedback room's
+    assert "files:write" not in scopes  # nothing uploads files yet
 
 
 # Granular bot scopes Slack added after the 2021 spec, or that gate no Web API method.
@@ -93,5 +116,5 @@ def test_every_scope_is_one_slack_knows():
             for requirement in operation.get("security", []):
                 for scopes in requirement.values():
                     known.update(scopes)
-    unknown = [scope for scope in BOT_SCOPES if scope not in known]
+    unknown = [scope for scope in build_manifest()["oauth_config"]["scopes"]["bot"] if scope not in known]
     assert unknown == [], f"scopes not found in Slack's spec: {unknown}"

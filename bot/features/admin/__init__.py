@@ -1,9 +1,5 @@
-"""Administration: the workspace lifecycle, the `/heard` command, the App Home and `heard export`."""
+"""Administration: the workspace lifecycle, the settings admins change with `/heard` and the
+App Home, the setup checklist, the audit log, `/heard forget` and `heard export`.
 
-from bot.features.admin.cli import register_cli
-from bot.features.admin.demo import DEMO_STEPS
-from bot.features.admin.handlers import HOME_SECTIONS, SUBCOMMANDS, register
-
-JOBS = ()
-
-__all__ = ["DEMO_STEPS", "HOME_SECTIONS", "JOBS", "SUBCOMMANDS", "register", "register_cli"]
+Its declaration is `room.py`; other rooms read it through `queries.py`.
+"""

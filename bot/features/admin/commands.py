@@ -7,25 +7,27 @@ the form that was meant. Nothing is written before every argument has been check
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.features.admin import service, views
-from bot.features.admin.service import AdminError, JobCatalog
-from bot.scheduler.registry import default_registry
-from bot.scheduler.schedules import ScheduleFileError, load_default_schedules, schedules_dir
+from bot.features.admin.service import AdminError
+from bot.roles import find_installer
+from bot.rooms import SetupRequest
+from bot.runtime import Runtime
+from bot.scheduler.catalog import JobCatalog
+from bot.scheduler.catalog import job_catalog as catalog_of
 from bot.slack.blocks import channel_link, escape, mention, truncate
 from bot.slack.channels import ChannelUnusable, ensure_postable
-from bot.slack.extensions import CommandReply, CommandRequest, Subcommand, UsageError
+from bot.slack.commands import Command, CommandReply, CommandRequest, UsageError, shown
+from bot.slack.people import slack_person
 from bot.slack.requests import channel_id, user_id, usergroup_id
 
 log = logging.getLogger(__name__)
 
 USAGE = {
-    "help": "help",
     "config": "config",
     "channel": "channel stories|digest #channel|off",
     "department add": "department add NAME #channel [@usergroup]",
@@ -42,24 +44,14 @@ USAGE = {
 BROADCASTS = ("<!channel", "<!here", "<!everyone")
 
 
-def shown(word: str, limit: int = 40) -> str:
-    """A word the caller typed, safe to quote back inside backticks."""
-    return escape(truncate(word.replace("`", "'").replace("\n", " "), limit))
+def job_catalog(runtime: Runtime) -> JobCatalog:
+    """The jobs an admin may schedule: the rooms' and those with a default in schedules/."""
+    return catalog_of(runtime.settings.heard_schedules_dir, runtime.rooms.registry)
 
 
-def job_catalog(settings) -> JobCatalog:
-    return _catalog(settings.heard_schedules_dir)
-
-
-@functools.lru_cache(maxsize=8)
-def _catalog(configured_dir: str | None) -> JobCatalog:
-    registered = frozenset(spec.name for spec in default_registry())
-    try:
-        defaults = load_default_schedules(schedules_dir(configured_dir))
-    except ScheduleFileError as exc:  # `heard run` reports this at start-up; here it only narrows
-        log.warning("schedules/ unreadable, only registered jobs can be scheduled: %s", exc)
-        defaults = {}
-    return JobCatalog({name: d.cadence for name, d in defaults.items()}, registered)
+def room_settings(runtime: Runtime, session, workspace_id: int, command: str) -> list[str]:
+    """Every room's sections of `/heard config` and the admins' App Home."""
+    return runtime.rooms.settings(SetupRequest(session, workspace_id, command, runtime))
 
 
 # -- arguments ---------------------------------------------------------------------------------
@@ -98,7 +90,7 @@ def ensure_person(client: WebClient, user: str, usage: str) -> None:
         if error in ("user_not_found", "users_not_found"):
             raise UsageError("I can't find that person in this workspace.", usage) from None
         raise UsageError(f"Slack would not tell me about that person ({error}).", usage) from None
-    person = service.slack_person(info)
+    person = slack_person(info)
     if person.is_bot:
         raise UsageError("That is an app, not a person.", usage)
     if person.deleted:
@@ -156,8 +148,9 @@ def config_command(request: CommandRequest) -> CommandReply:
     no_more(request.words, USAGE["config"])
     now = request.runtime.clock()
     with request.runtime.sessions() as session:
-        snapshot = service.config_snapshot(session, request.workspace_id, job_catalog(request.runtime.settings))
-    blocks = views.config_blocks(snapshot, request.command, now)
+        snapshot = service.config_snapshot(session, request.workspace_id, job_catalog(request.runtime))
+        settings = room_settings(request.runtime, session, request.workspace_id, request.command)
+    blocks = views.config_blocks(snapshot, settings, request.command, now)
     return CommandReply(f"Heard settings for {escape(snapshot.workspace_name)}", blocks=blocks)
 
 
@@ -269,7 +262,7 @@ def role_command(role: str):
                 " They get the weekly leadership digest." if role == "leader" else ""
             ))  # fmt: skip
         with request.runtime.sessions.begin() as session:
-            if role == "admin" and service.find_installer(session, request.workspace_id) == person:
+            if role == "admin" and find_installer(session, request.workspace_id) == person:
                 raise UsageError("The person who installed Heard is always a Heard admin.", usage)
             removed = service.remove_role(session, request.workspace_id, role, person, by=request.user_id, now=now)
         if not removed:
@@ -283,7 +276,7 @@ def role_command(role: str):
 def schedule_command(request: CommandRequest) -> CommandReply:
     usage = USAGE["schedule"]
     runtime = request.runtime
-    catalog = job_catalog(runtime.settings)
+    catalog = job_catalog(runtime)
     now = runtime.clock()
     if not request.words:
         with runtime.sessions() as session:
@@ -338,29 +331,28 @@ def forget_command(request: CommandRequest) -> CommandReply:
     person = person_word(request.words[0] if request.words else None, usage)
     no_more(request.words[1:], usage)
     with request.runtime.sessions.begin() as session:
-        report = service.forget_person(session, request.workspace_id, person,
+        report = service.forget_person(session, request.workspace_id, person, rooms=request.runtime.rooms,
                                        by=request.user_id, now=request.runtime.clock())  # fmt: skip
     return CommandReply(views.forget_text(person, report))
 
 
-ADMIN_SUBCOMMANDS = (
-    Subcommand("config", USAGE["config"], "every setting of this workspace and the last changes",
-               config_command, admin_only=True),
-    Subcommand("channel", USAGE["channel"], "where the weekly story and the leadership digest are posted",
-               channel_command, admin_only=True),
-    Subcommand("department", USAGE["department add"], "departments that log decisions",
-               department_command, admin_only=True,
-               extra_usages=(USAGE["department remove"], USAGE["department list"])),
-    Subcommand("leader", USAGE["leader"], "who gets the weekly leadership digest",
-               role_command("leader"), admin_only=True),
-    Subcommand("admin", USAGE["admin"], "who else may configure Heard",
-               role_command("admin"), admin_only=True),
-    Subcommand("schedule", USAGE["schedule"], "when each job runs, in this workspace's time zone",
-               schedule_command, admin_only=True, extra_usages=(USAGE["schedule list"],)),
-    Subcommand("pause", USAGE["pause"], "stop every scheduled post in this workspace",
-               pause_command(True), admin_only=True),
-    Subcommand("resume", USAGE["resume"], "restart scheduled posts", pause_command(False), admin_only=True),
-    Subcommand("forget", USAGE["forget"], "delete a person's personal data", forget_command, admin_only=True),
+COMMANDS = (
+    Command("config", USAGE["config"], "every setting of this workspace and the last changes",
+            config_command, admin_only=True),
+    Command("channel", USAGE["channel"], "where the weekly story and the leadership digest are posted",
+            channel_command, admin_only=True),
+    Command("department", USAGE["department add"], "departments that log decisions",
+            department_command, admin_only=True,
+            extra_usages=(USAGE["department remove"], USAGE["department list"])),
+    Command("leader", USAGE["leader"], "who gets the weekly leadership digest",
+            role_command("leader"), admin_only=True),
+    Command("admin", USAGE["admin"], "who else may configure Heard",
+            role_command("admin"), admin_only=True),
+    Command("schedule", USAGE["schedule"], "when each job runs, in this workspace's time zone",
+            schedule_command, admin_only=True, extra_usages=(USAGE["schedule list"],), reschedules=True),
+    Command("pause", USAGE["pause"], "stop every scheduled post in this workspace",
+            pause_command(True), admin_only=True, reschedules=True),
+    Command("resume", USAGE["resume"], "restart scheduled posts", pause_command(False), admin_only=True,
+            reschedules=True),
+    Command("forget", USAGE["forget"], "delete a person's personal data", forget_command, admin_only=True),
 )  # fmt: skip
-RESCHEDULING = frozenset({"schedule", "pause", "resume"})
-"""Subcommands after which the running scheduler re-reads the plan (the `notify` callback)."""

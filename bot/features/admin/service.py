@@ -12,30 +12,25 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import threading
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
-    Acknowledgement,
     AuditEntry,
-    Decision,
     Department,
-    FeedbackItem,
     OutboxMessage,
-    Story,
-    StoryEngagement,
     Workspace,
     WorkspaceRole,
     WorkspaceSetting,
 )
+from bot.roles import Role, added_admins, people_with_role
+from bot.rooms import ForgetRequest, Forgotten, Rooms
 from bot.runtime import Runtime
 from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
+from bot.scheduler.catalog import JobCatalog
 from bot.workspace_settings import (
     DIGEST_CHANNEL,
     SCHEDULE,
@@ -46,19 +41,17 @@ from bot.workspace_settings import (
     recent_audit,
     record_audit,
 )
-from bot.workspaces import mark_uninstalled, valid_time_zone
+from bot.workspaces import mark_uninstalled
 
 log = logging.getLogger(__name__)
 
-ROLES = ("admin", "leader")
+ROLES = tuple(Role)
 CHANNEL_KINDS = {"stories": STORIES_CHANNEL, "digest": DIGEST_CHANNEL}
 DEPARTMENT_NAME_MAX = 80
 # Letters (any script), digits, spaces and a little punctuation: enough for
 # "Customer Success" or "R&D (EU)", nothing Slack would read as markup or a mention.
 _DEPARTMENT_NAME = re.compile(r"^\w[\w &.,'()/+-]*$")
 FORGOTTEN = "forgotten"  # what a forgotten person's id becomes in the audit log
-# Feedback columns that name someone other than the reporter (who is handled apart).
-FEEDBACK_PERSON_COLUMNS = ("acknowledged_by", "resolved_by", "logged_by_user_id")
 
 
 class AdminError(Exception):
@@ -83,113 +76,7 @@ def uninstall_workspace(runtime: Runtime, *, team_id: str, enterprise_id: str | 
     return workspace is not None
 
 
-def claim_installer(
-    session: Session, workspace_id: int, user_id: str, time_zone: str | None, now: datetime
-) -> bool:
-    """Single-workspace mode has no OAuth installer: the first Slack workspace admin or
-    owner who uses Heard (a slash command or the App Home) is recorded as its installer,
-    and the workspace takes their time zone. Returns True when this call claimed it.
-
-    The conditional update makes the claim atomic: two admins arriving at once (or
-    two processes) cannot both become the installer.
-    """
-    claimed = session.execute(
-        update(Workspace)
-        .where(Workspace.id == workspace_id, Workspace.installer_user_id.is_(None))
-        .values(installer_user_id=user_id, time_zone=valid_time_zone(time_zone))
-    )
-    if claimed.rowcount != 1:
-        return False
-    record_audit(session, workspace_id, actor=None, action="installer", old=None, new=user_id, now=now)
-    session.expire_all()
-    return True
-
-
-# -- who is an admin -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SlackPerson:
-    """What Heard needs to know about someone from `users.info`."""
-
-    user_id: str
-    is_admin: bool  # a Slack workspace admin or owner
-    is_bot: bool
-    deleted: bool
-    time_zone: str | None
-
-
-class AdminDirectory:
-    """Who is a Heard admin: Slack workspace admins and owners, the installer, and
-    people added with `/heard admin add`.
-
-    Slack's answer is cached for a few minutes per person, so a burst of commands
-    costs one `users.info`, and a demotion in Slack takes effect soon after.
-    """
-
-    def __init__(self, ttl: timedelta = timedelta(minutes=5)):
-        self.ttl = ttl
-        self._cache: dict[tuple[str, str], tuple[SlackPerson, datetime]] = {}
-        self._lock = threading.Lock()
-
-    def is_admin(self, session: Session, client: WebClient, workspace: Workspace, user_id: str, now: datetime) -> bool:
-        if user_id == workspace.installer_user_id or user_id in added_admins(session, workspace.id):
-            return True
-        person = self.person(client, workspace.team_id, user_id, now)
-        return person is not None and person.is_admin
-
-    def person(self, client: WebClient, team_id: str, user_id: str, now: datetime) -> SlackPerson | None:
-        """Slack's record of `user_id` (cached), or None when Slack does not know them."""
-        key = (team_id, user_id)
-        with self._lock:
-            cached = self._cache.get(key)
-        if cached and cached[1] > now:
-            return cached[0]
-        try:
-            user = client.users_info(user=user_id)["user"]
-        except SlackApiError as exc:
-            log.warning("users.info %s failed: %s", user_id, exc.response.get("error"))
-            return None
-        person = slack_person(user)
-        with self._lock:
-            self._cache[key] = (person, now + self.ttl)
-        return person
-
-
-def slack_person(user: dict) -> SlackPerson:
-    deleted, is_bot = bool(user.get("deleted")), bool(user.get("is_bot"))
-    admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-    return SlackPerson(
-        user_id=user["id"], is_admin=admin and not deleted and not is_bot, is_bot=is_bot,
-        deleted=deleted, time_zone=user.get("tz"),
-    )  # fmt: skip
-
-
-def added_admins(session: Session, workspace_id: int) -> list[str]:
-    return people_with_role(session, workspace_id, "admin")
-
-
-def find_installer(session: Session, workspace_id: int) -> str | None:
-    return session.scalar(select(Workspace.installer_user_id).where(Workspace.id == workspace_id))
-
-
-def known_admins(session: Session, workspace: Workspace) -> list[str]:
-    """The admins Heard can name: the installer and those added with `/heard admin add`."""
-    people = [workspace.installer_user_id] if workspace.installer_user_id else []
-    return people + [u for u in added_admins(session, workspace.id) if u not in people]
-
-
 # -- roles: added admins and digest leaders ------------------------------------------------
-
-
-def people_with_role(session: Session, workspace_id: int, role: str) -> list[str]:
-    return list(
-        session.scalars(
-            select(WorkspaceRole.user_id)
-            .where(WorkspaceRole.workspace_id == workspace_id, WorkspaceRole.role == role)
-            .order_by(WorkspaceRole.added_at, WorkspaceRole.id)
-        )
-    )
 
 
 def add_role(session: Session, workspace_id: int, role: str, user_id: str, *, by: str | None, now: datetime) -> bool:
@@ -341,19 +228,6 @@ def remove_department(session: Session, workspace_id: int, name: str, *, by: str
 
 
 @dataclass(frozen=True)
-class JobCatalog:
-    """The jobs an admin may schedule: registered by a feature, or given a default in
-    `schedules/` (a job whose feature has not arrived yet keeps its override for later)."""
-
-    defaults: dict[str, Cadence] = field(default_factory=dict)
-    registered: frozenset[str] = frozenset()
-
-    @property
-    def names(self) -> list[str]:
-        return sorted(set(self.defaults) | self.registered)
-
-
-@dataclass(frozen=True)
 class ScheduleRow:
     job: str
     cadence: Cadence | None  # None: no default and no override
@@ -376,6 +250,17 @@ def schedule_rows(session: Session, workspace_id: int, catalog: JobCatalog) -> l
     return rows
 
 
+def check_schedule(job: str, text: str, catalog: JobCatalog) -> Cadence:
+    """The cadence `text` means for `job`; AdminError says what is wrong."""
+    if job not in catalog.names:
+        known = ", ".join(catalog.names) or "none yet"
+        raise AdminError(f"There is no job called {job}. Jobs: {known}.")
+    try:
+        return parse_cadence(text)
+    except CadenceError as exc:
+        raise AdminError(f"That is not a schedule: {exc}.") from None
+
+
 def set_schedule(
     session: Session, workspace_id: int, job: str, text: str, *, catalog: JobCatalog,
     by: str | None, now: datetime,
@@ -383,13 +268,7 @@ def set_schedule(
     """Override `job`'s cadence for this workspace ("mon 10:00", "daily 17:00", "off"),
     read in the workspace's time zone. The running scheduler picks it up at its next
     sync (immediately in this process, within a minute in a separate `heard clock`)."""
-    if job not in catalog.names:
-        known = ", ".join(catalog.names) or "none yet"
-        raise AdminError(f"There is no job called {job}. Jobs: {known}.")
-    try:
-        cadence = parse_cadence(text)
-    except CadenceError as exc:
-        raise AdminError(f"That is not a schedule: {exc}.") from None
+    cadence = check_schedule(job, text, catalog)
     change_setting(session, workspace_id, SCHEDULE.format(job=job), str(cadence), by=by, now=now,
                    action=f"schedule {job}")  # fmt: skip
     return cadence
@@ -415,103 +294,61 @@ def set_paused(session: Session, workspace_id: int, paused: bool, *, by: str | N
 
 @dataclass(frozen=True)
 class ForgetReport:
-    """What `/heard forget` did, in counts."""
+    """What `/heard forget` did: a line per kind of record, in room order."""
 
-    feedback_anonymised: int = 0
-    acknowledgements_anonymised: int = 0
-    reflections_deleted: int = 0
-    engagement_anonymised: int = 0
-    roles_removed: int = 0
-    messages_deleted: int = 0
-    decisions_anonymised: int = 0
-    stories_anonymised: int = 0
-    settings_anonymised: int = 0
-    audit_anonymised: int = 0
+    lines: tuple[Forgotten, ...] = ()
     installer_cleared: bool = False
 
     @property
     def total(self) -> int:
-        return sum(v for v in vars(self).values() if isinstance(v, int) and not isinstance(v, bool))
+        return sum(line.count for line in self.lines)
 
     def as_audit(self) -> dict:
-        return {k: v for k, v in vars(self).items() if v}
+        counts: dict = {line.key: line.count for line in self.lines if line.count}
+        if self.installer_cleared:
+            counts["installer_cleared"] = True
+        return counts
 
 
-def forget_person(session: Session, workspace_id: int, user_id: str, *, by: str | None, now: datetime) -> ForgetReport:
+def forget_person(
+    session: Session, workspace_id: int, user_id: str, *, rooms: Rooms, by: str | None, now: datetime
+) -> ForgetReport:
     """Delete one person's personal data in this workspace, and only this workspace.
 
-    - Feedback they reported stays (it is the customer's words) but no longer names
-      them; items they acknowledged or resolved no longer say who did.
-    - Their story reflections (their own words) are deleted; their reactions and
-      replies still count as engagement under a random stand-in id, so past digests
-      keep their numbers. Acknowledgements get the same stand-in, so an item they
-      acknowledged stays acknowledged.
-    - Their Heard roles (admin, leader) are removed, Heard's queued or failed DMs to
-      them are deleted, and the contents of DMs already sent are blanked (the row
-      stays so the same DM is never sent twice).
-    - Decisions and stories they wrote stay without an author; settings they changed
-      and audit entries that name them say "forgotten" instead.
+    Each room forgets what it holds (`Room.forget`: feedback they reported stays but no
+    longer names them, …); the core then removes their Heard roles, deletes Heard's
+    queued or failed DMs to them and blanks the contents of DMs already sent (the row
+    stays so the same DM is never sent twice), and makes settings they changed and
+    audit entries that name them say "forgotten".
 
     The audit log records that an admin ran forget and the counts, not whom.
     """
     stand_in = f"X{secrets.token_hex(6).upper()}"  # not a Slack id: never rendered as a mention
-    counts: dict[str, int | bool] = {}
 
     def run(statement) -> int:
         return session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
 
-    in_workspace = select(FeedbackItem.id).where(FeedbackItem.workspace_id == workspace_id)
-    stories = select(Story.id).where(Story.workspace_id == workspace_id)
-    counts["feedback_anonymised"] = run(
-        update(FeedbackItem)
-        .where(FeedbackItem.workspace_id == workspace_id, FeedbackItem.reporter_user_id == user_id)
-        .values(reporter_user_id=None, reporter_name=None)
-    )
-    for name in FEEDBACK_PERSON_COLUMNS:
-        column = getattr(FeedbackItem, name, None)
-        if column is not None:  # columns a feature adds later are covered once they exist
-            run(update(FeedbackItem).where(FeedbackItem.workspace_id == workspace_id, column == user_id)
-                .values({name: None}))  # fmt: skip
-    counts["acknowledgements_anonymised"] = run(
-        update(Acknowledgement)
-        .where(Acknowledgement.feedback_item_id.in_(in_workspace), Acknowledgement.user_id == user_id)
-        .values(user_id=stand_in)
-    )
-    counts["reflections_deleted"] = run(
-        delete(StoryEngagement).where(
-            StoryEngagement.story_id.in_(stories), StoryEngagement.user_id == user_id,
-            StoryEngagement.kind == "reflection",
-        )
-    )
-    counts["engagement_anonymised"] = run(
-        update(StoryEngagement)
-        .where(StoryEngagement.story_id.in_(stories), StoryEngagement.user_id == user_id)
-        .values(user_id=stand_in, text=None)
-    )
-    counts["roles_removed"] = run(
-        delete(WorkspaceRole).where(WorkspaceRole.workspace_id == workspace_id, WorkspaceRole.user_id == user_id)
-    )
-    counts["messages_deleted"] = _forget_messages(session, workspace_id, user_id)
-    counts["decisions_anonymised"] = run(
-        update(Decision).where(Decision.workspace_id == workspace_id, Decision.author_user_id == user_id)
-        .values(author_user_id=None)
-    )  # fmt: skip
-    counts["stories_anonymised"] = run(
-        update(Story).where(Story.workspace_id == workspace_id, Story.submitted_by == user_id)
-        .values(submitted_by=None)
-    )  # fmt: skip
-    counts["settings_anonymised"] = run(
-        update(WorkspaceSetting)
-        .where(WorkspaceSetting.workspace_id == workspace_id, WorkspaceSetting.updated_by == user_id)
-        .values(updated_by=None)
-    )
-    counts["audit_anonymised"] = _forget_in_audit(session, workspace_id, user_id)
-    counts["installer_cleared"] = bool(
+    lines = rooms.forget(ForgetRequest(session, workspace_id, user_id, stand_in))
+    lines += [
+        Forgotten("roles_removed", run(
+            delete(WorkspaceRole).where(WorkspaceRole.workspace_id == workspace_id, WorkspaceRole.user_id == user_id)
+        ), "Heard role", "Heard roles", "removed"),
+        Forgotten("messages_deleted", _forget_messages(session, workspace_id, user_id),
+                  "DM record", "DM records", "deleted"),
+        Forgotten("settings_anonymised", run(
+            update(WorkspaceSetting)
+            .where(WorkspaceSetting.workspace_id == workspace_id, WorkspaceSetting.updated_by == user_id)
+            .values(updated_by=None)
+        ), "setting", "settings", "anonymised"),
+        Forgotten("audit_anonymised", _forget_in_audit(session, workspace_id, user_id),
+                  "audit entry", "audit entries", "anonymised"),
+    ]  # fmt: skip
+    installer_cleared = bool(
         run(update(Workspace).where(Workspace.id == workspace_id, Workspace.installer_user_id == user_id)
             .values(installer_user_id=None))
-    )
+    )  # fmt: skip
     session.expire_all()
-    report = ForgetReport(**counts)
+    report = ForgetReport(tuple(lines), installer_cleared)
     record_audit(session, workspace_id, actor=by, action="forget", old=None, new=report.as_audit(), now=now)
     return report
 
@@ -602,29 +439,3 @@ def config_snapshot(session: Session, workspace_id: int, catalog: JobCatalog, *,
         schedules=schedule_rows(session, workspace_id, catalog),
         audit=recent_audit(session, workspace_id, limit=audit_entries),
     )
-
-
-@dataclass(frozen=True)
-class ChecklistItem:
-    key: str  # feedback_channel | stories_channel | departments | leaders | digest_channel | schedules
-    title: str
-    done: bool
-    optional: bool = False
-
-
-def setup_checklist(snapshot: ConfigSnapshot) -> list[ChecklistItem]:
-    """What an admin still has to set up (the greeting DM and the App Home show it).
-
-    Heard works once it has a feedback channel; stories need a channel, decision
-    prompts need departments, the digest needs leaders. The digest channel is
-    optional (leaders get the digest by DM) and the schedules have defaults.
-    """
-    config = snapshot.config
-    return [
-        ChecklistItem("feedback_channel", "Feedback channel", bool(config.feedback_channels)),
-        ChecklistItem("stories_channel", "Stories channel", bool(config.stories_channel)),
-        ChecklistItem("departments", "Departments", bool(snapshot.departments)),
-        ChecklistItem("leaders", "Leaders", bool(snapshot.leaders)),
-        ChecklistItem("digest_channel", "Digest channel", bool(config.digest_channel), optional=True),
-        ChecklistItem("schedules", "Schedules", True, optional=True),
-    ]

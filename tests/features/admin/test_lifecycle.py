@@ -46,7 +46,7 @@ def heard_with_scheduler(db_url, fake_slack, acme):
         started.append((server, listeners, scheduler, runtime))
         sender = SlackRequestSender(server.url, SIGNING_SECRET, bot_user_id=acme.bot_user_id,
                                     response_url_factory=fake_slack.response_url)  # fmt: skip
-        return HeardServer(runtime, app, server.url, sender, listeners), scheduler
+        return HeardServer(runtime, app, server.url, sender, listeners, fake_slack), scheduler
 
     yield start
     for server, listeners, scheduler, runtime in started:

@@ -8,22 +8,23 @@ from sqlalchemy import func, select
 from bot.db.models import (
     Acknowledgement,
     AuditEntry,
-    Decision,
     FeedbackItem,
     OutboxMessage,
-    Story,
-    StoryEngagement,
     Workspace,
     WorkspaceRole,
     WorkspaceSetting,
 )
-from bot.features.admin import service
-from bot.features.admin.service import AdminError, JobCatalog
+from bot.features import load_rooms
+from bot.features.admin import service, views
+from bot.features.admin.service import AdminError
+from bot.roles import claim_installer
 from bot.scheduler.cadence import parse_cadence
+from bot.scheduler.catalog import JobCatalog
 from bot.slack.outbox import enqueue
 from bot.workspace_settings import change_setting, load_config
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+ROOMS = load_rooms()
 CATALOG = JobCatalog({"weekly-story": parse_cadence("mon 10:00")}, frozenset({"weekly-story"}))
 
 
@@ -111,26 +112,26 @@ def test_pause_is_audited_once(session, workspace):
 
 def test_the_installer_is_claimed_once(session, make_workspace):
     workspace, third = make_workspace("T2"), make_workspace("T3")
-    assert service.claim_installer(session, workspace.id, "U0FIRST001", "Asia/Tokyo", NOW)
-    assert not service.claim_installer(session, workspace.id, "U0SECOND02", "Europe/Paris", NOW)
-    assert not service.claim_installer(session, workspace.id, "U0FIRST001", "Europe/Paris", NOW)
+    assert claim_installer(session, workspace.id, "U0FIRST001", "Asia/Tokyo", NOW)
+    assert not claim_installer(session, workspace.id, "U0SECOND02", "Europe/Paris", NOW)
+    assert not claim_installer(session, workspace.id, "U0FIRST001", "Europe/Paris", NOW)
     claimed = session.get(Workspace, workspace.id)
     assert (claimed.installer_user_id, claimed.time_zone) == ("U0FIRST001", "Asia/Tokyo")
-    service.claim_installer(session, third.id, "U0FIRST001", "Not/AZone", NOW)
+    claim_installer(session, third.id, "U0FIRST001", "Not/AZone", NOW)
     assert session.get(Workspace, third.id).time_zone == "UTC"
 
 
 def test_checklist_follows_the_settings(session, workspace):
     def done():
         snapshot = service.config_snapshot(session, workspace.id, CATALOG)
-        return {item.key for item in service.setup_checklist(snapshot) if item.done}
+        return {item.key for item in views.checklist_items(snapshot, "/heard") if item.done}
 
     assert done() == {"schedules"}
     change_setting(session, workspace.id, "feedback_channels", ["C0FEED0001"], by=None, now=NOW, action="x")
     service.set_channel(session, workspace.id, "stories", "C0STORY001", by=None, now=NOW)
     service.add_department(session, workspace.id, "Ops", "C0OPS00001", None, by=None, now=NOW)
     service.add_role(session, workspace.id, "leader", "U0LEAD0001", by=None, now=NOW)
-    assert done() == {"schedules", "feedback_channel", "stories_channel", "departments", "leaders"}
+    assert done() == {"schedules", "stories_channel", "departments", "leaders"}
 
 
 # -- forget ------------------------------------------------------------------------------------
@@ -152,16 +153,6 @@ def seed_person(session, workspace_id: int, person: str, other: str) -> None:
         Acknowledgement(feedback_item_id=theirs.id, kind="reaction", user_id=person, ref="eyes"),
         Acknowledgement(feedback_item_id=mine.id, kind="reply", user_id=other, ref="1.2"),
     ])  # fmt: skip
-    story = Story(workspace_id=workspace_id, title="A story", body="...", submitted_by=person)
-    session.add(story)
-    session.flush()
-    session.add_all([
-        StoryEngagement(story_id=story.id, kind="reflection", user_id=person, text="I would change X"),
-        StoryEngagement(story_id=story.id, kind="reply", user_id=person, ref="3.4", text="nice"),
-        StoryEngagement(story_id=story.id, kind="reaction", user_id=person, ref="heart"),
-        StoryEngagement(story_id=story.id, kind="reflection", user_id=other, text="theirs"),
-    ])  # fmt: skip
-    session.add(Decision(workspace_id=workspace_id, title="Ship it", author_user_id=person))
     for role in ("admin", "leader"):
         service.add_role(session, workspace_id, role, person, by=other, now=NOW)
     change_setting(session, workspace_id, "stories_channel", "C0STORY001", by=person, now=NOW, action="channel stories")
@@ -181,15 +172,14 @@ def test_forget_removes_the_persons_data_and_keeps_the_feedback(session, workspa
     seed_person(session, other_workspace.id, GONE, STAYS)
     session.execute(Workspace.__table__.update().where(Workspace.id == workspace.id).values(installer_user_id=GONE))
 
-    report = service.forget_person(session, workspace.id, GONE, by="U0ADMIN001", now=NOW)
-    assert (report.feedback_anonymised, report.acknowledgements_anonymised, report.reflections_deleted,
-            report.engagement_anonymised, report.roles_removed, report.messages_deleted,
-            report.decisions_anonymised, report.stories_anonymised, report.settings_anonymised,
-            report.installer_cleared) == (1, 1, 1, 2, 2, 2, 1, 1, 1, True)  # fmt: skip
+    report = service.forget_person(session, workspace.id, GONE, rooms=ROOMS, by="U0ADMIN001", now=NOW)
+    counts = {line.key: line.count for line in report.lines}
+    assert counts == {"feedback_anonymised": 1, "acknowledgements_anonymised": 1, "roles_removed": 2,
+                      "messages_deleted": 2, "settings_anonymised": 1, "audit_anonymised": 3}  # fmt: skip
+    assert report.installer_cleared
 
     def held(workspace_id):
         feedback = select(FeedbackItem.id).where(FeedbackItem.workspace_id == workspace_id)
-        stories = select(Story.id).where(Story.workspace_id == workspace_id)
         return {
             "feedback": session.scalar(select(func.count()).where(
                 FeedbackItem.workspace_id == workspace_id,
@@ -197,28 +187,20 @@ def test_forget_removes_the_persons_data_and_keeps_the_feedback(session, workspa
                 | (FeedbackItem.resolved_by == GONE) | (FeedbackItem.reporter_name == "Gone Person"))),
             "acks": session.scalar(select(func.count()).where(
                 Acknowledgement.feedback_item_id.in_(feedback), Acknowledgement.user_id == GONE)),
-            "engagement": session.scalar(select(func.count()).where(
-                StoryEngagement.story_id.in_(stories), StoryEngagement.user_id == GONE)),
             "roles": session.scalar(select(func.count()).where(
                 WorkspaceRole.workspace_id == workspace_id, WorkspaceRole.user_id == GONE)),
-            "decisions": session.scalar(select(func.count()).where(
-                Decision.workspace_id == workspace_id, Decision.author_user_id == GONE)),
-            "stories": session.scalar(select(func.count()).where(
-                Story.workspace_id == workspace_id, Story.submitted_by == GONE)),
             "settings": session.scalar(select(func.count()).where(
                 WorkspaceSetting.workspace_id == workspace_id, WorkspaceSetting.updated_by == GONE)),
         }  # fmt: skip
 
     assert set(held(workspace.id).values()) == {0}
-    assert set(held(other_workspace.id).values()) == {1, 2, 3}  # the other workspace is untouched
+    assert set(held(other_workspace.id).values()) == {1, 2}  # the other workspace is untouched
     # the feedback itself, other people's data and acknowledged status stay
     texts = session.scalars(select(FeedbackItem.text).where(FeedbackItem.workspace_id == workspace.id)).all()
     assert sorted(texts) == ["other words", "their words"]
     acknowledged = session.scalar(select(FeedbackItem).where(FeedbackItem.text == "other words",
                                                              FeedbackItem.workspace_id == workspace.id))  # fmt: skip
     assert (acknowledged.status, acknowledged.acknowledged_at is not None) == ("acknowledged", True)
-    reflections = session.scalars(select(StoryEngagement.text).where(StoryEngagement.kind == "reflection")).all()
-    assert sorted(reflections) == ["I would change X", "theirs", "theirs"]  # one left: the other workspace's
     keys = set(session.scalars(select(OutboxMessage.idempotency_key).where(OutboxMessage.workspace_id == workspace.id)))
     assert keys == {f"dm:{GONE}:sent", f"dm:{STAYS}"}  # the sent one stays so it is never resent
     sent = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"dm:{GONE}:sent"))
@@ -228,7 +210,7 @@ def test_forget_removes_the_persons_data_and_keeps_the_feedback(session, workspa
 
 def test_forget_anonymises_the_audit_log_and_records_counts_not_whom(session, workspace):
     seed_person(session, workspace.id, GONE, STAYS)
-    service.forget_person(session, workspace.id, GONE, by="U0ADMIN001", now=NOW)
+    service.forget_person(session, workspace.id, GONE, rooms=ROOMS, by="U0ADMIN001", now=NOW)
     entries = audit(session)
     assert GONE not in repr(entries)
     assert ("U0STAY0001", "admin add", [], ["forgotten"]) in entries
@@ -239,25 +221,24 @@ def test_forget_anonymises_the_audit_log_and_records_counts_not_whom(session, wo
 
 
 def test_forgetting_someone_unknown_holds_nothing(session, workspace):
-    report = service.forget_person(session, workspace.id, "U0NOBODY01", by=None, now=NOW)
+    report = service.forget_person(session, workspace.id, "U0NOBODY01", rooms=ROOMS, by=None, now=NOW)
     assert report.total == 0 and not report.installer_cleared
 
 
 def test_forgetting_twice_in_a_row_does_not_collide(session, workspace):
-    # Acknowledgement and engagement rows get a fresh stand-in id each time.
+    # Acknowledgement rows get a fresh stand-in id each time.
     seed_person(session, workspace.id, GONE, STAYS)
-    service.forget_person(session, workspace.id, GONE, by=None, now=NOW)
+    service.forget_person(session, workspace.id, GONE, rooms=ROOMS, by=None, now=NOW)
     seed_person(session, workspace.id, GONE, STAYS + "X")
-    service.forget_person(session, workspace.id, GONE, by=None, now=NOW + timedelta(minutes=1))
+    service.forget_person(session, workspace.id, GONE, rooms=ROOMS, by=None, now=NOW + timedelta(minutes=1))
     stand_ins = session.scalars(select(Acknowledgement.user_id).where(Acknowledgement.kind == "reaction")).all()
     assert len(set(stand_ins)) == 2 and GONE not in stand_ins
 
 
-@pytest.mark.skipif(not hasattr(FeedbackItem, "logged_by_user_id"), reason="the feedback room's column")
 def test_forget_clears_who_logged_feedback_for_a_customer(session, workspace):
     session.add(FeedbackItem(workspace_id=workspace.id, text="said on a call", reporter_user_id=STAYS,
                              logged_by_user_id=GONE, source="command", said_at=NOW))  # fmt: skip
     session.flush()
-    service.forget_person(session, workspace.id, GONE, by=None, now=NOW)
+    service.forget_person(session, workspace.id, GONE, rooms=ROOMS, by=None, now=NOW)
     item = session.scalar(select(FeedbackItem))
     assert (item.reporter_user_id, item.logged_by_user_id) == (STAYS, None)

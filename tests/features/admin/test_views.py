@@ -7,6 +7,8 @@ import pytest
 
 from bot.features.admin import views
 from bot.features.admin.service import DepartmentInfo, ForgetReport
+from bot.rooms import Forgotten
+from bot.slack.commands import not_admin, usage_error
 
 AT = datetime(2026, 11, 25, 9, 5, tzinfo=UTC)
 
@@ -54,13 +56,15 @@ def test_audit_lines_say_who_when_and_old_to_new_in_the_workspace_zone():
 
 
 def test_errors_are_one_line():
-    assert views.usage_error("Bad\nthing  here.", "/heard x") == "Bad thing here. Usage: `/heard x`"
-    assert views.not_admin("pause", []) == "Only Heard admins can use `pause`. Ask a workspace admin or owner."
+    assert usage_error("Bad\nthing  here.", "/heard x") == "Bad thing here. Usage: `/heard x`"
+    assert not_admin("pause", []) == "Only Heard admins can use `pause`. Ask a workspace admin or owner."
 
 
 def test_forget_report_counts_read_as_a_sentence():
-    text = views.forget_text("U0SAM00006", ForgetReport(feedback_anonymised=1, reflections_deleted=2,
-                                                        stories_anonymised=1, installer_cleared=True))  # fmt: skip
+    lines = (Forgotten("a", 1, "feedback item", "feedback items", "anonymised"),
+             Forgotten("b", 2, "reflection", "reflections", "deleted"),
+             Forgotten("c", 0, "story", "stories", "anonymised"))  # fmt: skip
+    text = views.forget_text("U0SAM00006", ForgetReport(lines, installer_cleared=True))
     assert text == ("Forgot <@U0SAM00006>: 1 feedback item anonymised; 2 reflections deleted; "
-                    "1 story anonymised; no longer recorded as the installer.")  # fmt: skip
+                    "no longer recorded as the installer.")  # fmt: skip
     assert views.forget_text("U0SAM00006", ForgetReport()).endswith("Heard held no personal data about them.")

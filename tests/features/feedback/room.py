@@ -64,10 +64,12 @@ class Feedback:
                            "deleted_ts": ts, "hidden": True, "previous_message": previous}, **kwargs)  # fmt: skip
 
     def command(self, text: str, *, user: str, team_id: str = ACME, channel_id: str = "C0GENERAL1") -> dict:
-        response = self.heard.sender.command(text, team_id=team_id, user_id=user, channel_id=channel_id)
+        url = self.slack.response_url(team_id)
+        response = self.heard.sender.command(text, team_id=team_id, user_id=user, channel_id=channel_id,
+                                             response_url=url)  # fmt: skip
         assert response.status == 200, response.text
         self.heard.listeners.drain()
-        return response.json()
+        return self.slack.slash_reply(response, url)
 
     def interact(self, payload: dict):
         response = self.heard.sender.interaction(payload)

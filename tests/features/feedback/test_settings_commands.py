@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import AuditEntry
-from bot.features.feedback import history
+from bot.slack import history as slack_history
 from bot.workspace_settings import load_config
 from tests.features.feedback.helpers import (
     FEEDBACK,
@@ -35,7 +35,7 @@ def test_adding_a_feedback_channel_backfills_its_last_30_days(untracked):
     assert not any("ticket" in i.text or "joined" in i.text for i in items)
     acknowledged = {i.text.split(":")[0].split(" ")[0]: i.acknowledged_by for i in items if i.acknowledged_at}
     assert acknowledged == {"Customer": PRIYA, "From": MAYA}  # Priya's reply, Maya's :eyes:
-    [followup] = untracked.slack.ephemeral_messages(user=MAYA)
+    followup = untracked.dms(MAYA)[-1]  # the reply has gone by then: a DM, through the outbox
     assert f"{SEEDED_POSTS} feedback item(s)" in followup["text"] and "2 of them already acknowledged" in followup["text"]
     assert untracked.outbox("loop:") == []  # history is not news: nobody is DMed about old acknowledgements
     with untracked.runtime.sessions() as session:
@@ -44,7 +44,7 @@ def test_adding_a_feedback_channel_backfills_its_last_30_days(untracked):
 
 
 def test_backfill_pages_through_history_and_adds_no_duplicates(untracked, monkeypatch):
-    monkeypatch.setattr(history, "PAGE_SIZE", 3)
+    monkeypatch.setattr(slack_history, "PAGE_SIZE", 3)
     live = untracked.slack.post_as(SAM, FEEDBACK, "Posted before the channel was added")
     untracked.command(ADD, user=MAYA)
     calls = untracked.slack.calls_to("conversations.history", ok=True)
@@ -68,7 +68,7 @@ def test_a_failing_backfill_still_adds_the_channel_and_says_so(untracked):
     untracked.slack.inject_fault("conversations.history", status=403)  # no retry can fix it
     reply = untracked.command(ADD, user=MAYA)
     assert "is now a feedback channel" in reply["text"]
-    [followup] = untracked.slack.ephemeral_messages(user=MAYA)
+    followup = untracked.dms(MAYA)[-1]
     assert "couldn't read the history" in followup["text"]
     assert config(untracked).feedback_channels == (FEEDBACK,)
 

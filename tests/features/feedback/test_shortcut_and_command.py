@@ -6,7 +6,7 @@ import json
 import pytest
 
 from bot.features.feedback import views
-from bot.slack.manifest import LOG_FEEDBACK_CALLBACK
+from bot.features.feedback.views import LOG_SHORTCUT as LOG_FEEDBACK_CALLBACK
 from tests.features.feedback.helpers import (
     ACME,
     FEEDBACK,

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.db.models import FeedbackItem, Workspace
-from bot.scheduler.registry import default_registry
+from bot.features import load_rooms
 from bot.scheduler.runner import run_job
 from bot.slack.outbox import deliver_due
 from bot.workspace_settings import IGNORED_REMINDERS, change_setting
@@ -20,7 +20,7 @@ def at(room, moment):
 def sweep(room, hours_later: float):
     """Run the sweep `hours_later` after the room's start, and deliver what it queued."""
     at(room, room.start + timedelta(hours=hours_later))
-    outcome = run_job(room.runtime, default_registry(), "feedback-sweep", ACME)
+    outcome = run_job(room.runtime, load_rooms().registry, "feedback-sweep", ACME)
     assert outcome.status in ("succeeded", "skipped"), outcome.detail
     deliver_due(room.runtime)
     return outcome

@@ -1,0 +1,119 @@
+"""The feedback room's part of setting Heard up: its setup-checklist step (feedback
+channels, with a button and a modal), and its lines of `/heard config`."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import (
+    ConversationFilter,
+    ConversationSelectElement,
+    InputBlock,
+    PlainTextObject,
+)
+from slack_sdk.models.views import View
+
+from bot.features.feedback import commands, views
+from bot.rooms import ChecklistItem, RoomContext, SetupRequest
+from bot.slack import outbox
+from bot.slack.blocks import channel_link, escape, section
+from bot.slack.commands import CommandFailed, UsageError
+from bot.workspace_settings import load_config
+
+log = logging.getLogger(__name__)
+
+SETUP_ACTION = "feedback_setup_channel"  # the App Home button
+SETUP_MODAL = "feedback_setup_channel_modal"
+
+
+def checklist(request: SetupRequest) -> list[ChecklistItem]:
+    """Heard works once it has a feedback channel: the first step of the checklist."""
+    channels = load_config(request.session, request.workspace_id).feedback_channels
+    detail = (", ".join(channel_link(c) for c in channels) if channels
+              else f"Where people share what customers say: `{request.command} feedback-channel add #channel`")  # fmt: skip
+    return [ChecklistItem("feedback_channel", "Feedback channel", bool(channels), detail, rank=10,
+                          button="Add a feedback channel", action_id=SETUP_ACTION)]  # fmt: skip
+
+
+def settings(request: SetupRequest) -> list[str]:
+    config = load_config(request.session, request.workspace_id)
+    emoji = " ".join(f":{escape(name)}:" for name in config.ack_emoji) or "none"
+    channels = ", ".join(channel_link(c) for c in config.feedback_channels) or "none yet"
+    return [
+        "*Feedback*\n"
+        f"Feedback channels: {channels}\n"
+        f"Ignored after {views.duration(config.ignore_after)} without acknowledgement\n"
+        f"Acknowledgement emoji: {emoji}\n"
+        f"Reminders in ignored threads: {'on' if config.ignored_reminders else 'off'}"
+    ]
+
+
+def channel_modal() -> dict:
+    return View(
+        type="modal", callback_id=SETUP_MODAL, title=PlainTextObject(text="Feedback channel"),
+        submit=PlainTextObject(text="Add"), close=PlainTextObject(text="Cancel"),
+        blocks=[
+            section("Top-level messages people post in a feedback channel become feedback items; "
+                    "Heard flags those nobody acknowledges."),
+            InputBlock(
+                block_id="channel", label=PlainTextObject(text="Channel"),
+                hint=PlainTextObject(text="Adding a channel also picks up its recent history."),
+                element=ConversationSelectElement(
+                    action_id="pick", placeholder=PlainTextObject(text="Pick a channel"),
+                    filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True,
+                                              exclude_external_shared_channels=True),
+                ),
+            ),
+        ],
+    ).to_dict()  # fmt: skip
+
+
+def _picked_channel(view: dict) -> str | None:
+    state = (((view.get("state") or {}).get("values") or {}).get("channel") or {}).get("pick")
+    value = state.get("selected_conversation") if isinstance(state, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def register_setup(app: App, room: RoomContext) -> None:
+    runtime = room.runtime
+
+    @app.action(SETUP_ACTION)
+    def open_modal(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        ack()
+        caller = room.access(client, context.team_id, body["user"]["id"])
+        if caller.is_admin:
+            client.views_open(trigger_id=body["trigger_id"], view=channel_modal())
+
+    @app.view(SETUP_MODAL)
+    def save(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
+        channel = _picked_channel(view)
+        if channel is None:
+            ack(response_action="errors", errors={"channel": "Pick a channel."})
+            return
+        ack()  # joining the channel and reading its history happen after Slack's 3 seconds
+        user_id, team_id = body["user"]["id"], context.team_id
+        caller = room.access(client, team_id, user_id)
+        if caller.workspace_id is None:
+            return
+        try:
+            if not caller.is_admin:
+                raise CommandFailed("Only Heard admins can add a feedback channel.")
+            added = commands.add_feedback_channel(runtime, client, caller.workspace_id, user_id, channel)
+        except (CommandFailed, UsageError) as exc:
+            _tell(runtime, caller.workspace_id, user_id, f"I couldn't add that feedback channel: {exc}")
+            return
+        room.publish_home(client, team_id, user_id)  # the checklist shows the channel at once
+        commands.backfill_and_report(runtime, client, caller.workspace_id, team_id, user_id, added)
+
+
+def _tell(runtime, workspace_id: int, user_id: str, text: str) -> None:
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        outbox.enqueue(
+            session, workspace_id=workspace_id, method="chat.postMessage", now=now,
+            key=f"feedback-setup:{workspace_id}:{user_id}:{now.isoformat()}",
+            payload={"channel": user_id, "text": text},
+        )  # fmt: skip
+    outbox.deliver_due(runtime)

@@ -1,0 +1,304 @@
+"""The room contract: everything a feature room adds to Heard, in one declaration.
+
+A room is a package in `bot/features/` named in `bot.features.ROOMS`. Its `room.py`
+exposes `ROOM = Room(...)`; nothing outside its folder (and that one line in ROOMS)
+names it. What it may declare, each optional:
+
+- `register(app, context)`: its Bolt listeners (events, actions, views, shortcuts).
+  Listeners stay thin: ack, parse, call the room's service, let the outbox send.
+- `commands`: its `/heard` forms (:class:`bot.slack.commands.Command`); the shared
+  router parses, checks who may run each form, acks and replies for every room.
+- `jobs`: its recurring jobs (:class:`bot.scheduler.registry.JobSpec`).
+- `home_sections`: functions from :class:`HomeContext` to App Home blocks.
+- `checklist`: its items of the admins' setup checklist (:class:`ChecklistItem`).
+- `settings`: its sections of `/heard config` and the admins' App Home.
+- `manifest`: the scopes, events, shortcuts and callback ids it needs (:class:`ManifestPart`).
+- `forget`: what `/heard forget @person` deletes or anonymises of its data.
+- `exports`: the CSV files it adds to `heard export` (:class:`ExportFile`).
+- `digest_sections`: its sections of the leadership digest (:class:`DigestSection`).
+- `on_install`: work when a workspace gets its installer (the setup greeting).
+- `demo_steps`: functions `step(demo)` that `heard demo` runs, in room order.
+
+Its command-line additions live in `bot/features/<room>/cli.py` (`register_cli(app)`),
+apart from `room.py`, so `heard --help` never imports Bolt or SQLAlchemy.
+
+A room reads another room only through that room's `queries.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.scheduler.registry import JobRegistry, JobSpec
+from bot.slack.commands import Command, CommandRouter
+from bot.slack.manifest import build_manifest
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_sdk import WebClient
+    from sqlalchemy.orm import Session
+
+    from bot.db.models import Workspace
+    from bot.runtime import Runtime
+    from bot.slack.commands import Access
+    from bot.slack.people import People
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """A global or message shortcut, as the manifest declares it."""
+
+    name: str
+    callback_id: str
+    description: str
+    type: str = "message"
+
+    def as_manifest(self) -> dict[str, str]:
+        return {"name": self.name, "type": self.type, "callback_id": self.callback_id,
+                "description": self.description}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ManifestPart:
+    """What a room needs from Slack. `scopes` maps each bot scope to why it is asked for;
+    `callbacks` lists the action, view and shortcut callback ids the room listens to (two
+    rooms claiming one id fail at start-up)."""
+
+    scopes: dict[str, str] = field(default_factory=dict)
+    events: tuple[str, ...] = ()
+    shortcuts: tuple[Shortcut, ...] = ()
+    callbacks: tuple[str, ...] = ()
+
+
+@dataclass
+class HomeContext:
+    """What a room's App Home section gets to build its blocks."""
+
+    session: Session
+    workspace: Workspace
+    user_id: str
+    is_admin: bool
+    command: str
+    runtime: Runtime
+    now: datetime
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """One step of the admins' setup checklist (the greeting DM and the App Home).
+
+    `detail` is mrkdwn the room wrote (user text escaped). With `action_id`, the App Home
+    shows a button labelled `button`; the room that declared the item listens to it.
+    `rank` orders items across rooms (smaller first).
+    """
+
+    key: str
+    title: str
+    done: bool
+    detail: str
+    rank: int = 100
+    optional: bool = False
+    button: str | None = None
+    action_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SetupRequest:
+    """What a room gets to say how it is set up (checklist items, `/heard config` lines)."""
+
+    session: Session
+    workspace_id: int
+    command: str
+    runtime: Runtime
+
+
+@dataclass(frozen=True)
+class ForgetRequest:
+    """`/heard forget @person` in one workspace. `stand_in` replaces the person's id where
+    a count must survive (reactions, acknowledgements); it is not a Slack id."""
+
+    session: Session
+    workspace_id: int
+    user_id: str
+    stand_in: str
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """One line of the forget report: `count` of `what` (singular, plural), `how`."""
+
+    key: str
+    count: int
+    one: str
+    many: str
+    how: str  # "anonymised", "deleted", "removed"
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.one if self.count == 1 else self.many} {self.how}"
+
+
+ExportRows = Callable[["Session", dict[int, str]], Iterator[tuple]]
+"""Rows of one CSV file for the workspaces in `team_of` (workspace id -> team id)."""
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    name: str  # "feedback.csv"
+    columns: tuple[str, ...]
+    rows: ExportRows
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    """A room's part of the leadership digest. The digest room defines what `build`
+    receives and returns; the contract only carries it, in room order."""
+
+    key: str
+    build: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Room:
+    name: str
+    register: Callable[[App, RoomContext], None] | None = None
+    commands: tuple[Command, ...] = ()
+    jobs: tuple[JobSpec, ...] = ()
+    home_sections: tuple[Callable[[HomeContext], list[dict]], ...] = ()
+    checklist: Callable[[SetupRequest], list[ChecklistItem]] | None = None
+    settings: Callable[[SetupRequest], list[str]] | None = None
+    manifest: ManifestPart = ManifestPart()
+    forget: Callable[[ForgetRequest], list[Forgotten]] | None = None
+    exports: tuple[ExportFile, ...] = ()
+    digest_sections: tuple[DigestSection, ...] = ()
+    on_install: Callable[[Session, int, str, datetime, Runtime], None] | None = None
+    demo_steps: tuple[Callable[[Any], None], ...] = ()
+
+
+class RoomConflict(Exception):
+    """Two rooms declared the same thing (a `/heard` form, a job, a callback id, a file)."""
+
+
+@dataclass(frozen=True)
+class Rooms:
+    """Every room of this Heard, checked once: nothing is declared by two rooms."""
+
+    rooms: tuple[Room, ...]
+    router: CommandRouter
+    registry: JobRegistry
+
+    @classmethod
+    def of(cls, rooms: Iterable[Room]) -> Rooms:
+        rooms = tuple(rooms)
+        router = CommandRouter((room.name, command) for room in rooms for command in room.commands)
+        _unique(rooms, "job", lambda room: (job.name for job in room.jobs))
+        _unique(rooms, "callback id", lambda room: room.manifest.callbacks)
+        _unique(rooms, "export file", lambda room: (f.name for f in room.exports))
+        registry = JobRegistry.of(job for room in rooms for job in room.jobs)
+        return cls(rooms, router, registry)
+
+    def __iter__(self) -> Iterator[Room]:
+        return iter(self.rooms)
+
+    # -- what the core collects from every room ------------------------------------------------
+
+    def home_sections(self) -> list[Callable[[HomeContext], list[dict]]]:
+        return [section for room in self.rooms for section in room.home_sections]
+
+    def checklist(self, request: SetupRequest) -> list[ChecklistItem]:
+        items = [item for room in self.rooms if room.checklist for item in room.checklist(request)]
+        return sorted(items, key=lambda item: item.rank)
+
+    def settings(self, request: SetupRequest) -> list[str]:
+        """Each room's sections of `/heard config` and the admins' App Home (mrkdwn)."""
+        return [text for room in self.rooms if room.settings for text in room.settings(request)]
+
+    def forget(self, request: ForgetRequest) -> list[Forgotten]:
+        return [line for room in self.rooms if room.forget for line in room.forget(request)]
+
+    def exports(self) -> list[ExportFile]:
+        return [file for room in self.rooms for file in room.exports]
+
+    def digest_sections(self) -> list[DigestSection]:
+        return [section for room in self.rooms for section in room.digest_sections]
+
+    def on_install(self, session: Session, workspace_id: int, installer: str, now: datetime,
+                   runtime: Runtime) -> None:  # fmt: skip
+        for room in self.rooms:
+            if room.on_install:
+                room.on_install(session, workspace_id, installer, now, runtime)
+
+    def scopes(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for room in self.rooms:
+            for scope, why in room.manifest.scopes.items():
+                found.setdefault(scope, why)
+        return found
+
+    def events(self) -> list[str]:
+        return sorted({event for room in self.rooms for event in room.manifest.events})
+
+    def shortcuts(self) -> list[Shortcut]:
+        return [shortcut for room in self.rooms for shortcut in room.manifest.shortcuts]
+
+    def manifest(self, *, command: str = "/heard", request_url: str | None = None) -> dict[str, Any]:
+        """The Slack app manifest for these rooms (`heard manifest`)."""
+        forms = ["help", *(c.usage for c in self.router if not c.admin_only)]
+        if any(c.admin_only for c in self.router):
+            forms.append("config (admins)")
+        return build_manifest(
+            scopes=self.scopes(), events=self.events(), usage_hint=" | ".join(forms)[:1000],
+            shortcuts=[shortcut.as_manifest() for shortcut in self.shortcuts()],
+            command=command, request_url=request_url,
+        )  # fmt: skip
+
+    def demo_steps(self) -> list[Callable[[Any], None]]:
+        return [step for room in self.rooms for step in room.demo_steps]
+
+
+def _unique(rooms: tuple[Room, ...], what: str, names: Callable[[Room], Iterable[str]]) -> None:
+    owner: dict[str, str] = {}
+    for room in rooms:
+        for name in names(room):
+            if name in owner:
+                raise RoomConflict(f"{what} {name!r} is declared by both the {owner[name]} and the {room.name} rooms")
+            owner[name] = room.name
+
+
+HOME_BLOCKS = 100  # Slack's limit for a Home tab
+
+
+@dataclass
+class RoomContext:
+    """What the core hands a room when it registers its listeners."""
+
+    runtime: Runtime
+    rooms: Rooms
+    people: People
+    access: Access  # who is calling: their workspace, and whether they are a Heard admin
+    notify: Callable[[], None]  # the in-process scheduler re-reads its plan
+
+    def publish_home(self, client: WebClient, team_id: str, user_id: str) -> None:
+        """Compose `user_id`'s App Home from every room's sections and publish it.
+
+        Any room calls this after a change its Home shows (a setup modal saved)."""
+        from slack_sdk.models.views import View
+
+        from bot.workspaces import find_active
+
+        caller = self.access(client, team_id, user_id)
+        if caller.workspace_id is None:
+            return
+        with self.runtime.sessions() as session:
+            workspace = find_active(session, team_id)
+            if workspace is None:
+                return
+            home = HomeContext(session=session, workspace=workspace, user_id=user_id, is_admin=caller.is_admin,
+                               command=self.runtime.settings.heard_slash_command, runtime=self.runtime,
+                               now=self.runtime.clock())  # fmt: skip
+            blocks = [block for section in self.rooms.home_sections() for block in section(home)]
+        client.views_publish(user_id=user_id, view=View(type="home", blocks=blocks[:HOME_BLOCKS]).to_dict())
+        for work in caller.after:
+            work()
