@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.scheduler.registry import JobRegistry, JobSpec
-from bot.slack.commands import Command, CommandRouter
+from bot.slack.commands import Command, CommandRouter, DuplicateCommand
 from bot.slack.manifest import build_manifest
 
 if TYPE_CHECKING:
@@ -178,7 +178,8 @@ class Room:
 
 
 class RoomConflict(Exception):
-    """Two rooms declared the same thing (a `/heard` form, a job, a callback id, a file)."""
+    """Two rooms declared the same thing (a `/heard` form, a job, a callback id, a file);
+    Heard refuses to start, with one line naming both."""
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,10 @@ class Rooms:
     @classmethod
     def of(cls, rooms: Iterable[Room]) -> Rooms:
         rooms = tuple(rooms)
-        router = CommandRouter((room.name, command) for room in rooms for command in room.commands)
+        try:
+            router = CommandRouter((room.name, command) for room in rooms for command in room.commands)
+        except DuplicateCommand as exc:
+            raise RoomConflict(str(exc)) from None
         _unique(rooms, "job", lambda room: (job.name for job in room.jobs))
         _unique(rooms, "callback id", lambda room: room.manifest.callbacks)
         _unique(rooms, "export file", lambda room: (f.name for f in room.exports))

@@ -143,6 +143,16 @@ def test_non_admin_is_refused_naming_the_admins_and_nothing_changes(heard_server
     assert [c for c in fake_slack.calls if c.method in WRITES] == []
 
 
+def test_before_any_heard_admin_a_refusal_names_the_workspaces_admins_and_owners(heard_server, fake_slack):
+    heard = heard_server()  # single-workspace mode: nobody has used Heard yet, no installer
+    body = slash(heard, "config", user_id=PRIYA)
+    # From users.list: the owner first, then the admins; deactivated admins and bots never.
+    assert body["text"] == (f"Only Heard admins can use `config`. Ask <@{MAYA}>, <@{JONAS}> "
+                            "or a workspace admin or owner.")  # fmt: skip
+    slash(heard, "config", user_id=SAM)
+    assert len(fake_slack.calls_to("users.list")) == 1  # remembered for a few minutes
+
+
 def test_help_lists_exactly_what_the_caller_may_run(heard_server):
     heard = heard_server()
     admin_help = shown(slash(heard, "help"))
