@@ -4,6 +4,7 @@ A room is a package in `bot/features/` named in `bot.features.ROOMS`. Its `room.
 exposes `ROOM = Room(...)`; nothing outside its folder (and that one line in ROOMS)
 names it. What it may declare, each optional:
 
+- `about`: what it does, in a sentence or two per part, for "How Heard works".
 - `register(app, context)`: its Bolt listeners (events, actions, views, shortcuts).
   Listeners stay thin: ack, parse, call the room's service, let the outbox send.
 - `commands`: its `/heard` forms (:class:`bot.slack.commands.Command`); the shared
@@ -163,6 +164,7 @@ class DigestSection:
 @dataclass(frozen=True)
 class Room:
     name: str
+    about: tuple[tuple[str, str], ...] = ()  # (title, one or two sentences): "How Heard works"
     register: Callable[[App, RoomContext], None] | None = None
     commands: tuple[Command, ...] = ()
     jobs: tuple[JobSpec, ...] = ()
@@ -207,6 +209,10 @@ class Rooms:
         return iter(self.rooms)
 
     # -- what the core collects from every room ------------------------------------------------
+
+    def about(self) -> list[tuple[str, str]]:
+        """What Heard does today, room by room: the App Home's "How Heard works"."""
+        return [line for room in self.rooms for line in room.about]
 
     def home_sections(self) -> list[Callable[[HomeContext], list[dict]]]:
         return [section for room in self.rooms for section in room.home_sections]

@@ -239,7 +239,7 @@ def greet_installer(session: Session, workspace_id: int, user_id: str, now, runt
     command = runtime.settings.heard_slash_command
     snapshot = service.config_snapshot(session, workspace_id, job_catalog(runtime), audit_entries=0)
     items = runtime.rooms.checklist(SetupRequest(session, workspace_id, command, runtime))
-    text, blocks = views.greeting(user_id, snapshot, items, command)
+    text, blocks = views.greeting(user_id, snapshot, items, runtime.rooms.about(), command)
     _, created = outbox.enqueue(
         session, workspace_id=workspace_id, key=f"greeting:{snapshot.team_id}:{user_id}",
         method="chat.postMessage", payload={"channel": user_id, "text": text, "blocks": blocks}, now=now,
@@ -254,7 +254,7 @@ def checklist(request: SetupRequest) -> list:
 
 
 def how_heard_works(home: HomeContext) -> list[dict]:
-    return views.how_heard_works(home.workspace.name, home.command)
+    return views.how_heard_works(home.workspace.name, home.runtime.rooms.about(), home.command)
 
 
 def admin_setup(home: HomeContext) -> list[dict]:

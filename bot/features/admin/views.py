@@ -39,17 +39,6 @@ from bot.slack.blocks import (
     truncate,
 )
 
-HOW_HEARD_WORKS = [
-    ("Customer feedback", "Messages in feedback channels are tracked until someone acknowledges "
-     "them with a reply or a :eyes: reaction. What nobody acknowledges is flagged."),
-    ("Weekly customer story", "A short, real customer story each week. React, reply, or "
-     "share what you would change."),
-    ("Decision logs", "Each department logs a decision and how it affected customers."),
-    ("Leadership digest", "Leaders get ignored feedback grouped into themes, decision-log "
-     "participation and story engagement, once a week."),
-    ("Closing the loop", "When your feedback is acted on, Heard tells you."),
-]  # fmt: skip
-
 # Ids Heard stored itself; anything else in an audit value is shown as escaped text.
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{8,}$")
@@ -59,15 +48,16 @@ MODAL_ACTION = "admin_open"  # buttons on the App Home: admin_open:<setting>
 MODAL_CALLBACK = "admin_modal"  # modal callback ids: admin_modal:<setting>
 
 
-def how_heard_works(workspace_name: str, command: str) -> list[dict]:
-    """The part of the App Home everyone sees: what Heard is and how it works."""
+def how_heard_works(workspace_name: str, about: list[tuple[str, str]], command: str) -> list[dict]:
+    """The part of the App Home everyone sees: what Heard is and how it works (`about`:
+    each room's own words, so the Home describes what is installed, nothing more)."""
     blocks = [
         header("Heard"),
         section(f"Heard keeps *{escape(workspace_name)}* close to its customers."),
         divider(),
         section("*How Heard works*"),
     ]
-    for title, text in HOW_HEARD_WORKS:
+    for title, text in about:
         blocks.append(section(f"*{title}*\n{text}"))
     blocks += [divider(), context(f"Type `{escape(command)} help` to see what you can do.")]
     return to_dicts(blocks)
@@ -358,13 +348,14 @@ def admin_home(snapshot: ConfigSnapshot, items: list[ChecklistItem], settings: l
     return to_dicts(blocks)
 
 
-def greeting(user_id: str, snapshot: ConfigSnapshot, items: list[ChecklistItem], command: str) -> tuple[str, list[dict]]:
+def greeting(user_id: str, snapshot: ConfigSnapshot, items: list[ChecklistItem], about: list[tuple[str, str]],
+             command: str) -> tuple[str, list[dict]]:  # fmt: skip
     """The DM to whoever installed Heard: thanks, and the setup checklist."""
     text = f"Thanks for adding Heard to {snapshot.workspace_name}! Here is how to set it up."
     blocks = [
         section(f"Hi {mention(user_id)}! Thanks for adding Heard to *{escape(snapshot.workspace_name)}*. "
-                "Heard keeps your company close to its customers: weekly customer stories, "
-                "decision logs, feedback nobody answered, and a digest for leaders."),
+                "Heard keeps your company close to its customers"
+                + (f": {', '.join(title.lower() for title, _ in about)}." if about else ".")),
         section("*Set it up*"),
         *checklist_blocks(items, buttons=False),
         context(f"Open Heard's *Home* tab for buttons, or type `{escape(command)} help`. "

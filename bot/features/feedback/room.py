@@ -7,6 +7,11 @@ from bot.rooms import ManifestPart, Room, Shortcut
 
 ROOM = Room(
     name="feedback",
+    about=(
+        ("Customer feedback", "Messages in feedback channels are tracked until someone acknowledges "
+         "them with a reply or a :eyes: reaction. What nobody acknowledges is flagged."),
+        ("Closing the loop", "When your feedback is acknowledged or resolved, Heard tells you."),
+    ),
     register=handlers.register,
     commands=COMMANDS,
     jobs=JOBS,
