@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from rich.padding import Padding
 from rich.text import Text
 from sqlalchemy import func, select
 
@@ -19,27 +20,40 @@ def _heard_messages(demo, channel: str) -> list[dict]:
     return [m for m in demo.slack.messages(channel) if m.get("user") == demo.acme.bot_user_id]
 
 
-def _note(demo, text: str) -> None:
-    demo.console.print(Text(text, style="dim"))
+def _note(demo, text: str, *, indent: int = 0) -> None:
+    demo.console.print(Padding(Text(text, style="dim"), (0, 0, 0, indent)))
+
+
+def _counts(demo) -> dict[str, int]:
+    """Feedback items by status."""
+    with demo.runtime.sessions() as session:
+        return dict(session.execute(select(FeedbackItem.status, func.count()).group_by(FeedbackItem.status)).all())
 
 
 def _status_counts(demo) -> str:
-    with demo.runtime.sessions() as session:
-        counts = dict(session.execute(select(FeedbackItem.status, func.count()).group_by(FeedbackItem.status)).all())
-    return ", ".join(f"{counts[s]} {s}" for s in ("open", "acknowledged", "ignored", "resolved") if counts.get(s))
+    counts = _counts(demo)
+    listed = ", ".join(f"{counts[s]} {s}" for s in ("open", "acknowledged", "ignored", "resolved") if counts.get(s))
+    return f"{listed} ({sum(counts.values())} in all)"
+
+
+def _hours(demo) -> int:
+    return int(DEFAULT_IGNORE_AFTER.total_seconds() // 3600)
 
 
 def feedback_channel(demo) -> None:
     maya = demo.user("maya")
     channel = demo.acme.channel_named(FEEDBACK_CHANNEL)
     demo.step("A feedback channel", f"{maya.real_name} tells Heard to track #{channel.name}.")
+    dms_before = len(demo.slack.messages(maya.id))
     demo.show_reply(demo.command(f"feedback-channel add <#{channel.id}|{channel.name}>", user=maya.id))
-    followups = demo.slack.ephemeral_messages(user=maya.id)
-    if followups:
-        demo.show_reply({"text": followups[-1]["text"], "response_type": "ephemeral"})
+    demo.console.print(f"Once it has read the channel, Heard tells {maya.real_name} what it found, by DM:")
+    demo.show_messages(maya.id, since=dms_before)
     _note(demo, "People's posts became items; the Zendesk bot's ticket and Lena's join did not. "
                 "Priya's reply and Maya's :eyes: already acknowledged two of them.")
     demo.console.print(f"Feedback items now: {_status_counts(demo)}")
+    _note(demo, f"open: nobody has acknowledged it yet and it was said less than {_hours(demo)} hours "
+                "ago · acknowledged: someone other than the reporter replied, reacted :eyes: or "
+                f"pressed Acknowledge · ignored: nobody acknowledged it within {_hours(demo)} hours")  # fmt: skip
 
 
 def feedback_arrives(demo) -> None:
@@ -79,29 +93,53 @@ def one_acknowledged(demo) -> None:
 def one_ignored(demo) -> None:
     channel = demo.acme.channel_named(FEEDBACK_CHANNEL).id
     later = demo.runtime.clock() + DEFAULT_IGNORE_AFTER + timedelta(hours=1)
-    demo.step("Ignored", f"{int(DEFAULT_IGNORE_AFTER.total_seconds() // 3600)} hours pass and nobody "
-                         "answers Priya's call note. The hourly feedback-sweep runs.")  # fmt: skip
-    from bot.scheduler.registry import default_registry
+    demo.step("Ignored", f"{_hours(demo)} hours pass and nobody answers Priya's call note. "
+                         "The hourly feedback-sweep runs.")  # fmt: skip
     from bot.scheduler.runner import run_job
 
+    registry = demo.runtime.rooms.registry
     original = demo.runtime.clock
     demo.runtime.clock = lambda: later
     try:
         before = len(_heard_messages(demo, channel))
-        outcome = run_job(demo.runtime, default_registry(), "feedback-sweep", demo.team_id)
+        was_open = _counts(demo).get("open", 0)
+        outcome = run_job(demo.runtime, registry, "feedback-sweep", demo.team_id)
         deliver_due(demo.runtime)
         demo.console.print(f"feedback-sweep: {outcome.status} — {outcome.detail}")
+        _explain_sweep(demo, later, was_open)
         reminders = [m for m in _heard_messages(demo, channel)[before:] if m.get("thread_ts")]
-        if reminders:
-            demo.show_message(reminders[-1])
-        _note(demo, f"Each ignored item gets this nudge in its thread once ({len(reminders)} here); "
-                    "the next sweep posts none again.")  # fmt: skip
-        again = run_job(demo.runtime, default_registry(), "feedback-sweep", demo.team_id, trigger="manual")
+        cards = {m["ts"] for m in _heard_messages(demo, channel) if m.get("thread_ts") in (None, m["ts"])}
+        on_card = [m for m in reminders if m["thread_ts"] in cards]
+        if on_card:
+            demo.console.print("One of them, in the thread of the card Heard posted for Priya's call:")
+            demo.show_message(on_card[-1])
+        _note(demo, "Each ignored item gets this nudge once, ever: the next sweep posts none again.")
+        again = run_job(demo.runtime, registry, "feedback-sweep", demo.team_id, trigger="manual")
         demo.console.print(f"Run again in the same hour: {again.status} — {again.detail}")
+        _note(demo, "A job runs once per workspace and period (here, the hour), however often it is started.")
         demo.console.print(f"Feedback items now: {_status_counts(demo)}")
         loop_closed(demo, channel)
     finally:
         demo.runtime.clock = original
+
+
+def _explain_sweep(demo, swept_at, was_open: int) -> None:
+    """What the sweep's two numbers count, from what it changed."""
+    with demo.runtime.sessions() as session:
+        newly = session.scalar(select(func.count()).where(FeedbackItem.ignored_at == swept_at))
+        reminded = session.scalar(select(func.count()).where(FeedbackItem.reminded_at == swept_at))
+        reminded_newly = session.scalar(select(func.count()).where(
+            FeedbackItem.reminded_at == swept_at, FeedbackItem.ignored_at == swept_at))  # fmt: skip
+    hours = _hours(demo)
+    which = f"all {was_open}" if newly == was_open else f"{newly} of the {was_open}"
+    _note(demo, f"{newly} newly ignored: {which} item(s) that were still open, each said more "
+                f"than {hours} hours before this run with nobody acknowledging it.", indent=2)  # fmt: skip
+    earlier = reminded - reminded_newly
+    which = f"the {reminded_newly} just ignored"
+    if earlier:
+        which += f" and {earlier} already ignored before this sweep but never reminded"
+    _note(demo, f"{reminded} reminder(s): one in the thread of each ignored item that has a thread: {which}.",
+          indent=2)  # fmt: skip
 
 
 def loop_closed(demo, channel: str) -> None:
