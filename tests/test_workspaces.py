@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db import session_factory
-from bot.db.models import FeedbackItem, Workspace
+from bot.db.models import Workspace
+from bot.features.feedback.models import FeedbackItem
 from bot.scheduler.cadence import parse_cadence
 from bot.scheduler.registry import JobRegistry, JobSpec
 from bot.scheduler.runner import job_statuses, run_job

@@ -8,6 +8,7 @@ room is its folder, its name here, and a migration.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,6 +16,14 @@ if TYPE_CHECKING:
 
 ROOMS = ("admin", "feedback")
 """The rooms, in the order their forms, App Home sections and demo steps appear."""
+
+
+def load_models() -> None:
+    """Import every room's tables (`bot/features/<name>/models.py`) onto the shared metadata,
+    for Alembic and for a process that has not loaded the rooms."""
+    for name in ROOMS:
+        if importlib.util.find_spec(f"bot.features.{name}.models") is not None:
+            importlib.import_module(f"bot.features.{name}.models")
 
 
 def load_rooms() -> Rooms:

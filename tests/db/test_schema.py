@@ -8,10 +8,13 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.db import create_db_engine
 from bot.db.migrate import current_revision, head_revision, upgrade
-from bot.db.models import Base, FeedbackItem, ProcessedEvent, Workspace
+from bot.db.models import Base, ProcessedEvent, Workspace
+from bot.features import load_models
+from bot.features.feedback.models import FeedbackItem
 
 
 def test_migrations_build_exactly_the_models(engine):
+    load_models()  # every room's tables, as Alembic's environment loads them
     with engine.connect() as connection:
         diff = compare_metadata(
             MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata

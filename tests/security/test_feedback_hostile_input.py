@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from bot.db.models import FeedbackItem, Workspace
+from bot.db.models import Workspace
 from bot.features.feedback import service, views
+from bot.features.feedback.models import FeedbackItem
 from bot.features.feedback.views import LOG_SHORTCUT as LOG_FEEDBACK_CALLBACK
 from tests.features.feedback.helpers import (
     ACME,

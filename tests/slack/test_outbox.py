@@ -10,6 +10,7 @@ from bot.db.models import OutboxMessage
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import outbox
+from tests.people import ARCHIVED, GENERAL
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -29,7 +30,7 @@ def workspace(make_workspace, acme):
     return make_workspace(acme.team_id)
 
 
-def post(runtime, workspace, key, channel="C0GENERAL1", text="hello"):
+def post(runtime, workspace, key, channel=GENERAL, text="hello"):
     with runtime.sessions.begin() as session:
         return outbox.enqueue(session, workspace_id=workspace.id, key=key, method="chat.postMessage",
                               payload={"channel": channel, "text": text}, now=runtime.clock())  # fmt: skip
@@ -51,13 +52,13 @@ def test_same_key_is_queued_and_sent_once(slack_runtime, workspace, fake_slack):
     message = rows(slack_runtime)["greeting:T:U1"]
     assert message.status == "sent" and message.result["ts"] == call.response["ts"]
     with slack_runtime.sessions() as session:
-        assert outbox.sent_result(session, "greeting:T:U1")["channel"] == "C0GENERAL1"
+        assert outbox.sent_result(session, "greeting:T:U1")["channel"] == GENERAL
 
 
 def test_not_yet_due_messages_wait(slack_runtime, workspace):
     with slack_runtime.sessions.begin() as session:
         outbox.enqueue(session, workspace_id=workspace.id, key="later", method="chat.postMessage",
-                       payload={"channel": "C0GENERAL1", "text": "x"}, now=NOW,
+                       payload={"channel": GENERAL, "text": "x"}, now=NOW,
                        not_before=NOW + timedelta(hours=1))  # fmt: skip
     assert outbox.deliver_due(slack_runtime).sent == []
     slack_runtime.now["value"] = NOW + timedelta(hours=1)
@@ -97,7 +98,7 @@ def test_server_errors_back_off_then_succeed(slack_runtime, workspace, fake_slac
 
 
 def test_permanent_errors_fail_at_once(slack_runtime, workspace, fake_slack):
-    post(slack_runtime, workspace, "archived", channel="C0OLDARCH1")
+    post(slack_runtime, workspace, "archived", channel=ARCHIVED)
     post(slack_runtime, workspace, "nowhere", channel="C0NOWHERE9")
     report = outbox.deliver_due(slack_runtime)
     assert sorted(report.failed) == ["archived", "nowhere"]

@@ -3,7 +3,9 @@
 from alembic import context
 
 from bot.db.models import Base
+from bot.features import load_models
 
+load_models()  # each room's tables, for autogenerate to compare
 target_metadata = Base.metadata
 connection = context.config.attributes.get("connection")
 

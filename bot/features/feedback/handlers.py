@@ -14,8 +14,9 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.db.models import FeedbackItem, Workspace
+from bot.db.models import Workspace
 from bot.features.feedback import events, history, service, setup, views
+from bot.features.feedback.models import FeedbackItem
 from bot.rooms import HomeContext, RoomContext
 from bot.runtime import Runtime
 from bot.slack.blocks import channel_link

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import FeedbackItem, Workspace
+from bot.db.models import Workspace
 from bot.features.feedback import events, service
+from bot.features.feedback.models import FeedbackItem
 from bot.slack.history import SlackReadError, error_code, history, replies, top_level_message
 from bot.workspace_settings import load_config
 

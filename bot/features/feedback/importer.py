@@ -30,9 +30,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import FeedbackItem
 from bot.features.feedback import service
 from bot.features.feedback.kinds import ItemStatus, Source
+from bot.features.feedback.models import FeedbackItem
 from bot.slack import markup
 from bot.workspace_settings import load_config
 from bot.workspaces import active_workspaces, find, record_awaiting_install

@@ -14,9 +14,10 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.db.models import FeedbackItem, Workspace
+from bot.db.models import Workspace
 from bot.features.feedback import service
 from bot.features.feedback.kinds import AckKind, ItemStatus
+from bot.features.feedback.models import FeedbackItem
 
 SEARCH_LIMIT = 100  # Slack shows at most 100 options in a select
 

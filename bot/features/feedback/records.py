@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import Acknowledgement, FeedbackItem
+from bot.features.feedback.models import Acknowledgement, FeedbackItem
 from bot.rooms import ExportFile, ForgetRequest, Forgotten
 
 FEEDBACK_COLUMNS = ("id", "team_id", "text", "reporter", "created_at", "source", "channel", "ts",

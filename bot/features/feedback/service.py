@@ -25,9 +25,10 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.db.models import Acknowledgement, FeedbackItem, OutboxMessage, Workspace
+from bot.db.models import OutboxMessage, Workspace
 from bot.features.feedback import views
 from bot.features.feedback.kinds import AckKind, ItemStatus, Source
+from bot.features.feedback.models import Acknowledgement, FeedbackItem
 from bot.slack.outbox import OutboxStatus, enqueue
 from bot.workspace_settings import WorkspaceConfig, load_config
 

@@ -30,7 +30,7 @@ from bot.slack.blocks import (
 from bot.slack.markup import is_link_url, is_user_id
 
 if TYPE_CHECKING:
-    from bot.db.models import FeedbackItem
+    from bot.features.feedback.models import FeedbackItem
     from bot.features.feedback.service import MyFeedback
 
 ACKNOWLEDGE_ACTION = "feedback_acknowledge"

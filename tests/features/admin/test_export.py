@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.db.models import Acknowledgement, AuditEntry, FeedbackItem
+from bot.db.models import AuditEntry
+from bot.features.feedback.models import Acknowledgement, FeedbackItem
 from bot.settings import ConfigError
 
 SAID = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)

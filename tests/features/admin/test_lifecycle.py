@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import build_app
-from bot.db.models import FeedbackItem, OutboxMessage, Workspace
+from bot.db.models import OutboxMessage, Workspace
+from bot.features.feedback.models import FeedbackItem
 from bot.runtime import Runtime
 from bot.sandbox import SlackRequestSender
 from bot.sandbox.local_server import DrainableExecutor, LocalServer

@@ -5,18 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.models import (
-    Acknowledgement,
-    AuditEntry,
-    FeedbackItem,
-    OutboxMessage,
-    Workspace,
-    WorkspaceRole,
-    WorkspaceSetting,
-)
+from bot.db.models import AuditEntry, OutboxMessage, Workspace, WorkspaceRole, WorkspaceSetting
 from bot.features import load_rooms
 from bot.features.admin import service, views
 from bot.features.admin.service import AdminError
+from bot.features.feedback.models import Acknowledgement, FeedbackItem
 from bot.roles import claim_installer
 from bot.scheduler.cadence import parse_cadence
 from bot.scheduler.catalog import JobCatalog

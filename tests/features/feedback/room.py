@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import Acknowledgement, FeedbackItem, OutboxMessage, Workspace
+from bot.db.models import OutboxMessage, Workspace
+from bot.features.feedback.models import Acknowledgement, FeedbackItem
 from bot.workspace_settings import FEEDBACK_CHANNELS, change_setting
 from tests.features.feedback.helpers import ACME, FEEDBACK, HEARD
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db import create_db_engine, session_factory
-from bot.db.models import FeedbackItem, Workspace
+from bot.db.models import Workspace
 from bot.features.feedback.importer import (
     CsvHeaderError,
     ImportTarget,
@@ -19,6 +19,7 @@ from bot.features.feedback.importer import (
     import_file,
     import_target,
 )
+from bot.features.feedback.models import FeedbackItem
 from bot.workspaces import mark_uninstalled
 
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)

@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.db.models import FeedbackItem, OutboxMessage, Workspace
+from bot.db.models import OutboxMessage, Workspace
 from bot.features.feedback import queries
 from bot.features.feedback.kinds import ItemStatus
+from bot.features.feedback.models import FeedbackItem
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import Acknowledgement, FeedbackItem, OutboxMessage, Workspace
+from bot.db.models import OutboxMessage, Workspace
 from bot.features.feedback import service
+from bot.features.feedback.models import Acknowledgement, FeedbackItem
 from bot.features.feedback.service import Said
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

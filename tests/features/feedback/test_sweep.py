@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from bot.db.models import FeedbackItem, Workspace
+from bot.db.models import Workspace
 from bot.features import load_rooms
+from bot.features.feedback.models import FeedbackItem
 from bot.scheduler.runner import run_job
 from bot.slack.outbox import deliver_due
 from bot.workspace_settings import IGNORED_REMINDERS, change_setting
