@@ -21,14 +21,23 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from bot.sandbox import extract_slack_methods
 from bot.sandbox.fake_slack import METHODS_FILE, RESPONSE_URL_METHOD, UPLOAD_METHOD, FakeSlack
 from bot.sandbox.workspace import SeedWorkspace
+from tests import people
+from tests.people import (
+    ACME,
+    ARCHIVED,
+    FEEDBACK,
+    GLOBEX,
+    HANK,
+    HEARD,
+    HEARD_BOT_ID,
+    LEADERS,
+    MAYA,
+    PRIYA,
+    PRODUCT,
+    SAM,
+)
 
 SHARED_SPECS = Path(__file__).parents[2].parent / "shared" / "slack-specs"
-
-FEEDBACK = "C0FEEDBACK"
-PRODUCT = "C0PRODUCT1"  # public, Heard not a member
-LEADERSHIP = "C0LEADERS1"  # private, Heard a member
-ARCHIVED = "C0OLDARCH1"
-PRIYA = "U0PRIYA003"
 
 
 def plain(text: str) -> dict:
@@ -212,7 +221,7 @@ def test_valid_blocks_are_posted_and_read_back(fake_slack, slack_client):
 
     assert history["messages"][0]["ts"] == posted["ts"]
     assert history["messages"][0]["blocks"] == blocks
-    assert history["messages"][0]["bot_id"] == "B0HEARD001"
+    assert history["messages"][0]["bot_id"] == HEARD_BOT_ID
     assert fake_slack.calls_to("chat.postMessage", ok=True)[0].args["blocks"] == blocks
 
 
@@ -445,8 +454,8 @@ def test_seeded_thread_reply_and_reaction_are_visible(slack_client):
 
     assert replies[0]["ts"] == parent["ts"]
     assert len(replies) == parent["reply_count"] + 1
-    assert replies[1]["user"] == "U0PRIYA003"
-    assert reacted["reactions"] == [{"name": "eyes", "users": ["U0MAYA0001"], "count": 1}]
+    assert replies[1]["user"] == PRIYA
+    assert reacted["reactions"] == [{"name": "eyes", "users": [MAYA], "count": 1}]
 
 
 def test_channel_of_another_workspace_is_not_found(fake_slack, slack_client, globex):
@@ -461,8 +470,8 @@ def test_channel_of_another_workspace_is_not_found(fake_slack, slack_client, glo
 
     assert slack_error(excinfo) == "channel_not_found"
     assert slack_error(reverse) == "channel_not_found"
-    assert globex_client.auth_test()["team_id"] == "T0GLOBEX2"
-    assert fake_slack.calls_to("auth.test")[0].team_id == "T0GLOBEX2"
+    assert globex_client.auth_test()["team_id"] == GLOBEX
+    assert fake_slack.calls_to("auth.test")[0].team_id == GLOBEX
 
 
 def test_bot_must_join_a_public_channel_before_posting_or_reading(fake_slack, slack_client):
@@ -476,12 +485,12 @@ def test_bot_must_join_a_public_channel_before_posting_or_reading(fake_slack, sl
 
     assert slack_error(posting) == slack_error(reading) == "not_in_channel"
     assert joined["channel"]["is_member"] is True
-    assert "U0HEARDBOT" in fake_slack.channel_members(PRODUCT)
+    assert HEARD in fake_slack.channel_members(PRODUCT)
 
 
 def test_private_and_archived_channels_cannot_be_joined(slack_client):
     with pytest.raises(SlackApiError) as private:
-        slack_client.conversations_join(channel=LEADERSHIP)
+        slack_client.conversations_join(channel=LEADERS)
     with pytest.raises(SlackApiError) as archived:
         slack_client.conversations_join(channel=ARCHIVED)
     with pytest.raises(SlackApiError) as posting_archived:
@@ -520,7 +529,7 @@ def test_thread_reply_updates_the_parent_summary(fake_slack, slack_client):
     thread = fake_slack.thread(FEEDBACK, parent["ts"])
 
     assert thread[0]["reply_count"] == 2
-    assert thread[0]["reply_users"] == ["U0HEARDBOT", PRIYA]
+    assert thread[0]["reply_users"] == [HEARD, PRIYA]
     assert thread[0]["latest_reply"] == human["ts"]
 
 
@@ -553,7 +562,7 @@ def test_update_and_delete_only_the_bots_own_messages(fake_slack, slack_client):
 def test_ephemeral_message_needs_the_user_in_the_channel(fake_slack, slack_client):
     slack_client.chat_postEphemeral(channel=FEEDBACK, user=PRIYA, text="Only you can see this")
     with pytest.raises(SlackApiError) as excinfo:
-        slack_client.chat_postEphemeral(channel=LEADERSHIP, user=PRIYA, text="secret")
+        slack_client.chat_postEphemeral(channel=LEADERS, user=PRIYA, text="secret")
 
     assert fake_slack.ephemeral_messages(user=PRIYA)[0]["text"] == "Only you can see this"
     assert slack_error(excinfo) == "user_not_in_channel"
@@ -584,7 +593,7 @@ def test_reactions_add_get_remove(fake_slack, slack_client):
         slack_client.reactions_remove(channel=FEEDBACK, timestamp=ts, name="eyes")
 
     assert slack_error(again) == "already_reacted"
-    assert got["message"]["reactions"] == [{"name": "eyes", "users": ["U0HEARDBOT"], "count": 1}]
+    assert got["message"]["reactions"] == [{"name": "eyes", "users": [HEARD], "count": 1}]
     assert slack_error(gone) == "no_reaction"
     assert fake_slack.reactions(FEEDBACK, ts) == {}
 
@@ -592,10 +601,15 @@ def test_reactions_add_get_remove(fake_slack, slack_client):
 # -- users, team, groups -----------------------------------------------------------------------
 
 
-def test_users_info_is_a_full_user_object(slack_client):
-    sam = slack_client.users_info(user="U0SAM00006")["user"]
-    maya = slack_client.users_info(user="U0MAYA0001")["user"]
-    expected_offset = datetime.now(ZoneInfo("America/New_York")).utcoffset()
+@pytest.mark.parametrize("month", [1, 7], ids=["winter", "summer"])
+def test_users_info_is_a_full_user_object(acme, month):
+    # The offset is the zone's at the fake's "now": pinned, so a run across a DST change agrees.
+    now = datetime(2026, month, 15, 12, tzinfo=UTC)
+    with FakeSlack(acme, clock=now.timestamp) as fake:
+        client = WebClient(token=acme.bot_token, base_url=fake.url, timeout=5)
+        sam = client.users_info(user=SAM)["user"]
+        maya = client.users_info(user=MAYA)["user"]
+    expected_offset = now.astimezone(ZoneInfo("America/New_York")).utcoffset()
 
     assert sam["tz"] == "America/New_York"
     assert sam["tz_offset"] == int(expected_offset.total_seconds())
@@ -617,14 +631,36 @@ def test_users_list_paginates_and_includes_bots_and_deleted_users(slack_client, 
     assert any(m["is_bot"] for m in members) and any(m["deleted"] for m in members)
 
 
+def test_the_people_module_names_who_is_in_the_seeds(acme, globex):
+    users = {u.id: u for u in acme.users}
+    channels = {c.id: c for c in acme.channels}
+
+    assert (people.ACME, people.ACME_BOT_TOKEN) == (acme.team_id, acme.bot_token)
+    assert (people.HEARD, people.HEARD_BOT_ID) == (acme.bot_user_id, acme.bot_id)
+    assert {i: users[i].name for i in people.USER_NAMES} == people.USER_NAMES
+    assert {i: channels[i].name for i in people.CHANNEL_NAMES} == people.CHANNEL_NAMES
+    assert users[people.MAYA].is_primary_owner and users[people.JONAS].is_admin
+    assert not any(users[i].is_admin for i in (people.PRIYA, people.TOMAS, people.LENA, people.SAM))
+    assert users[people.FORMER].deleted and users[people.ZENDESK].bot_id == people.ZENDESK_BOT
+    assert people.SLACKBOT in users
+    assert channels[people.PRODUCT].is_member is False and channels[people.LEADERS].is_private
+    assert channels[people.ARCHIVED].is_archived
+    assert [g.id for g in acme.usergroups] == [people.SUPPORT_GROUP]
+    assert (people.GLOBEX, people.GLOBEX_HEARD) == (globex.team_id, globex.bot_user_id)
+    assert {people.HANK, people.FRANK} <= {u.id for u in globex.users}
+    assert {people.GLOBEX_FEEDBACK, people.GLOBEX_GENERAL} == {c.id for c in globex.channels}
+    everyone = set(users) | {c.id for c in acme.channels} | {u.id for u in globex.users}
+    assert {people.NO_SUCH_CHANNEL, people.NO_SUCH_USER}.isdisjoint(everyone)
+
+
 def test_team_info_and_usergroups(slack_client):
     team = slack_client.team_info()["team"]
     groups = slack_client.usergroups_list(include_users=True)["usergroups"]
     users = slack_client.usergroups_users_list(usergroup=groups[0]["id"])["users"]
 
-    assert (team["id"], team["domain"]) == ("T0ACME001", "acme-robotics")
+    assert (team["id"], team["domain"]) == (ACME, "acme-robotics")
     assert groups[0]["handle"] == "support"
-    assert users == groups[0]["users"] == ["U0PRIYA003", "U0SAM00006"]
+    assert users == groups[0]["users"] == [PRIYA, SAM]
 
 
 # -- waiting, OAuth, files, response_url -------------------------------------------------------------
@@ -642,7 +678,7 @@ def test_wait_for_sees_a_call_made_on_another_thread(fake_slack, slack_client):
     )
     worker.join()
 
-    assert calls[0].ok and calls[0].team_id == "T0ACME001"
+    assert calls[0].ok and calls[0].team_id == ACME
 
 
 def test_wait_for_times_out_with_a_listing_of_calls(fake_slack, slack_client):
@@ -667,12 +703,12 @@ def test_oauth_code_is_exchanged_once_for_a_bot_installation(acme, globex):
     assert slack_error(wrong_secret) == "bad_client_secret"
     assert slack_error(reused) == "invalid_code"
     assert installation["token_type"] == "bot"
-    assert installation["team"] == {"id": "T0GLOBEX2", "name": "Globex Corporation"}
+    assert installation["team"] == {"id": GLOBEX, "name": "Globex Corporation"}
     assert installation["bot_user_id"] == globex.bot_user_id
-    assert installation["authed_user"] == {"id": "U0HANK0001"}
+    assert installation["authed_user"] == {"id": HANK}
     assert installation["is_enterprise_install"] is False and installation["enterprise"] is None
     assert "chat:write" in installation["scope"].split(",")
-    assert auth["team_id"] == "T0GLOBEX2"
+    assert auth["team_id"] == GLOBEX
 
 
 def test_reinstall_after_revocation_restores_the_token(fake_slack, acme):

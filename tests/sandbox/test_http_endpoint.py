@@ -7,8 +7,7 @@ from sqlalchemy import func, select
 
 from bot.db import create_db_engine
 from bot.db.models import ProcessedEvent, Workspace
-
-MAYA = "U0MAYA0001"
+from tests.people import GENERAL, MAYA, PRIYA
 
 
 def home_opened(user=MAYA, tab="home"):
@@ -97,8 +96,8 @@ def test_duplicate_delivery_changes_nothing_the_second_time(heard_server, fake_s
     assert (first.status, retry.status) == (200, 200)
     fake_slack.wait_for("views.publish")
     # A third, distinct event proves the pipeline is still flowing after the retry.
-    heard.sender.event(home_opened(user="U0PRIYA003"), team_id=acme.team_id)
-    fake_slack.wait_for("views.publish", lambda c: c.args["user_id"] == "U0PRIYA003")
+    heard.sender.event(home_opened(user=PRIYA), team_id=acme.team_id)
+    fake_slack.wait_for("views.publish", lambda c: c.args["user_id"] == PRIYA)
     assert [c.args["user_id"] for c in fake_slack.calls_to("views.publish")].count(MAYA) == 1
     assert count(heard.runtime, ProcessedEvent) == 2
 
@@ -148,7 +147,7 @@ def test_uninstall_marks_the_workspace_and_later_events_are_dropped(heard_server
 
 def test_revoked_bot_token_uninstalls_but_user_tokens_do_not(heard_server, acme):
     heard = heard_server()
-    users_only = {"type": "tokens_revoked", "tokens": {"oauth": ["U0MAYA0001"], "bot": []}}
+    users_only = {"type": "tokens_revoked", "tokens": {"oauth": [MAYA], "bot": []}}
     heard.sender.event(users_only, team_id=acme.team_id)
     heard.listeners.drain()
     with heard.runtime.sessions() as session:
@@ -177,10 +176,10 @@ def test_old_event_ids_are_forgotten(heard_server, fake_slack, acme):
 
 def test_events_no_room_claims_are_acknowledged(heard_server, acme):
     heard = heard_server()
-    message = {"type": "message", "channel": "C0GENERAL1", "user": MAYA, "text": "lunch?",
+    message = {"type": "message", "channel": GENERAL, "user": MAYA, "text": "lunch?",
                "ts": "1764000000.000100", "channel_type": "channel"}  # fmt: skip
     assert heard.sender.event(message, team_id=acme.team_id).status == 200
     reaction = {"type": "reaction_added", "user": MAYA, "reaction": "tada",
-                "item": {"type": "message", "channel": "C0GENERAL1", "ts": "1764000000.000100"}}
+                "item": {"type": "message", "channel": GENERAL, "ts": "1764000000.000100"}}
     assert heard.sender.event(reaction, team_id=acme.team_id).status == 200
     heard.listeners.drain()

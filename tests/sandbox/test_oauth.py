@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlparse
 from sqlalchemy import select
 
 from bot.db.models import ProcessedEvent, Workspace
+from tests.people import HANK, MAYA, TOMAS
 
 
 def install(heard, fake_slack, workspace, installer):
@@ -23,18 +24,18 @@ def install(heard, fake_slack, workspace, installer):
 
 def test_install_records_the_workspace_in_the_installers_time_zone(heard_server, fake_slack, acme):
     heard = heard_server(oauth=True)
-    done = install(heard, fake_slack, acme, "U0TOMAS004")  # Tomás works from Madrid
+    done = install(heard, fake_slack, acme, TOMAS)  # Tomás works from Madrid
     assert done.status == 200, done.text
     with heard.runtime.sessions() as session:
         workspace = session.scalar(select(Workspace))
     assert (workspace.team_id, workspace.name) == (acme.team_id, acme.name)
-    assert (workspace.installer_user_id, workspace.time_zone) == ("U0TOMAS004", "Europe/Madrid")
+    assert (workspace.installer_user_id, workspace.time_zone) == (TOMAS, "Europe/Madrid")
     assert heard.runtime.client_for(acme.team_id).token == acme.bot_token
 
 
 def test_redirect_with_a_forged_state_installs_nothing(heard_server, fake_slack, acme):
     heard = heard_server(oauth=True)
-    code = fake_slack.install_code(acme, "U0MAYA0001")
+    code = fake_slack.install_code(acme, MAYA)
     response = heard.sender.get(f"/slack/oauth_redirect?code={code}&state=forged")
     assert response.status >= 400
     assert fake_slack.calls_to("oauth.v2.access") == []
@@ -45,22 +46,22 @@ def test_redirect_with_a_forged_state_installs_nothing(heard_server, fake_slack,
 def test_two_workspaces_each_use_their_own_token(heard_server, fake_slack, acme, globex):
     fake_slack.add_workspace(globex)
     heard = heard_server(oauth=True)
-    install(heard, fake_slack, acme, "U0MAYA0001")
-    install(heard, fake_slack, globex, "U0HANK0001")
-    for team, user in ((acme, "U0MAYA0001"), (globex, "U0HANK0001")):
+    install(heard, fake_slack, acme, MAYA)
+    install(heard, fake_slack, globex, HANK)
+    for team, user in ((acme, MAYA), (globex, HANK)):
         event = {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
         heard.sender.event(event, team_id=team.team_id)
     heard.listeners.drain()
     published = {c.args["user_id"]: c.token for c in fake_slack.calls_to("views.publish", ok=True)}
-    assert published == {"U0MAYA0001": acme.bot_token, "U0HANK0001": globex.bot_token}
-    assert acme.name in str(fake_slack.published_home("U0MAYA0001"))
-    assert globex.name in str(fake_slack.published_home("U0HANK0001", team_id=globex.team_id))
-    assert acme.name not in str(fake_slack.published_home("U0HANK0001", team_id=globex.team_id))
+    assert published == {MAYA: acme.bot_token, HANK: globex.bot_token}
+    assert acme.name in str(fake_slack.published_home(MAYA))
+    assert globex.name in str(fake_slack.published_home(HANK, team_id=globex.team_id))
+    assert acme.name not in str(fake_slack.published_home(HANK, team_id=globex.team_id))
 
 
 def test_uninstall_deletes_the_stored_tokens_and_reinstall_resumes(heard_server, fake_slack, acme):
     heard = heard_server(oauth=True)
-    install(heard, fake_slack, acme, "U0MAYA0001")
+    install(heard, fake_slack, acme, MAYA)
     store = heard.runtime.installation_store()
     assert store.find_bot(enterprise_id=None, team_id=acme.team_id) is not None
     heard.sender.event({"type": "app_uninstalled"}, team_id=acme.team_id)
@@ -70,7 +71,7 @@ def test_uninstall_deletes_the_stored_tokens_and_reinstall_resumes(heard_server,
     with heard.runtime.sessions() as session:
         first = session.scalar(select(Workspace))
         assert first.uninstalled_at is not None
-    install(heard, fake_slack, acme, "U0MAYA0001")
+    install(heard, fake_slack, acme, MAYA)
     with heard.runtime.sessions() as session:
         again = session.scalar(select(Workspace))
         assert (again.id, again.uninstalled_at) == (first.id, None)
@@ -78,7 +79,7 @@ def test_uninstall_deletes_the_stored_tokens_and_reinstall_resumes(heard_server,
 
 def test_event_for_a_workspace_never_installed_is_dropped(heard_server, fake_slack, acme):
     heard = heard_server(oauth=True)
-    event = {"type": "app_home_opened", "user": "U0MAYA0001", "channel": "D0HOME", "tab": "home"}
+    event = {"type": "app_home_opened", "user": MAYA, "channel": "D0HOME", "tab": "home"}
     response = heard.sender.event(event, team_id=acme.team_id)
     heard.listeners.drain()
     assert response.status == 200

@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.sandbox.signing import EVENTS_PATH, SlackRequestSender
+from tests.people import ACME, FEEDBACK, HEARD, PRIYA
 
 SECRET = "test-signing-secret"
 SHARED_SPECS = Path(__file__).parents[2].parent / "shared" / "slack-specs"
@@ -165,7 +166,7 @@ def test_event_envelope_follows_slacks_wrapper_schema(sender, endpoint):
         else WRAPPER_REQUIRED
     )
 
-    sender.event({"type": "reaction_added", "reaction": "eyes", "user": "U1"}, team_id="T0ACME001")
+    sender.event({"type": "reaction_added", "reaction": "eyes", "user": "U1"}, team_id=ACME)
 
     envelope = json.loads(endpoint.received[0].body)
     assert set(required) <= set(envelope)
@@ -175,8 +176,8 @@ def test_event_envelope_follows_slacks_wrapper_schema(sender, endpoint):
     assert envelope["event"]["event_ts"]  # Slack always sets it
     assert envelope["authorizations"][0] == {
         "enterprise_id": None,
-        "team_id": "T0ACME001",
-        "user_id": "U0HEARDBOT",
+        "team_id": ACME,
+        "user_id": HEARD,
         "is_bot": True,
         "is_enterprise_install": False,
     }
@@ -204,9 +205,9 @@ def test_command_is_form_encoded_like_slack(endpoint):
 
     sender.command(
         "feedback <@U0SAM00006|sam> says hi",
-        team_id="T0ACME001",
-        user_id="U0PRIYA003",
-        channel_id="C0FEEDBACK",
+        team_id=ACME,
+        user_id=PRIYA,
+        channel_id=FEEDBACK,
     )
 
     received = endpoint.received[0]
@@ -215,9 +216,9 @@ def test_command_is_form_encoded_like_slack(endpoint):
     assert fields["command"] == "/heard"
     assert fields["text"] == "feedback <@U0SAM00006|sam> says hi"
     assert (fields["team_id"], fields["user_id"], fields["channel_id"]) == (
-        "T0ACME001",
-        "U0PRIYA003",
-        "C0FEEDBACK",
+        ACME,
+        PRIYA,
+        FEEDBACK,
     )
     assert fields["response_url"] == "http://hooks.test/T0ACME001"
     assert fields["trigger_id"] and fields["api_app_id"] == "A0HEARD"
@@ -278,7 +279,7 @@ def test_trigger_ids_are_accepted_by_the_fake_slack(fake_slack, acme):
 def test_sender_factory_routes_response_urls_to_the_fake(sender_factory, fake_slack, endpoint):
     sender = sender_factory(endpoint.url, SECRET)
 
-    sender.command("help", team_id="T0ACME001", user_id="U0PRIYA003")
+    sender.command("help", team_id=ACME, user_id=PRIYA)
 
     response_url = parse_qs(endpoint.received[0].body.decode())["response_url"][0]
     assert response_url.startswith(fake_slack.root_url + "commands/T0ACME001/")

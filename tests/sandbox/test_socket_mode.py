@@ -9,6 +9,7 @@ from bot.app import build_app
 from bot.runtime import Runtime
 from bot.sandbox.local_server import DrainableExecutor
 from bot.settings import Settings, SlackMode
+from tests.people import GENERAL, MAYA
 
 
 def test_socket_mode_app_answers_unsigned_socket_requests(db_url, fake_slack, acme):
@@ -21,8 +22,8 @@ def test_socket_mode_app_answers_unsigned_socket_requests(db_url, fake_slack, ac
     listeners = DrainableExecutor()
     app = build_app(runtime, listener_executor=listeners)
     url = fake_slack.response_url(acme.team_id)
-    body = urlencode({"team_id": acme.team_id, "user_id": "U0MAYA0001", "command": "/heard", "text": "help",
-                      "channel_id": "C0GENERAL1", "response_url": url})  # fmt: skip
+    body = urlencode({"team_id": acme.team_id, "user_id": MAYA, "command": "/heard", "text": "help",
+                      "channel_id": GENERAL, "response_url": url})  # fmt: skip
     response = app.dispatch(BoltRequest(body=body, mode="socket_mode"))
     assert response.status == 200
     listeners.drain()

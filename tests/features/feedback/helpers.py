@@ -1,21 +1,27 @@
-"""Names for the feedback tests: Acme's people and channels (see bot.sandbox.workspace)."""
+"""Helpers for the feedback tests: reading pings and text out of what Heard posts.
+
+The people and channels (Acme's, see bot.sandbox.workspace) are in tests.people; they are
+re-exported here for the test modules that import them from this module.
+"""
 
 import re
 
-ACME = "T0ACME001"
-GLOBEX = "T0GLOBEX2"
-FEEDBACK = "C0FEEDBACK"
-GENERAL = "C0GENERAL1"
-PRODUCT = "C0PRODUCT1"  # public, Heard not a member
-LEADERS = "C0LEADERS1"  # private, Heard a member
-HEARD = "U0HEARDBOT"
-MAYA = "U0MAYA0001"
-JONAS = "U0JONAS002"
-PRIYA = "U0PRIYA003"
-TOMAS = "U0TOMAS004"
-LENA = "U0LENA0005"
-SAM = "U0SAM00006"
-ZENDESK_BOT = "B0ZENDESK1"
+from tests.people import (  # noqa: F401
+    ACME,
+    FEEDBACK,
+    GENERAL,
+    GLOBEX,
+    HEARD,
+    JONAS,
+    LEADERS,
+    LENA,
+    MAYA,
+    PRIYA,
+    PRODUCT,
+    SAM,
+    TOMAS,
+    ZENDESK_BOT,
+)  # fmt: skip
 
 _PING = re.compile(r"<(!channel|!here|!everyone|!subteam\^[^>]*|@[UW][A-Z0-9]+[^>]*)>")
 

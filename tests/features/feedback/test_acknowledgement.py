@@ -3,7 +3,19 @@
 import pytest
 
 from bot.features.feedback.views import ACKNOWLEDGE_ACTION
-from tests.features.feedback.helpers import FEEDBACK, HEARD, JONAS, LENA, MAYA, PRIYA, SAM, texts
+from tests.features.feedback.helpers import texts
+from tests.people import (
+    FEEDBACK,
+    GENERAL,
+    HEARD,
+    HEARD_BOT_ID,
+    JONAS,
+    LENA,
+    MAYA,
+    PRIYA,
+    SAM,
+    ZENDESK_BOT,
+)
 
 
 @pytest.fixture
@@ -35,7 +47,7 @@ def test_a_reply_sent_to_the_channel_too_acknowledges(feedback, posted):
 
 
 def test_bots_replies_do_not_acknowledge(feedback, posted):
-    for author in ({"user": HEARD, "bot_id": "B0HEARD001"}, {"bot_id": "B0ZENDESK1", "subtype": "bot_message"}):
+    for author in ({"user": HEARD, "bot_id": HEARD_BOT_ID}, {"bot_id": ZENDESK_BOT, "subtype": "bot_message"}):
         feedback.event({"type": "message", "channel": FEEDBACK, "text": "Auto-reply", "thread_ts": posted["ts"],
                         "ts": f"{int(posted['ts'].split('.')[0]) + 5}.000001", **author})
     assert status(feedback, posted) == "open"
@@ -94,8 +106,8 @@ def test_removing_a_reaction_nobody_counted_changes_nothing(feedback, posted):
 
 
 def test_reactions_on_messages_heard_never_stored_change_nothing(feedback):
-    general = feedback.slack.post_as(SAM, "C0GENERAL1", "lunch?")
-    feedback.react(JONAS, general["ts"], "eyes", channel="C0GENERAL1")
+    general = feedback.slack.post_as(SAM, GENERAL, "lunch?")
+    feedback.react(JONAS, general["ts"], "eyes", channel=GENERAL)
     feedback.react(JONAS, "1600000000.000100", "eyes")  # years old, not in the fake either
     assert feedback.items() == []
 

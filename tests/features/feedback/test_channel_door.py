@@ -3,13 +3,16 @@
 from datetime import UTC, datetime
 
 from bot.db.models import ProcessedEvent
-from tests.features.feedback.helpers import (
+from tests.people import (
     FEEDBACK,
     GENERAL,
     GLOBEX,
     HEARD,
+    HEARD_BOT_ID,
     PRIYA,
+    PRODUCT,
     SAM,
+    ZENDESK,
     ZENDESK_BOT,
 )
 
@@ -43,11 +46,11 @@ def test_replies_bots_joins_and_other_subtypes_are_not_items(feedback):
     feedback.post(SAM, "On it", thread_ts=parent["ts"])
     for event in (
         {"subtype": "bot_message", "bot_id": ZENDESK_BOT, "text": "New ticket #4821", "ts": "1795000000.000100"},
-        {"bot_id": ZENDESK_BOT, "user": "U0ZENDESK1", "text": "Ticket", "ts": "1795000000.000200"},
+        {"bot_id": ZENDESK_BOT, "user": ZENDESK, "text": "Ticket", "ts": "1795000000.000200"},
         {"subtype": "channel_join", "user": SAM, "text": "<@U0SAM00006> has joined", "ts": "1795000000.000300"},
         {"subtype": "channel_topic", "user": SAM, "text": "set the topic", "ts": "1795000000.000400"},
         {"subtype": "me_message", "user": SAM, "text": "waves", "ts": "1795000000.000500"},
-        {"user": HEARD, "bot_id": "B0HEARD001", "text": "Heard's own post", "ts": "1795000000.000600"},
+        {"user": HEARD, "bot_id": HEARD_BOT_ID, "text": "Heard's own post", "ts": "1795000000.000600"},
     ):
         feedback.event({"type": "message", "channel": FEEDBACK, **event})
     assert [i.text for i in feedback.items()] == ["Customer wants SSO."]
@@ -141,6 +144,6 @@ def test_events_from_unknown_workspaces_and_channels_are_answered_and_ignored(fe
 
 def test_a_post_in_a_channel_that_stopped_being_tracked_is_not_an_item(feedback):
     feedback.post(SAM, "First")
-    feedback.track("C0PRODUCT1")
+    feedback.track(PRODUCT)
     feedback.post(SAM, "Second")
     assert [i.text for i in feedback.items()] == ["First"]

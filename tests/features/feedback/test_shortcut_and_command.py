@@ -7,10 +7,14 @@ import pytest
 
 from bot.features.feedback import views
 from bot.features.feedback.views import LOG_SHORTCUT as LOG_FEEDBACK_CALLBACK
-from tests.features.feedback.helpers import (
+from tests.features.feedback.helpers import pings, texts
+from tests.people import (
     ACME,
     FEEDBACK,
     GENERAL,
+    GLOBEX,
+    GLOBEX_FEEDBACK,
+    HANK,
     HEARD,
     JONAS,
     LEADERS,
@@ -19,8 +23,7 @@ from tests.features.feedback.helpers import (
     PRIYA,
     SAM,
     TOMAS,
-    pings,
-    texts,
+    ZENDESK_BOT,
 )
 
 
@@ -92,7 +95,7 @@ def test_a_reply_on_the_original_message_acknowledges(feedback):
 
 
 def test_shortcut_on_a_bot_message_makes_the_logger_the_reporter(feedback):
-    zendesk = {"type": "message", "subtype": "bot_message", "bot_id": "B0ZENDESK1", "username": "Zendesk",
+    zendesk = {"type": "message", "subtype": "bot_message", "bot_id": ZENDESK_BOT, "username": "Zendesk",
                "text": 'New ticket #48213 from Contoso: "Robot stops at aisle 7"', "ts": "1795000100.000100"}
     submit(feedback, shortcut(feedback, zendesk, user=PRIYA, channel=FEEDBACK), user=PRIYA)
     [item] = feedback.items()
@@ -225,7 +228,7 @@ def test_buttons_for_an_item_of_another_workspace_do_nothing(feedback, globex):
     feedback.command("feedback Globex wants Spanish reports", user=PRIYA)
     [item] = feedback.items()
     payload = feedback.heard.sender.block_actions_payload(
-        team_id="T0GLOBEX2", user_id="U0HANK0001", channel_id="C0GLXFEED1", message={"ts": "1.000001"},
+        team_id=GLOBEX, user_id=HANK, channel_id=GLOBEX_FEEDBACK, message={"ts": "1.000001"},
         action={"action_id": views.ACKNOWLEDGE_ACTION, "block_id": "b", "type": "button", "value": str(item.id)},
     )  # fmt: skip
     assert feedback.heard.sender.interaction(payload).status == 200  # Globex is not installed here
