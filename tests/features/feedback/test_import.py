@@ -165,29 +165,56 @@ def test_imports_are_per_workspace(sessions, acme_id, make_workspace, tmp_path):
 # -- as a person runs it ----------------------------------------------------------------------
 
 
-def heard(*args, cwd, database_url):
+def heard_process(*args, cwd, database_url) -> subprocess.CompletedProcess:
+    """`heard ARGS` in a process of its own, as a person runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "HEARD_"))}
     env["DATABASE_URL"] = database_url
     return subprocess.run([sys.executable, "-m", "bot", *args], check=False, cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)  # fmt: skip
 
 
+@pytest.fixture
+def heard(monkeypatch, capsys):
+    """`heard(*args, cwd=, database_url=)`: the CLI's entry point (`bot.cli.main`) in this
+    process, with the same environment and working directory as `heard_process`; an
+    interpreter start per call was most of these tests' time."""
+    from bot.cli import main
+
+    def run(*args, cwd, database_url) -> subprocess.CompletedProcess:
+        for name in [k for k in os.environ if k.startswith(("SLACK_", "DATABASE_URL", "HEARD_"))]:
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as exit:
+            status = exit.code if isinstance(exit.code, int) else (exit.code is not None)
+        else:
+            status = 0
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["heard", *args], status, out, err)
+
+    return run
+
+
 def test_heard_feedback_import_shows_progress_and_a_summary(db_url, acme_id, tmp_path):
-    path = write(tmp_path / "export.csv", [*many(10_000), ["", "Sam", "2026-11-20", "email", ""]])
-    first = heard("feedback", "import", str(path), cwd=tmp_path, database_url=db_url)
+    # Three batches of rows: the bar moves (the 10,000-row case is the service's test above).
+    path = write(tmp_path / "export.csv", [*many(2_500), ["", "Sam", "2026-11-20", "email", ""]])
+    first = heard_process("feedback", "import", str(path), cwd=tmp_path, database_url=db_url)
     assert first.returncode == 0, first.stderr
     assert "Importing" in first.stderr and "100%" in first.stderr  # the progress bar
-    assert "skipped line 10002: text is empty" in first.stdout
-    assert "Imported 10000 new item(s) into T0ACME001; 0 already known; 1 bad row(s) skipped." in first.stdout
-    again = heard("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path, database_url=db_url)
-    assert "Imported 0 new item(s) into T0ACME001; 10000 already known" in again.stdout
+    assert "skipped line 2502: text is empty" in first.stdout
+    assert "Imported 2500 new item(s) into T0ACME001; 0 already known; 1 bad row(s) skipped." in first.stdout
+    again = heard_process("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path, database_url=db_url)
+    assert "Imported 0 new item(s) into T0ACME001; 2500 already known" in again.stdout
 
 
 @pytest.mark.parametrize(("name", "says"), [
     ("missing.csv", "missing.csv is not a file"),
     ("bad.csv", "the header must name the columns"),
 ])  # fmt: skip
-def test_a_missing_file_or_a_wrong_header_is_one_line_before_any_work(tmp_path, name, says):
+def test_a_missing_file_or_a_wrong_header_is_one_line_before_any_work(heard, tmp_path, name, says):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     result = heard("feedback", "import", name, cwd=tmp_path, database_url="postgresql+psycopg://nobody@127.0.0.1:1/x")
     assert result.returncode == 2 and result.stdout == ""
@@ -209,7 +236,7 @@ def stored(db_url) -> dict[str, tuple[Workspace, list[str]]]:
         engine.dispose()
 
 
-def test_import_into_a_team_heard_is_not_installed_in_records_it_awaiting_installation(db_url, tmp_path):
+def test_import_into_a_team_heard_is_not_installed_in_records_it_awaiting_installation(heard, db_url, tmp_path):
     path = write(tmp_path / "history.csv", [
         ["Invoices are PDF only", "U0PRIYA003", "2026-11-20T14:30:00Z", "email", ""],
         ["Wants SSO", "Dana from Support", "2026-11-24", "zendesk", ""],
@@ -232,7 +259,8 @@ def test_import_into_a_team_heard_is_not_installed_in_records_it_awaiting_instal
     assert stored(db_url)["T0ACME001"][0].id == workspace.id  # the same record, not a second one
 
 
-def test_installing_heard_in_an_awaiting_team_keeps_its_imported_feedback(db_url, heard_server, fake_slack, tmp_path):
+def test_installing_heard_in_an_awaiting_team_keeps_its_imported_feedback(heard, db_url, heard_server, fake_slack,
+                                                                           tmp_path):  # fmt: skip
     path = write(tmp_path / "history.csv", [["Invoices are PDF only", "U0PRIYA003", "2026-11-20T14:30:00Z", "email", ""]])
     assert heard("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path,
                  database_url=db_url).returncode == 0  # fmt: skip
@@ -252,7 +280,7 @@ def test_installing_heard_in_an_awaiting_team_keeps_its_imported_feedback(db_url
 
 
 @pytest.mark.parametrize("team", ["acme", "t0acme001", "T0ACME001\nT0EVIL", "<!channel>", "T" + "0" * 40])
-def test_a_team_that_is_not_a_slack_team_id_is_one_line_and_records_nothing(db_url, tmp_path, team):
+def test_a_team_that_is_not_a_slack_team_id_is_one_line_and_records_nothing(heard, db_url, tmp_path, team):
     result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), "--team", team,
                    cwd=tmp_path, database_url=db_url)  # fmt: skip
     assert result.returncode == 2 and result.stdout == ""
@@ -261,7 +289,7 @@ def test_a_team_that_is_not_a_slack_team_id_is_one_line_and_records_nothing(db_u
     assert stored(db_url) == {}
 
 
-def test_without_team_and_no_installed_workspace_says_to_pass_team(db_url, tmp_path):
+def test_without_team_and_no_installed_workspace_says_to_pass_team(heard, db_url, tmp_path):
     result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), cwd=tmp_path, database_url=db_url)
     assert result.returncode == 2 and result.stdout == ""
     [line] = result.stderr.strip().splitlines()
@@ -284,7 +312,7 @@ def test_import_target_by_workspace_state(sessions, make_workspace, acme_id):
         import_target(session, None)
 
 
-def test_with_several_workspaces_the_team_must_be_named(db_url, acme_id, make_workspace, tmp_path):
+def test_with_several_workspaces_the_team_must_be_named(heard, db_url, acme_id, make_workspace, tmp_path):
     make_workspace("T0GLOBEX2")
     result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), cwd=tmp_path, database_url=db_url)
     assert result.returncode == 2 and "--team (T0ACME001, T0GLOBEX2)" in result.stderr
