@@ -12,7 +12,8 @@ names it. What it may declare, each optional:
 - `jobs`: its recurring jobs (:class:`bot.scheduler.registry.JobSpec`).
 - `home_sections`: functions from :class:`HomeContext` to App Home blocks.
 - `checklist`: its items of the admins' setup checklist (:class:`ChecklistItem`).
-- `settings`: its sections of `/heard config` and the admins' App Home.
+- `settings`: its sections of `/heard config` and the admins' App Home, and
+  `audit_formats`: how its settings' values read in the audit log.
 - `manifest`: the scopes, events, shortcuts and callback ids it needs (:class:`ManifestPart`).
 - `forget`: what `/heard forget @person` deletes or anonymises of its data.
 - `exports`: the CSV files it adds to `heard export` (:class:`ExportFile`).
@@ -141,6 +142,9 @@ class Forgotten:
         return f"{self.count} {self.one if self.count == 1 else self.many} {self.how}"
 
 
+AuditFormats = dict[str, Callable[[Any], str]]
+"""How a room's settings read in the audit log: action prefix -> one stored value as mrkdwn."""
+
 ExportRows = Callable[["Session", dict[int, str]], Iterator[tuple]]
 """Rows of one CSV file for the workspaces in `team_of` (workspace id -> team id)."""
 
@@ -171,6 +175,7 @@ class Room:
     home_sections: tuple[Callable[[HomeContext], list[dict]], ...] = ()
     checklist: Callable[[SetupRequest], list[ChecklistItem]] | None = None
     settings: Callable[[SetupRequest], list[str]] | None = None
+    audit_formats: AuditFormats = field(default_factory=dict)
     manifest: ManifestPart = ManifestPart()
     forget: Callable[[ForgetRequest], list[Forgotten]] | None = None
     exports: tuple[ExportFile, ...] = ()
@@ -220,6 +225,9 @@ class Rooms:
     def checklist(self, request: SetupRequest) -> list[ChecklistItem]:
         items = [item for room in self.rooms if room.checklist for item in room.checklist(request)]
         return sorted(items, key=lambda item: item.rank)
+
+    def audit_formats(self) -> AuditFormats:
+        return {prefix: read for room in self.rooms for prefix, read in room.audit_formats.items()}
 
     def settings(self, request: SetupRequest) -> list[str]:
         """Each room's sections of `/heard config` and the admins' App Home (mrkdwn)."""

@@ -1,14 +1,16 @@
-"""Typed access to a workspace's settings, shared by every feature.
+"""A workspace's settings, shared by every room.
 
-Settings are rows of `workspace_settings` (JSON values). Admin commands change
-them through :func:`change_setting`, which also writes the audit log; features
-read them with :func:`load_config`.
+Settings are rows of `workspace_settings` (JSON values), keyed by name. Every change
+goes through :func:`change_setting`, which also writes the audit log. The core's own
+settings (the stories and digest channels, schedule overrides) are read with
+:func:`load_config`; each room reads its own keys with :func:`setting_values` and fills
+in its defaults (the feedback room: `bot/features/feedback/config.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,52 +19,39 @@ from sqlalchemy.orm import Session
 from bot.db.models import AuditEntry, WorkspaceSetting
 from bot.workspaces import set_setting
 
-FEEDBACK_CHANNELS = "feedback_channels"  # list of channel ids
 STORIES_CHANNEL = "stories_channel"  # channel id
 DIGEST_CHANNEL = "digest_channel"  # channel id (optional leadership channel)
-IGNORE_AFTER = "ignore_after_seconds"  # int seconds
-ACK_EMOJI = "ack_emoji"  # list of emoji names without colons
-IGNORED_REMINDERS = "ignored_reminders"  # bool: remind in the thread once when ignored
 SCHEDULE = "schedule.{job}"  # cadence text or "off"
-
-DEFAULT_IGNORE_AFTER = timedelta(hours=72)
-DEFAULT_ACK_EMOJI = ("eyes", "white_check_mark", "heavy_check_mark")
 
 
 @dataclass(frozen=True)
 class WorkspaceConfig:
-    feedback_channels: tuple[str, ...] = ()
     stories_channel: str | None = None
     digest_channel: str | None = None
-    ignore_after: timedelta = DEFAULT_IGNORE_AFTER
-    ack_emoji: tuple[str, ...] = DEFAULT_ACK_EMOJI
-    ignored_reminders: bool = True
     schedules: dict[str, str] = field(default_factory=dict)  # job -> override
 
 
+def setting_values(session: Session, workspace_id: int, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The workspace's stored settings by key (`keys` only, when given); a room reads its
+    own through this and fills in its defaults."""
+    query = select(WorkspaceSetting.key, WorkspaceSetting.value).where(WorkspaceSetting.workspace_id == workspace_id)
+    if keys is not None:
+        query = query.where(WorkspaceSetting.key.in_(keys))
+    return dict(session.execute(query).all())
+
+
 def load_config(session: Session, workspace_id: int) -> WorkspaceConfig:
-    """Every setting of the workspace, defaults filled in."""
-    values = dict(
-        session.execute(
-            select(WorkspaceSetting.key, WorkspaceSetting.value).where(
-                WorkspaceSetting.workspace_id == workspace_id
-            )
-        ).all()
-    )
+    """The core's settings of the workspace (channels, schedules), defaults filled in.
+    Each room reads its own settings with `setting_values`."""
+    values = setting_values(session, workspace_id)
     schedules = {
         key.removeprefix("schedule."): value
         for key, value in values.items()
         if key.startswith("schedule.") and isinstance(value, str)
     }
-    ignore_after = values.get(IGNORE_AFTER)
-    ack_emoji = values.get(ACK_EMOJI)
     return WorkspaceConfig(
-        feedback_channels=tuple(values.get(FEEDBACK_CHANNELS) or ()),
         stories_channel=values.get(STORIES_CHANNEL),
         digest_channel=values.get(DIGEST_CHANNEL),
-        ignore_after=timedelta(seconds=ignore_after) if ignore_after else DEFAULT_IGNORE_AFTER,
-        ack_emoji=tuple(ack_emoji) if ack_emoji is not None else DEFAULT_ACK_EMOJI,
-        ignored_reminders=values.get(IGNORED_REMINDERS, True) is not False,
         schedules=schedules,
     )
 

@@ -150,7 +150,7 @@ def config_command(request: CommandRequest) -> CommandReply:
     with request.runtime.sessions() as session:
         snapshot = service.config_snapshot(session, request.workspace_id, job_catalog(request.runtime))
         settings = room_settings(request.runtime, session, request.workspace_id, request.command)
-    blocks = views.config_blocks(snapshot, settings, request.command, now)
+    blocks = views.config_blocks(snapshot, settings, request.command, now, request.runtime.rooms.audit_formats())
     return CommandReply(f"Heard settings for {escape(snapshot.workspace_name)}", blocks=blocks)
 
 

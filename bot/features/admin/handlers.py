@@ -265,7 +265,7 @@ def admin_setup(home: HomeContext) -> list[dict]:
     snapshot = service.config_snapshot(home.session, workspace_id, job_catalog(runtime), audit_entries=3)
     items = runtime.rooms.checklist(SetupRequest(home.session, workspace_id, home.command, runtime))
     settings = room_settings(runtime, home.session, workspace_id, home.command)
-    return views.admin_home(snapshot, items, settings, home.now)
+    return views.admin_home(snapshot, items, settings, home.now, runtime.rooms.audit_formats())
 
 
 def register(app: App, context: RoomContext) -> None:

@@ -9,7 +9,7 @@ ephemeral reply or a view.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.features.admin.service import ConfigSnapshot, DepartmentInfo, ForgetReport, ScheduleRow
-from bot.rooms import ChecklistItem
+from bot.rooms import AuditFormats, ChecklistItem
 from bot.slack.blocks import (
     button,
     channel_link,
@@ -70,17 +70,6 @@ def local_time(moment: datetime, time_zone: str) -> str:
     return moment.astimezone(ZoneInfo(time_zone)).strftime("%a %d %b %H:%M")
 
 
-def duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    if seconds % 86400 == 0:
-        days = seconds // 86400
-        return f"{days} day{'s' if days != 1 else ''}"
-    if seconds % 3600 == 0:
-        hours = seconds // 3600
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{seconds // 60} minutes"
-
-
 def people(user_ids: list[str], *, none: str = "nobody") -> str:
     return ", ".join(mention(u) for u in user_ids) or none
 
@@ -100,21 +89,21 @@ def department_line(department: DepartmentInfo) -> str:
     )
 
 
-def audit_value(action: str, value) -> str:
-    """An old or new value of an audit entry, for people."""
+def audit_value(action: str, value, formats: AuditFormats | None = None) -> str:
+    """An old or new value of an audit entry, for people. `formats` are the rooms' own
+    readings of their settings' values, by action prefix (`ignore-after` → "3 days")."""
     if value is None:
         return "default" if action.startswith("schedule") else "none"
     if isinstance(value, bool):
         if action in ("pause", "resume"):
             return "paused" if value else "running"
         return "on" if value else "off"
+    own = next((read for prefix, read in (formats or {}).items() if action.startswith(prefix)), None)
+    if own is not None and isinstance(value, int | float | str):
+        return own(value)
     if isinstance(value, int | float):
-        if action.startswith("ignore-after"):
-            return duration(timedelta(seconds=value))
         return str(value)
     if isinstance(value, str):
-        if action.startswith("ack-emoji") and re.match(r"^[a-z0-9_+'-]+$", value):
-            return f":{value}:"
         if _CHANNEL_ID.match(value):
             return channel_link(value)
         if _USER_ID.match(value):
@@ -123,17 +112,17 @@ def audit_value(action: str, value) -> str:
             return usergroup(value)
         return escape(truncate(value, 80))
     if isinstance(value, list):
-        return ", ".join(audit_value(action, v) for v in value) or "none"
+        return ", ".join(audit_value(action, v, formats) for v in value) or "none"
     if isinstance(value, dict):
         if action.startswith("department") and "name" in value:
             return department_line(
                 DepartmentInfo(str(value["name"]), str(value.get("channel") or ""), value.get("usergroup"))
             ) if _CHANNEL_ID.match(str(value.get("channel") or "")) else escape(str(value["name"]))
-        return ", ".join(f"{escape(str(k))} {audit_value(action, v)}" for k, v in value.items())
+        return ", ".join(f"{escape(str(k))} {audit_value(action, v, formats)}" for k, v in value.items())
     return escape(truncate(str(value), 80))
 
 
-def audit_line(entry, time_zone: str) -> str:
+def audit_line(entry, time_zone: str, formats: AuditFormats | None = None) -> str:
     actor = entry.actor_user_id
     who = mention(actor) if actor and _USER_ID.match(actor) else (escape(actor) if actor else "Heard")
     when = local_time(entry.at, time_zone)
@@ -143,8 +132,8 @@ def audit_line(entry, time_zone: str) -> str:
         held = sum(v for v in counts.values() if isinstance(v, int) and not isinstance(v, bool))
         return f"{when} · {who}: `forget` a person ({held} record{'s' if held != 1 else ''})"
     return (
-        f"{when} · {who}: `{action}` {audit_value(entry.action, entry.old_value)} → "
-        f"{audit_value(entry.action, entry.new_value)}"
+        f"{when} · {who}: `{action}` {audit_value(entry.action, entry.old_value, formats)} → "
+        f"{audit_value(entry.action, entry.new_value, formats)}"
     )
 
 
@@ -162,12 +151,13 @@ def schedule_line(row: ScheduleRow, time_zone: str, now: datetime) -> str:
 # -- /heard config and friends --------------------------------------------------------------------
 
 
-def config_blocks(snapshot: ConfigSnapshot, settings: list[str], command: str, now: datetime) -> list[dict]:
+def config_blocks(snapshot: ConfigSnapshot, settings: list[str], command: str, now: datetime,
+                  formats: AuditFormats | None = None) -> list[dict]:  # fmt: skip
     """Every setting of the workspace (the core's, then each room's `settings`), then the
     last few changes."""
     blocks = [header("Heard settings"), *settings_sections(snapshot, settings, now)]
     if snapshot.audit:
-        lines = [audit_line(entry, snapshot.time_zone) for entry in snapshot.audit]
+        lines = [audit_line(entry, snapshot.time_zone, formats) for entry in snapshot.audit]
         blocks += [section("*Last changes*\n" + "\n".join(lines))]
     else:
         blocks += [context("No changes yet.")]
@@ -324,7 +314,8 @@ def checklist_blocks(items: list[ChecklistItem], *, buttons: bool) -> list:
     return blocks
 
 
-def admin_home(snapshot: ConfigSnapshot, items: list[ChecklistItem], settings: list[str], now: datetime) -> list[dict]:
+def admin_home(snapshot: ConfigSnapshot, items: list[ChecklistItem], settings: list[str], now: datetime,
+               formats: AuditFormats | None = None) -> list[dict]:  # fmt: skip
     """What admins see on the App Home: the setup checklist with buttons, then the settings."""
     missing = [i for i in items if not i.done and not i.optional]
     steps = f"{len(missing)} step{'s' if len(missing) != 1 else ''}"
@@ -343,7 +334,7 @@ def admin_home(snapshot: ConfigSnapshot, items: list[ChecklistItem], settings: l
         *settings_sections(snapshot, settings, now),
     ]  # fmt: skip
     if snapshot.audit:
-        lines = [audit_line(entry, snapshot.time_zone) for entry in snapshot.audit[:3]]
+        lines = [audit_line(entry, snapshot.time_zone, formats) for entry in snapshot.audit[:3]]
         blocks.append(context("*Last changes*\n" + "\n".join(lines)))
     return to_dicts(blocks)
 

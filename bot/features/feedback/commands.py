@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from bot.db.models import Workspace
 from bot.features.feedback import history, service, views
+from bot.features.feedback.config import ACK_EMOJI, FEEDBACK_CHANNELS, IGNORE_AFTER, load_config
 from bot.slack import outbox
 from bot.slack.blocks import channel_link, escape
 from bot.slack.channels import ensure_postable
@@ -20,13 +21,7 @@ from bot.slack.emoji import custom_emoji, is_standard
 from bot.slack.history import SlackReadError, error_code
 from bot.slack.outbox import deliver_due
 from bot.slack.requests import channel_id as mentioned_channel
-from bot.workspace_settings import (
-    ACK_EMOJI,
-    FEEDBACK_CHANNELS,
-    IGNORE_AFTER,
-    change_setting,
-    load_config,
-)
+from bot.workspace_settings import change_setting
 
 log = logging.getLogger(__name__)
 

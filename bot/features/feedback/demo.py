@@ -9,9 +9,9 @@ from rich.padding import Padding
 from rich.text import Text
 from sqlalchemy import func, select
 
+from bot.features.feedback.config import DEFAULT_IGNORE_AFTER
 from bot.features.feedback.models import FeedbackItem
 from bot.slack.outbox import deliver_due
-from bot.workspace_settings import DEFAULT_IGNORE_AFTER
 
 FEEDBACK_CHANNEL = "customer-feedback"
 

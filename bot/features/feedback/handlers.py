@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.db.models import Workspace
 from bot.features.feedback import events, history, service, setup, views
+from bot.features.feedback.config import load_config
 from bot.features.feedback.models import FeedbackItem
 from bot.rooms import HomeContext, RoomContext
 from bot.runtime import Runtime
@@ -23,7 +24,6 @@ from bot.slack.blocks import channel_link
 from bot.slack.history import any_message
 from bot.slack.markup import is_conversation_id, is_user_id
 from bot.slack.outbox import deliver_due
-from bot.workspace_settings import load_config
 
 log = logging.getLogger(__name__)
 

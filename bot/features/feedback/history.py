@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import Workspace
 from bot.features.feedback import events, service
+from bot.features.feedback.config import load_config
 from bot.features.feedback.models import FeedbackItem
 from bot.slack.history import SlackReadError, error_code, history, replies, top_level_message
-from bot.workspace_settings import load_config
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient

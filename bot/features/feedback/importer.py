@@ -31,10 +31,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.features.feedback import service
+from bot.features.feedback.config import load_config
 from bot.features.feedback.kinds import ItemStatus, Source
 from bot.features.feedback.models import FeedbackItem
 from bot.slack import markup
-from bot.workspace_settings import load_config
 from bot.workspaces import active_workspaces, find, record_awaiting_install
 
 COLUMNS = ("text", "author", "created_at", "source", "url")

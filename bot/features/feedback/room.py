@@ -18,6 +18,7 @@ ROOM = Room(
     home_sections=(handlers.my_feedback_section,),
     checklist=setup.checklist,
     settings=setup.settings,
+    audit_formats=setup.AUDIT_FORMATS,
     manifest=ManifestPart(
         scopes={
             "channels:history": "read messages in public feedback channels",

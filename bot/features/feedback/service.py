@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import OutboxMessage, Workspace
 from bot.features.feedback import views
+from bot.features.feedback.config import FeedbackConfig, load_config
 from bot.features.feedback.kinds import AckKind, ItemStatus, Source
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
 from bot.slack.outbox import OutboxStatus, enqueue
-from bot.workspace_settings import WorkspaceConfig, load_config
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def _existing(session: Session, workspace_id: int, said: Said) -> FeedbackItem |
 
 
 def post_card(
-    session: Session, workspace: Workspace, item: FeedbackItem, config: WorkspaceConfig, *, now: datetime
+    session: Session, workspace: Workspace, item: FeedbackItem, config: FeedbackConfig, *, now: datetime
 ) -> str | None:
     """Queue Heard's confirmation card in the first feedback channel, once per item.
 
@@ -525,7 +525,7 @@ def sweep(session: Session, workspace: Workspace, *, now: datetime) -> SweepRepo
     return report
 
 
-def reminder_thread(item: FeedbackItem, config: WorkspaceConfig) -> tuple[str | None, str | None]:
+def reminder_thread(item: FeedbackItem, config: FeedbackConfig) -> tuple[str | None, str | None]:
     """Where the reminder goes: the card's thread if Heard posted one, else the thread of
     the original message when it is in a feedback channel (where Heard reads and posts)."""
     if item.card_channel_id and item.card_ts:

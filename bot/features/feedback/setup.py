@@ -4,6 +4,8 @@ channels, with a button and a modal), and its lines of `/heard config`."""
 from __future__ import annotations
 
 import logging
+import re
+from datetime import timedelta
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
@@ -16,11 +18,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.features.feedback import commands, views
+from bot.features.feedback.config import load_config
 from bot.rooms import ChecklistItem, RoomContext, SetupRequest
 from bot.slack import outbox
 from bot.slack.blocks import channel_link, escape, section
 from bot.slack.commands import CommandFailed, UsageError
-from bot.workspace_settings import load_config
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,19 @@ def settings(request: SetupRequest) -> list[str]:
         f"Acknowledgement emoji: {emoji}\n"
         f"Reminders in ignored threads: {'on' if config.ignored_reminders else 'off'}"
     ]
+
+
+def _emoji(value) -> str:
+    name = str(value)
+    return f":{name}:" if re.fullmatch(r"[a-z0-9_+'-]+", name) else escape(name)
+
+
+def _duration(value) -> str:
+    return views.duration(timedelta(seconds=value)) if isinstance(value, int | float) else escape(str(value))
+
+
+AUDIT_FORMATS = {"ignore-after": _duration, "ack-emoji": _emoji}
+"""How the feedback settings read in the audit log (`/heard config`'s last changes)."""
 
 
 def channel_modal() -> dict:

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.features import load_rooms
 from bot.features.admin import views
 from bot.features.admin.service import DepartmentInfo, ForgetReport
 from bot.rooms import Forgotten
@@ -30,7 +31,7 @@ def test_department_names_are_escaped():
         ("schedule weekly-story", None, "default"),
         ("leader add", ["U0JONAS002", "forgotten"], "<@U0JONAS002>, forgotten"),
         ("leader remove", [], "none"),
-        ("ignore-after", 259200, "3 days"),
+        ("ignore-after", 259200, "72 hours"),  # as the feedback room says it
         ("ignore-after", 5400, "90 minutes"),
         ("ack-emoji add", ["eyes", "white_check_mark"], ":eyes:, :white_check_mark:"),
         ("pause", True, "paused"),
@@ -41,7 +42,8 @@ def test_department_names_are_escaped():
     ],
 )  # fmt: skip
 def test_audit_values_read_like_the_setting(action, value, shown):
-    assert views.audit_value(action, value) == shown
+    # the rooms' own readings of their settings (the feedback room's ignore-after, ack-emoji)
+    assert views.audit_value(action, value, load_rooms().audit_formats()) == shown
 
 
 def test_audit_lines_say_who_when_and_old_to_new_in_the_workspace_zone():

@@ -7,14 +7,14 @@ Import the fixtures (`feedback`, `untracked`) into a test module or conftest to 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from bot.db.models import OutboxMessage, Workspace
+from bot.features.feedback.config import FEEDBACK_CHANNELS
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
-from bot.workspace_settings import FEEDBACK_CHANNELS, change_setting
+from bot.workspace_settings import change_setting
 from tests.features.feedback.helpers import ACME, FEEDBACK, HEARD
 
 
@@ -117,15 +117,14 @@ class Feedback:
         with self.runtime.sessions.begin() as session:
             workspace = session.scalar(select(Workspace).where(Workspace.team_id == ACME))
             change_setting(session, workspace.id, FEEDBACK_CHANNELS, list(channels), by=None,
-                           now=datetime.now(UTC), action="test")  # fmt: skip
+                           now=self.runtime.clock(), action="test")  # fmt: skip
 
 
 @pytest.fixture
-def feedback(heard_server, fake_slack) -> Feedback:
+def feedback(workspace, heard_server, fake_slack) -> Feedback:
     """Heard serving Acme, #customer-feedback tracked (no backfill: tests post what they need)."""
-    room = Feedback(heard_server(), fake_slack)
-    room.track(FEEDBACK)
-    return room
+    workspace(feedback_channels=[FEEDBACK])
+    return Feedback(heard_server(), fake_slack)
 
 
 @pytest.fixture

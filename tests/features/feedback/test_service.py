@@ -136,7 +136,8 @@ def test_apply_ignore_rule_both_ways(session, workspace):
 
 
 def test_sweep_reminds_each_item_once_and_only_where_it_has_a_thread(session, workspace):
-    from bot.workspace_settings import FEEDBACK_CHANNELS, change_setting
+    from bot.features.feedback.config import FEEDBACK_CHANNELS
+    from bot.workspace_settings import change_setting
 
     change_setting(session, workspace.id, FEEDBACK_CHANNELS, ["C0FEEDBACK"], by=None, now=NOW, action="t")
     channel = new_item(session, workspace, ts="1.000001", hours_ago=100)

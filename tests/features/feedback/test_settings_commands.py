@@ -5,17 +5,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import AuditEntry
+from bot.features.feedback.config import load_config
 from bot.slack import history as slack_history
-from bot.workspace_settings import load_config
-from tests.features.feedback.helpers import (
-    FEEDBACK,
-    JONAS,
-    MAYA,
-    PRIYA,
-    SAM,
-    TOMAS,
-    pings,
-)
+from tests.features.feedback.helpers import pings
+from tests.people import FEEDBACK, JONAS, MAYA, PRIYA, SAM, TOMAS
 
 ADD = "feedback-channel add <#C0FEEDBACK|customer-feedback>"
 SEEDED_POSTS = 7  # Acme's #customer-feedback: 7 posts by people, a bot's ticket, a join, a reply

@@ -7,10 +7,11 @@ from sqlalchemy import update
 
 from bot.db.models import Workspace
 from bot.features import load_rooms
+from bot.features.feedback.config import IGNORED_REMINDERS
 from bot.features.feedback.models import FeedbackItem
 from bot.scheduler.runner import run_job
 from bot.slack.outbox import deliver_due
-from bot.workspace_settings import IGNORED_REMINDERS, change_setting
+from bot.workspace_settings import change_setting
 from tests.features.feedback.helpers import ACME, FEEDBACK, HEARD, JONAS, PRIYA, SAM, pings, texts
 
 
