@@ -104,7 +104,8 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
 
     people = People()
     access = caller_access(runtime, people, on_installer=on_installer, after_install=after_install)
-    register_slash_command(app, SlashDispatcher(runtime, rooms.router, access, notify=notify))
+    intro = " ".join(text for _, text in rooms.about())
+    register_slash_command(app, SlashDispatcher(runtime, rooms.router, access, notify=notify, intro=intro))
     context = RoomContext(runtime=runtime, rooms=rooms, people=people, access=access, notify=notify)
     for room in rooms:
         if room.register:

@@ -45,6 +45,9 @@ ONE_LINE_ERRORS = (
     ("bot.db", "DatabaseUnavailable", 1),
     ("bot.app", "SlackUnavailable", 1),
     ("bot.errors", "Failure", 1),
+    # Two rooms declaring one /heard form, job or callback id: a broken install, not a
+    # passing fault; the line names both rooms.
+    ("bot.rooms", "RoomConflict", 1),
 )
 
 # Loggers whose start-up chatter would bury `heard run`'s one-line error: Bolt warns that

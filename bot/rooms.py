@@ -268,6 +268,7 @@ class Rooms:
             forms.append("config (admins)")
         return build_manifest(
             scopes=self.scopes(), events=self.events(), usage_hint=" | ".join(forms)[:1000],
+            about=" ".join(text for _, text in self.about()),
             shortcuts=[shortcut.as_manifest() for shortcut in self.shortcuts()],
             command=command, request_url=request_url,
         )  # fmt: skip

@@ -159,12 +159,11 @@ def not_admin(form: str, admins: list[str]) -> str:
     return f"Only Heard admins can use `{escape(form)}`. Ask {who}."
 
 
-def help_text(command: str, commands: list[Command]) -> str:
-    """The reply to `/heard help`: what Heard does and the commands this person may run."""
+def help_text(command: str, commands: list[Command], intro: str = "") -> str:
+    """The reply to `/heard help`: what Heard does (`intro`, from the rooms) and the
+    commands this person may run."""
     lines = [
-        "*Heard* keeps your company close to its customers: it tracks customer feedback "
-        "shared in Slack, flags what nobody acknowledged, and tells people when their "
-        "feedback is acted on.",
+        f"*Heard* keeps your company close to its customers. {intro}".strip(),
         "",
         "*Commands*",
         f"• `{command} help` — what Heard does and the commands you can run",
@@ -230,8 +229,9 @@ class SlashDispatcher:
     """Runs one `/heard` invocation against the router."""
 
     def __init__(self, runtime: Runtime, router: CommandRouter, access: Access, *,
-                 notify: Callable[[], None]):  # fmt: skip
+                 notify: Callable[[], None], intro: str = ""):  # fmt: skip
         self.runtime = runtime
+        self.intro = intro  # what the installed rooms do, for `/heard help`
         self.router = router
         self.access = access
         self.notify = notify
@@ -257,7 +257,7 @@ class SlashDispatcher:
         if words[0].lower() == "help":
             if len(words) > 1:
                 return Dispatched(usage_error("`help` takes no arguments.", f"{self.command} help"), after=after)
-            return Dispatched(help_text(self.command, self.router.usable(caller.is_admin)), after=after)
+            return Dispatched(help_text(self.command, self.router.usable(caller.is_admin), self.intro), after=after)
         match = self.router.match(words)
         form = match.command
         if form.admin_only and not caller.is_admin:

@@ -30,27 +30,23 @@ def bot_scopes(room_scopes: dict[str, str]) -> dict[str, str]:
 
 
 DESCRIPTION = "Keeps your company close to its customers."
-LONG_DESCRIPTION = (
-    "Heard captures customer feedback shared in Slack and notices what nobody "
-    "acknowledged, posts a weekly customer story and counts how people engage with it, "
-    "asks every department to log its decisions and how they affected customers, and "
-    "sends leaders a weekly digest of ignored feedback grouped into themes. When "
-    "feedback is finally acted on, the person who raised it is told."
+LONG_INTRO = (
+    "Heard keeps your company close to its customers, in Slack where people already work. "
 )
 
 
 def build_manifest(
     *, scopes: dict[str, str], events: list[str], shortcuts: list[dict[str, str]], usage_hint: str,
-    command: str = "/heard", request_url: str | None = None, name: str = "Heard",
+    about: str, command: str = "/heard", request_url: str | None = None, name: str = "Heard",
 ) -> dict[str, Any]:
-    """The manifest for the rooms' `scopes`, `events` and `shortcuts`; with `request_url`
-    (https://host) it uses HTTP, else Socket Mode."""
+    """The manifest for the rooms' `scopes`, `events` and `shortcuts` and what they do
+    (`about`); with `request_url` (https://host) it uses HTTP, else Socket Mode."""
     base = request_url.rstrip("/") if request_url else None
     events_url = f"{base}/slack/events" if base else None
 
     slash: dict[str, Any] = {
         "command": command,
-        "description": "Configure Heard, log customer feedback, see your items",
+        "description": "Heard: type help to see what you can do",
         "usage_hint": usage_hint,
         "should_escape": True,  # mentions arrive as <@U…|name>, <#C…|name>
     }
@@ -68,7 +64,7 @@ def build_manifest(
         "display_information": {
             "name": name,
             "description": DESCRIPTION,
-            "long_description": LONG_DESCRIPTION,
+            "long_description": (LONG_INTRO + about).strip()[:4000],
             "background_color": "#1f4e5f",
         },
         "features": {
