@@ -17,9 +17,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/heard demo
 
+# The suite runs on every core (pytest-xdist), whole files to a worker so a module's
+# fixtures are built once; PostgreSQL tests get a database per worker (tests/fixtures/db.py).
+# PYTEST_WORKERS=0 runs it in this process, e.g. to use a debugger.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 run: $(STAMP)
 	$(BIN)/heard run

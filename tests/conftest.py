@@ -1,5 +1,7 @@
 """Shared fixtures: each lives in tests/fixtures/ and is loaded as a plugin here."""
 
+from collections import Counter
+
 from hypothesis import HealthCheck, settings
 
 # Hypothesis's timing checks (slow generation, per-example deadlines) fail on a busy
@@ -12,4 +14,24 @@ pytest_plugins = [
     "tests.fixtures.slack",
     "tests.fixtures.openai",
     "tests.fixtures.heard",
+    "tests.fixtures.workspace",
 ]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per reason for the skips (`-rs` lists each one), PostgreSQL's first."""
+    from tests.fixtures.db import POSTGRES_ENV, POSTGRES_SKIP  # a plugin: imported once registered
+
+    reasons = Counter(_skip_reason(report) for report in terminalreporter.stats.get("skipped", []))
+    postgres = reasons.pop(POSTGRES_SKIP, 0)
+    if postgres:
+        terminalreporter.write_line(f"{postgres} PostgreSQL tests skipped: {POSTGRES_ENV} is not set")
+    for reason, count in reasons.most_common():
+        terminalreporter.write_line(f"{count} skipped: {reason}")
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # (file, line, "Skipped: why")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)

@@ -198,3 +198,10 @@ def test_the_app_home_shows_my_feedback(feedback):
     home = feedback.slack.published_home(SAM)
     shown = str(home)
     assert "Your customer feedback" in shown and "Customer wants SSO" in shown and "1 open" in shown
+
+
+def test_a_heard_admin_who_is_not_a_slack_admin_may_change_settings(feedback, workspace):
+    acme = workspace(admins=1)  # Priya, added with /heard admin add
+    reply = feedback.command("ignore-after 36h", user=acme.admins[0])
+    assert "counts as ignored after" in reply["text"]
+    assert config(feedback).ignore_after.total_seconds() == 36 * 3600
