@@ -25,8 +25,8 @@ from bot.slack.commands import SlashDispatcher, register_slash_command
 from bot.slack.manifest import bot_scopes
 from bot.slack.middleware import deduplicate_events, workspace_guard
 from bot.slack.outbox import deliver_due
-from bot.slack.people import People, caller_access
-from bot.workspaces import fetch_workspace_info, record_install
+from bot.slack.people import People, caller_access, fetch_workspace_info
+from bot.workspaces import record_install
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,40 +45,6 @@ def valid_time_zone(name: str | None) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         return "UTC"
     return name
-
-
-def fetch_workspace_info(
-    client: WebClient,
-    *,
-    team_id: str,
-    installer_user_id: str | None = None,
-    bot_user_id: str | None = None,
-    enterprise_id: str | None = None,
-) -> WorkspaceInfo:
-    """Ask Slack for the team's name and domain and the installer's time zone."""
-    name, domain = team_id, None
-    try:
-        team = client.team_info(team=team_id)["team"]
-        name, domain = team.get("name") or team_id, team.get("domain")
-        enterprise_id = enterprise_id or team.get("enterprise_id")
-    except SlackApiError as exc:
-        log.warning("team.info failed for %s: %s", team_id, exc.response.get("error"))
-    time_zone = "UTC"
-    if installer_user_id:
-        try:
-            user = client.users_info(user=installer_user_id)["user"]
-            time_zone = valid_time_zone(user.get("tz"))
-        except SlackApiError as exc:
-            log.warning("users.info failed for %s: %s", installer_user_id, exc.response.get("error"))
-    return WorkspaceInfo(
-        team_id=team_id,
-        name=name,
-        domain=domain,
-        enterprise_id=enterprise_id,
-        time_zone=time_zone,
-        installer_user_id=installer_user_id,
-        bot_user_id=bot_user_id,
-    )
 
 
 def record_install(session: Session, info: WorkspaceInfo, now: datetime) -> Workspace:

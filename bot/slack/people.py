@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.roles import claim_installer, known_admins
 from bot.slack.commands import Access, Caller
-from bot.workspaces import find_active
+from bot.workspaces import WorkspaceInfo, find_active, valid_time_zone
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -157,3 +157,37 @@ def caller_access(
         return Caller(workspace_id, is_admin, lambda: people.admins_to_name(client, team_id, known, now), after)
 
     return access
+
+
+def fetch_workspace_info(
+    client: WebClient,
+    *,
+    team_id: str,
+    installer_user_id: str | None = None,
+    bot_user_id: str | None = None,
+    enterprise_id: str | None = None,
+) -> WorkspaceInfo:
+    """Ask Slack for the team's name and domain and the installer's time zone."""
+    name, domain = team_id, None
+    try:
+        team = client.team_info(team=team_id)["team"]
+        name, domain = team.get("name") or team_id, team.get("domain")
+        enterprise_id = enterprise_id or team.get("enterprise_id")
+    except SlackApiError as exc:
+        log.warning("team.info failed for %s: %s", team_id, exc.response.get("error"))
+    time_zone = "UTC"
+    if installer_user_id:
+        try:
+            user = client.users_info(user=installer_user_id)["user"]
+            time_zone = valid_time_zone(user.get("tz"))
+        except SlackApiError as exc:
+            log.warning("users.info failed for %s: %s", installer_user_id, exc.response.get("error"))
+    return WorkspaceInfo(
+        team_id=team_id,
+        name=name,
+        domain=domain,
+        enterprise_id=enterprise_id,
+        time_zone=time_zone,
+        installer_user_id=installer_user_id,
+        bot_user_id=bot_user_id,
+    )
