@@ -397,6 +397,7 @@ def jobs_run(
       heard jobs run feedback-sweep --team T0123ABCD
     """
     from bot.errors import Failure
+    from bot.scheduler.ledger import RunStatus
     from bot.scheduler.runner import run_job
     from bot.settings import ConfigError, load_settings
     from bot.workspaces import active_workspaces
@@ -417,7 +418,7 @@ def jobs_run(
     failed = False
     for team_id in teams:
         outcome = run_job(runtime, registry, job, team_id, trigger="manual")
-        failed |= outcome.status == "failed"
+        failed |= outcome.status == RunStatus.FAILED
         output().print(
             f"{job} {team_id} {outcome.period or ''}: {outcome.status} — {outcome.detail}"
         )

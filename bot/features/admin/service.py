@@ -31,6 +31,7 @@ from bot.rooms import ForgetRequest, Forgotten, Rooms
 from bot.runtime import Runtime
 from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
 from bot.scheduler.catalog import JobCatalog
+from bot.slack.outbox import OutboxStatus
 from bot.workspace_settings import (
     DIGEST_CHANNEL,
     SCHEDULE,
@@ -366,7 +367,7 @@ def _forget_messages(session: Session, workspace_id: int, user_id: str) -> int:
         payload = message.payload or {}
         if user_id not in (payload.get("channel"), payload.get("user"), payload.get("user_id")):
             continue
-        if message.status == "sent" or message.status == "sending":
+        if message.status in (OutboxStatus.SENT, OutboxStatus.SENDING):
             message.payload, message.result = {"forgotten": True}, None
         else:
             session.delete(message)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from bot.db.models import Workspace
 from bot.features.feedback import history, service, views
 from bot.features.feedback.config import ACK_EMOJI, FEEDBACK_CHANNELS, IGNORE_AFTER, load_config
+from bot.features.feedback.kinds import Source
 from bot.slack import outbox
 from bot.slack.blocks import channel_link, escape
 from bot.slack.channels import ensure_postable
@@ -116,7 +117,7 @@ def feedback_command(request: CommandRequest) -> CommandReply:
     with runtime.sessions.begin() as session:
         workspace = session.get(Workspace, request.workspace_id)
         said = service.Said(
-            text=parsed.text, said_at=now, source="command", reporter_user_id=request.user_id,
+            text=parsed.text, said_at=now, source=Source.COMMAND, reporter_user_id=request.user_id,
             customer=parsed.customer, origin=parsed.origin, logged_by_user_id=request.user_id,
         )  # fmt: skip
         item = service.capture(session, workspace, said, now=now).item

@@ -10,6 +10,7 @@ from rich.text import Text
 from sqlalchemy import func, select
 
 from bot.features.feedback.config import DEFAULT_IGNORE_AFTER
+from bot.features.feedback.kinds import ItemStatus
 from bot.features.feedback.models import FeedbackItem
 from bot.slack.outbox import deliver_due
 
@@ -32,7 +33,7 @@ def _counts(demo) -> dict[str, int]:
 
 def _status_counts(demo) -> str:
     counts = _counts(demo)
-    listed = ", ".join(f"{counts[s]} {s}" for s in ("open", "acknowledged", "ignored", "resolved") if counts.get(s))
+    listed = ", ".join(f"{counts[s]} {s}" for s in ItemStatus if counts.get(s))
     return f"{listed} ({sum(counts.values())} in all)"
 
 
@@ -102,7 +103,7 @@ def one_ignored(demo) -> None:
     demo.runtime.clock = lambda: later
     try:
         before = len(_heard_messages(demo, channel))
-        was_open = _counts(demo).get("open", 0)
+        was_open = _counts(demo).get(ItemStatus.OPEN, 0)
         outcome = run_job(demo.runtime, registry, "feedback-sweep", demo.team_id)
         deliver_due(demo.runtime)
         demo.console.print(f"feedback-sweep: {outcome.status} — {outcome.detail}")

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.db.models import Workspace
 from bot.features.feedback import events, history, service, setup, views
 from bot.features.feedback.config import load_config
+from bot.features.feedback.kinds import AckKind, ItemStatus, Source
 from bot.features.feedback.models import FeedbackItem
 from bot.rooms import HomeContext, RoomContext
 from bot.runtime import Runtime
@@ -81,7 +82,7 @@ def register(app: App, room: RoomContext) -> None:
                 item = service.find_item(session, workspace.id, _action_value(body))
             except service.UnknownItem as exc:
                 return _answer(client, body, respond, str(exc))
-            result = service.acknowledge(session, workspace, item, kind="button", user_id=user,
+            result = service.acknowledge(session, workspace, item, kind=AckKind.BUTTON, user_id=user,
                                          ref="acknowledge", now=now)  # fmt: skip
             text = acknowledge_answer(item, result, user)
         _answer(client, body, respond, text, item=item)
@@ -95,7 +96,7 @@ def register(app: App, room: RoomContext) -> None:
                 item = service.find_item(session, context["workspace_id"], _action_value(body))
             except service.UnknownItem as exc:
                 return _answer(client, body, respond, str(exc))
-        if item.status == "resolved":
+        if item.status == ItemStatus.RESOLVED:
             return _answer(client, body, respond, f"Already resolved by {views.person(item.resolved_by)}.")
         modal = views.resolve_modal(item, {"item": item.id})
         if (body.get("container") or {}).get("type") == "view":
@@ -149,7 +150,7 @@ def handle_message(runtime: Runtime, client: WebClient, workspace_id: int, event
             item = _item_for(session, client, workspace, config, incoming.channel, incoming.thread_ts, now)
             if item is None:
                 return []
-            service.acknowledge(session, workspace, item, kind="reply", user_id=incoming.user,
+            service.acknowledge(session, workspace, item, kind=AckKind.REPLY, user_id=incoming.user,
                                 ref=incoming.ts, now=now)  # fmt: skip
             return [item]
         if isinstance(incoming, events.Deleted):
@@ -178,14 +179,14 @@ def handle_reaction(runtime: Runtime, client: WebClient, workspace_id: int, even
             item = _item_for(session, client, workspace, config, found.channel, found.ts, now)
             if item is None:
                 return []
-            result = service.acknowledge(session, workspace, item, kind="reaction", user_id=found.user,
+            result = service.acknowledge(session, workspace, item, kind=AckKind.REACTION, user_id=found.user,
                                          ref=found.name, now=now)  # fmt: skip
             return [item] if result.counted else []
         # A removal counts whatever the emoji list says now: it undoes what was counted.
         item = service.item_at(session, workspace_id, found.channel, found.ts)
         if item is None:
             return []
-        removed = service.withdraw_acknowledgement(session, workspace, item, kind="reaction",
+        removed = service.withdraw_acknowledgement(session, workspace, item, kind=AckKind.REACTION,
                                                    user_id=found.user, ref=found.name, now=now)  # fmt: skip
         return [item] if removed else []
 
@@ -272,7 +273,7 @@ def log_submitted(runtime: Runtime, client: WebClient, workspace_id: int, user: 
     with runtime.sessions.begin() as session:
         workspace = session.get(Workspace, workspace_id)
         said = service.Said(
-            text=text, said_at=events.ts_time(ts), source="shortcut",
+            text=text, said_at=events.ts_time(ts), source=Source.SHORTCUT,
             reporter_user_id=author or user,
             reporter_name=meta.get("bn") if isinstance(meta.get("bn"), str) else None,
             customer=_value(view, views.CUSTOMER_INPUT), origin=_value(view, views.ORIGIN_INPUT),

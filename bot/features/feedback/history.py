@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db.models import Workspace
 from bot.features.feedback import events, service
 from bot.features.feedback.config import load_config
+from bot.features.feedback.kinds import AckKind, Source
 from bot.features.feedback.models import FeedbackItem
 from bot.slack.history import SlackReadError, error_code, history, replies, top_level_message
 
@@ -44,7 +45,7 @@ class BackfillReport:
 def capture_post(session: Session, workspace: Workspace, post: events.Post, *, now: datetime) -> service.Captured:
     """A person's top-level post in a feedback channel becomes an item (once)."""
     said = service.Said(
-        text=post.text, said_at=events.ts_time(post.ts), source="channel",
+        text=post.text, said_at=events.ts_time(post.ts), source=Source.CHANNEL,
         reporter_user_id=post.user, channel_id=post.channel, message_ts=post.ts,
         permalink=service.message_link(workspace, post.channel, post.ts),
     )  # fmt: skip
@@ -90,7 +91,7 @@ def backfill(sessions: sessionmaker[Session], client: WebClient, workspace_id: i
                     if name not in ack_emoji:
                         continue
                     for user in reaction.get("users") or []:
-                        service.acknowledge(session, workspace, item, kind="reaction", user_id=user,
+                        service.acknowledge(session, workspace, item, kind=AckKind.REACTION, user_id=user,
                                             ref=name, now=now, tell_reporter=False)  # fmt: skip
                 if message.get("reply_count"):
                     threads.append((item.id, incoming.ts))
@@ -106,7 +107,7 @@ def backfill(sessions: sessionmaker[Session], client: WebClient, workspace_id: i
                 for message in thread:
                     reply = events.classify({**message, "channel": channel_id})
                     if isinstance(reply, events.Reply):
-                        service.acknowledge(session, workspace, item, kind="reply", user_id=reply.user,
+                        service.acknowledge(session, workspace, item, kind=AckKind.REPLY, user_id=reply.user,
                                             ref=reply.ts, at=min(events.ts_time(reply.ts), now),
                                             now=now, tell_reporter=False)  # fmt: skip
     with sessions() as session:
