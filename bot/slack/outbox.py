@@ -15,6 +15,7 @@ failed with that reason once stale.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -82,6 +83,19 @@ def enqueue(
         existing = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
         return existing, False
     return message, True
+
+
+def follow_up(runtime: Runtime, *, workspace_id: int, user_id: str, text: str, ref: str | None) -> None:
+    """DM `user_id` about what they just did (a backfill's result, a setting Slack refused),
+    once per request: `ref` is the request's trigger id (a fresh one when Slack gave none)."""
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        enqueue(
+            session, workspace_id=workspace_id, method="chat.postMessage", now=now,
+            key=f"follow-up:{workspace_id}:{user_id}:{ref or uuid.uuid4().hex}",
+            payload={"channel": user_id, "text": text},
+        )  # fmt: skip
+    deliver_due(runtime)
 
 
 def deliver_due(runtime: Runtime, *, limit: int = 50) -> DeliveryReport:

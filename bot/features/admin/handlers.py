@@ -177,19 +177,12 @@ class AdminRoom:
             return Saved(after=[self.context.notify])
         raise FieldError("_", "Heard does not know this setting.")
 
-    def tell(self, workspace_id: int | None, user_id: str, setting: str, errors: dict[str, str]) -> None:
+    def tell(self, workspace_id: int | None, user_id: str, setting: str, errors: dict[str, str],
+             ref: str | None) -> None:  # fmt: skip
         """A modal refused after its ack: the admin hears why in a DM, through the outbox."""
-        if workspace_id is None:
-            return
-        now = self.runtime.clock()
-        text = views.setting_refused(setting, " ".join(errors.values()))
-        with self.runtime.sessions.begin() as session:
-            outbox.enqueue(
-                session, workspace_id=workspace_id, method="chat.postMessage", now=now,
-                key=f"setting-refused:{workspace_id}:{user_id}:{setting}:{now.isoformat()}",
-                payload={"channel": user_id, "text": text},
-            )  # fmt: skip
-        outbox.deliver_due(self.runtime)
+        if workspace_id is not None:
+            text = views.setting_refused(setting, " ".join(errors.values()))
+            outbox.follow_up(self.runtime, workspace_id=workspace_id, user_id=user_id, text=text, ref=ref)
 
 
 def _postable(client: WebClient, channel: str) -> None:
@@ -313,7 +306,7 @@ def _register_setting(app: App, room: AdminRoom, setting: str) -> None:
         user_id = body["user"]["id"]
         saved = room.save_setting(client, team_id=context.team_id, user_id=user_id, setting=setting, values=values)
         if saved.errors:
-            room.tell(context.get("workspace_id"), user_id, setting, saved.errors)
+            room.tell(context.get("workspace_id"), user_id, setting, saved.errors, body.get("trigger_id"))
         for work in saved.after:
             work()
         room.publish_home(client, team_id=context.team_id, user_id=user_id)

@@ -162,8 +162,8 @@ def feedback_channel_command(request: CommandRequest) -> CommandReply:
     return CommandReply(
         f"{channel_link(added)} is now a feedback channel. I'm reading its last "
         f"{service.BACKFILL_WINDOW.days} days and will tell you what I found.",
-        after=lambda: backfill_and_report(runtime, request.client, request.workspace_id, request.team_id,
-                                          request.user_id, added),
+        after=lambda: backfill_and_report(runtime, request.client, request.workspace_id, request.user_id, added,
+                                          ref=request.trigger_id),
     )
 
 
@@ -181,7 +181,7 @@ def add_feedback_channel(runtime, client, workspace_id: int, user_id: str, chann
     return info.id
 
 
-def backfill_and_report(runtime, client, workspace_id: int, team_id: str, user_id: str, channel: str) -> None:
+def backfill_and_report(runtime, client, workspace_id: int, user_id: str, channel: str, *, ref: str | None) -> None:
     """Read a new feedback channel's recent history, then tell the admin what was found
     in a DM (the slash command's reply has gone by then), through the outbox."""
     try:
@@ -196,14 +196,7 @@ def backfill_and_report(runtime, client, workspace_id: int, team_id: str, user_i
             f"I couldn't read the history of {channel_link(channel)} "
             f"({error_code(exc)}); new messages there are tracked all the same."
         )
-    now = runtime.clock()
-    with runtime.sessions.begin() as session:
-        outbox.enqueue(
-            session, workspace_id=workspace_id, method="chat.postMessage", now=now,
-            key=f"backfill:{team_id}:{channel}:{user_id}:{now.isoformat()}",
-            payload={"channel": user_id, "text": text},
-        )  # fmt: skip
-    deliver_due(runtime)
+    outbox.follow_up(runtime, workspace_id=workspace_id, user_id=user_id, text=text, ref=ref)
 
 
 def ignore_after_command(request: CommandRequest) -> CommandReply:

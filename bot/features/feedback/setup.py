@@ -117,18 +117,9 @@ def register_setup(app: App, room: RoomContext) -> None:
                 raise CommandFailed("Only Heard admins can add a feedback channel.")
             added = commands.add_feedback_channel(runtime, client, caller.workspace_id, user_id, channel)
         except (CommandFailed, UsageError) as exc:
-            _tell(runtime, caller.workspace_id, user_id, f"I couldn't add that feedback channel: {exc}")
+            outbox.follow_up(runtime, workspace_id=caller.workspace_id, user_id=user_id, ref=body.get("trigger_id"),
+                             text=f"I couldn't add that feedback channel: {exc}")  # fmt: skip
             return
         room.publish_home(client, team_id, user_id)  # the checklist shows the channel at once
-        commands.backfill_and_report(runtime, client, caller.workspace_id, team_id, user_id, added)
-
-
-def _tell(runtime, workspace_id: int, user_id: str, text: str) -> None:
-    now = runtime.clock()
-    with runtime.sessions.begin() as session:
-        outbox.enqueue(
-            session, workspace_id=workspace_id, method="chat.postMessage", now=now,
-            key=f"feedback-setup:{workspace_id}:{user_id}:{now.isoformat()}",
-            payload={"channel": user_id, "text": text},
-        )  # fmt: skip
-    outbox.deliver_due(runtime)
+        commands.backfill_and_report(runtime, client, caller.workspace_id, user_id, added,
+                                     ref=body.get("trigger_id"))  # fmt: skip
