@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 USERS_PAGE = 200
+USERS_PAGES = 10
 NAMED_ADMINS = 5  # a refusal names a few admins, not the whole of a large workspace's
 
 
@@ -78,15 +79,12 @@ class People:
             self._people[key] = (person, now + self.ttl)
         return person
 
-    def is_slack_admin(self, client: WebClient, team_id: str, user_id: str, now: datetime) -> bool:
-        person = self.person(client, team_id, user_id, now)
-        return person is not None and person.is_admin
-
     def workspace_admins(self, client: WebClient, team_id: str, now: datetime) -> list[str]:
         """The workspace's admins and owners (owners first), from `users.list`, cached.
 
         Used to name whom to ask when Heard knows no admin of its own; empty when Slack
-        will not list its people.
+        will not list its people. A refusal names a few, so the listing stops once it has
+        enough owners, or after `USERS_PAGES` pages of a very large workspace.
         """
         with self._lock:
             cached = self._admins.get(team_id)
@@ -94,7 +92,7 @@ class People:
             return cached[0]
         owners, admins, cursor = [], [], None
         try:
-            while True:
+            for _ in range(USERS_PAGES):
                 page = client.users_list(limit=USERS_PAGE, cursor=cursor)
                 for user in page.get("members") or []:
                     person = slack_person(user)
@@ -102,7 +100,7 @@ class People:
                         is_owner = user.get("is_owner") or user.get("is_primary_owner")
                         (owners if is_owner else admins).append(person.user_id)
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
+                if not cursor or len(owners) >= NAMED_ADMINS:
                     break
         except SlackApiError as exc:
             log.warning("users.list failed: %s", exc.response.get("error"))
