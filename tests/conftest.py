@@ -1,13 +1,17 @@
 """Shared fixtures: each lives in tests/fixtures/ and is loaded as a plugin here."""
 
+import os
 from collections import Counter
 
 from hypothesis import HealthCheck, settings
 
 # Hypothesis's timing checks (slow generation, per-example deadlines) fail on a busy
 # 2-core CI machine without saying anything about Heard; speed is measured in benchmarks/.
+# Each property test gets Hypothesis's 100 examples, new ones each CI run (a fresh clone
+# has no example database); HYPOTHESIS_PROFILE=thorough tries ten times as many.
 settings.register_profile("heard", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("heard")
+settings.register_profile("thorough", settings.get_profile("heard"), max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "heard"))
 
 pytest_plugins = [
     "tests.fixtures.db",
