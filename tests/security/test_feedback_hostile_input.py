@@ -9,18 +9,21 @@ from bot.db.models import Workspace
 from bot.features.feedback import service, views
 from bot.features.feedback.models import FeedbackItem
 from bot.features.feedback.views import LOG_SHORTCUT as LOG_FEEDBACK_CALLBACK
-from tests.features.feedback.helpers import (
+from tests.features.feedback.helpers import pings, texts
+from tests.features.feedback.room import feedback  # noqa: F401  (the fixture)
+from tests.people import (
     ACME,
     FEEDBACK,
     GENERAL,
+    GLOBEX,
+    HANK,
     HEARD,
+    HEARD_BOT_ID,
     JONAS,
+    NO_SUCH_CHANNEL,
     PRIYA,
     SAM,
-    pings,
-    texts,
 )
-from tests.features.feedback.room import feedback  # noqa: F401  (the fixture)
 
 HOSTILE = (
     "<!channel> <!here> <!everyone> @channel @here @everyone <!subteam^S0SUPPORT1|@support> "
@@ -97,7 +100,7 @@ def test_hostile_shortcut_details(feedback):
 
 @pytest.mark.parametrize("metadata", [
     "", "not json", "[]", json.dumps({"c": FEEDBACK}), json.dumps({"c": FEEDBACK, "ts": "DROP TABLE"}),
-    json.dumps({"c": "C0NOPE0001", "ts": "1795000000.000100", "a": "<!channel>"}),
+    json.dumps({"c": NO_SUCH_CHANNEL, "ts": "1795000000.000100", "a": "<!channel>"}),
 ])  # fmt: skip
 def test_a_forged_log_modal_stores_nothing_it_cannot_stand_behind(feedback, metadata):
     view = {"id": "V0FORGED01", "type": "modal", "callback_id": views.LOG_MODAL, "private_metadata": metadata,
@@ -112,11 +115,11 @@ def test_a_forged_log_modal_stores_nothing_it_cannot_stand_behind(feedback, meta
 
 def test_a_forged_resolve_of_another_workspace_s_item_is_refused(feedback):
     with feedback.runtime.sessions.begin() as session:
-        other = Workspace(team_id="T0GLOBEX2", name="Globex")
+        other = Workspace(team_id=GLOBEX, name="Globex")
         session.add(other)
         session.flush()
         theirs = service.capture(session, other, service.Said(
-            text="Globex's own", said_at=feedback.runtime.clock(), source="command", reporter_user_id="U0HANK0001"),
+            text="Globex's own", said_at=feedback.runtime.clock(), source="command", reporter_user_id=HANK),
             now=feedback.runtime.clock()).item  # fmt: skip
         theirs_id = theirs.id
     view = {"id": "V0FORGED02", "type": "modal", "callback_id": views.RESOLVE_MODAL, "hash": "1.x", "blocks": [],
@@ -131,7 +134,7 @@ def test_a_forged_resolve_of_another_workspace_s_item_is_refused(feedback):
 
 
 def test_shortcut_on_heard_s_own_message_logs_nothing(feedback):
-    mine = {"type": "message", "user": HEARD, "bot_id": "B0HEARD001", "text": "Nobody has acknowledged", "ts": "1795000300.000100"}
+    mine = {"type": "message", "user": HEARD, "bot_id": HEARD_BOT_ID, "text": "Nobody has acknowledged", "ts": "1795000300.000100"}
     feedback.interact(feedback.heard.sender.message_shortcut_payload(
         team_id=ACME, user_id=PRIYA, callback_id=LOG_FEEDBACK_CALLBACK, channel_id=FEEDBACK, message=mine))
     assert feedback.slack.opened_views()[-1]["title"]["text"] == "Can't log this"
@@ -144,7 +147,7 @@ def test_a_hostile_csv_cannot_smuggle_links_or_pings(engine, make_workspace, tmp
     from bot.db import session_factory
     from bot.features.feedback.importer import import_file
 
-    workspace_id = make_workspace("T0ACME001").id
+    workspace_id = make_workspace(ACME).id
     path = tmp_path / "evil.csv"
     path.write_text(
         "text,author,created_at,source,url\n"

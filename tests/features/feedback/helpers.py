@@ -1,27 +1,7 @@
 """Helpers for the feedback tests: reading pings and text out of what Heard posts.
-
-The people and channels (Acme's, see bot.sandbox.workspace) are in tests.people; they are
-re-exported here for the test modules that import them from this module.
-"""
+Who and where (Acme's people and channels) are in tests.people."""
 
 import re
-
-from tests.people import (  # noqa: F401
-    ACME,
-    FEEDBACK,
-    GENERAL,
-    GLOBEX,
-    HEARD,
-    JONAS,
-    LEADERS,
-    LENA,
-    MAYA,
-    PRIYA,
-    PRODUCT,
-    SAM,
-    TOMAS,
-    ZENDESK_BOT,
-)  # fmt: skip
 
 _PING = re.compile(r"<(!channel|!here|!everyone|!subteam\^[^>]*|@[UW][A-Z0-9]+[^>]*)>")
 

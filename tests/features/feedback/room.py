@@ -15,7 +15,7 @@ from bot.db.models import OutboxMessage, Workspace
 from bot.features.feedback.config import FEEDBACK_CHANNELS
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
 from bot.workspace_settings import change_setting
-from tests.features.feedback.helpers import ACME, FEEDBACK, HEARD
+from tests.people import ACME, FEEDBACK, GENERAL, HEARD
 
 
 @dataclass
@@ -64,7 +64,7 @@ class Feedback:
         return self.event({"type": "message", "subtype": "message_deleted", "channel": channel,
                            "deleted_ts": ts, "hidden": True, "previous_message": previous}, **kwargs)  # fmt: skip
 
-    def command(self, text: str, *, user: str, team_id: str = ACME, channel_id: str = "C0GENERAL1") -> dict:
+    def command(self, text: str, *, user: str, team_id: str = ACME, channel_id: str = GENERAL) -> dict:
         url = self.slack.response_url(team_id)
         response = self.heard.sender.command(text, team_id=team_id, user_id=user, channel_id=channel_id,
                                              response_url=url)  # fmt: skip

@@ -21,6 +21,7 @@ from bot.features.feedback.importer import (
 )
 from bot.features.feedback.models import FeedbackItem
 from bot.workspaces import mark_uninstalled
+from tests.people import ACME, FEEDBACK, GLOBEX, JONAS, PRIYA, SAM
 
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
 HEADER = ["text", "author", "created_at", "source", "url"]
@@ -37,13 +38,13 @@ def write(path: Path, rows, header=HEADER) -> Path:
 
 def many(n: int, start=datetime(2026, 1, 1, tzinfo=UTC)):
     for i in range(n):
-        yield [f"Customer {i}: the export is slow", "U0SAM00006" if i % 2 else f"Agent {i % 7}",
+        yield [f"Customer {i}: the export is slow", SAM if i % 2 else f"Agent {i % 7}",
                (start + timedelta(minutes=i)).isoformat(), "email", f"https://support.example/t/{i}"]  # fmt: skip
 
 
 @pytest.fixture
 def acme_id(engine, make_workspace):
-    return make_workspace("T0ACME001", domain="acme").id
+    return make_workspace(ACME, domain="acme").id
 
 
 @pytest.fixture
@@ -58,14 +59,14 @@ def count(sessions) -> int:
 
 def test_rows_become_items_said_when_the_csv_says(sessions, acme_id, tmp_path):
     path = write(tmp_path / "f.csv", [
-        ["Invoices are PDF only", "U0JONAS002", "2026-11-20T14:30:00Z", "email", ""],
+        ["Invoices are PDF only", JONAS, "2026-11-20T14:30:00Z", "email", ""],
         ["Wants SSO", "Dana from Support", "2026-11-24", "zendesk", "https://acme.zendesk.example/t/1"],
     ])  # fmt: skip
     report = import_file(sessions, acme_id, path, now=NOW)
     assert (report.rows, report.imported, report.known, report.bad_count) == (2, 2, 0, 0)
     with sessions() as session:
         first, second = session.scalars(select(FeedbackItem).order_by(FeedbackItem.id))
-    assert (first.source, first.reporter_user_id, first.origin) == ("import", "U0JONAS002", "email")
+    assert (first.source, first.reporter_user_id, first.origin) == ("import", JONAS, "email")
     assert first.said_at == datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
     assert first.status == "ignored"  # said five days before the import, nobody acknowledged it
     assert (second.reporter_user_id, second.reporter_name) == (None, "Dana from Support")
@@ -148,7 +149,7 @@ def test_a_row_whose_url_is_a_tracked_slack_message_is_that_item(sessions, acme_
         workspace = session.get(Workspace, acme_id)
         service.capture(session, workspace, service.Said(
             text="Customer wants SSO", said_at=NOW - timedelta(hours=1), source="channel",
-            reporter_user_id="U0SAM00006", channel_id="C0FEEDBACK", message_ts="1795600000.000100"), now=NOW)  # fmt: skip
+            reporter_user_id=SAM, channel_id=FEEDBACK, message_ts="1795600000.000100"), now=NOW)  # fmt: skip
     path = write(tmp_path / "f.csv", [["Customer wants SSO", "Sam", "2026-11-25", "slack",
                                        "https://acme.slack.com/archives/C0FEEDBACK/p1795600000000100"]])  # fmt: skip
     report = import_file(sessions, acme_id, path, now=NOW)
@@ -156,7 +157,7 @@ def test_a_row_whose_url_is_a_tracked_slack_message_is_that_item(sessions, acme_
 
 
 def test_imports_are_per_workspace(sessions, acme_id, make_workspace, tmp_path):
-    globex = make_workspace("T0GLOBEX2").id
+    globex = make_workspace(GLOBEX).id
     path = write(tmp_path / "f.csv", many(5))
     import_file(sessions, acme_id, path, now=NOW)
     assert import_file(sessions, globex, path, now=NOW).imported == 5
@@ -206,7 +207,7 @@ def test_heard_feedback_import_shows_progress_and_a_summary(db_url, acme_id, tmp
     assert "Importing" in first.stderr and "100%" in first.stderr  # the progress bar
     assert "skipped line 2502: text is empty" in first.stdout
     assert "Imported 2500 new item(s) into T0ACME001; 0 already known; 1 bad row(s) skipped." in first.stdout
-    again = heard_process("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path, database_url=db_url)
+    again = heard_process("feedback", "import", str(path), "--team", ACME, cwd=tmp_path, database_url=db_url)
     assert "Imported 0 new item(s) into T0ACME001; 2500 already known" in again.stdout
 
 
@@ -238,10 +239,10 @@ def stored(db_url) -> dict[str, tuple[Workspace, list[str]]]:
 
 def test_import_into_a_team_heard_is_not_installed_in_records_it_awaiting_installation(heard, db_url, tmp_path):
     path = write(tmp_path / "history.csv", [
-        ["Invoices are PDF only", "U0PRIYA003", "2026-11-20T14:30:00Z", "email", ""],
+        ["Invoices are PDF only", PRIYA, "2026-11-20T14:30:00Z", "email", ""],
         ["Wants SSO", "Dana from Support", "2026-11-24", "zendesk", ""],
     ])  # fmt: skip
-    result = heard("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path, database_url=db_url)
+    result = heard("feedback", "import", str(path), "--team", ACME, cwd=tmp_path, database_url=db_url)
     assert result.returncode == 0, result.stderr
     note, summary = result.stdout.strip().splitlines()
     assert note == (
@@ -249,34 +250,34 @@ def test_import_into_a_team_heard_is_not_installed_in_records_it_awaiting_instal
         "its feedback will be there when Heard is installed."
     )
     assert summary.startswith("Imported 2 new item(s) into T0ACME001")
-    workspace, items = stored(db_url)["T0ACME001"]
+    workspace, items = stored(db_url)[ACME]
     assert workspace.awaiting_install and not workspace.active and items == ["Invoices are PDF only", "Wants SSO"]
-    again = heard("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path, database_url=db_url)
+    again = heard("feedback", "import", str(path), "--team", ACME, cwd=tmp_path, database_url=db_url)
     assert again.stdout.splitlines()[0] == (
         "T0ACME001 is awaiting installation; its feedback will be there when Heard is installed."
     )
     assert "Imported 0 new item(s) into T0ACME001; 2 already known" in again.stdout
-    assert stored(db_url)["T0ACME001"][0].id == workspace.id  # the same record, not a second one
+    assert stored(db_url)[ACME][0].id == workspace.id  # the same record, not a second one
 
 
 def test_installing_heard_in_an_awaiting_team_keeps_its_imported_feedback(heard, db_url, heard_server, fake_slack,
                                                                            tmp_path):  # fmt: skip
-    path = write(tmp_path / "history.csv", [["Invoices are PDF only", "U0PRIYA003", "2026-11-20T14:30:00Z", "email", ""]])
-    assert heard("feedback", "import", str(path), "--team", "T0ACME001", cwd=tmp_path,
+    path = write(tmp_path / "history.csv", [["Invoices are PDF only", PRIYA, "2026-11-20T14:30:00Z", "email", ""]])
+    assert heard("feedback", "import", str(path), "--team", ACME, cwd=tmp_path,
                  database_url=db_url).returncode == 0  # fmt: skip
-    awaiting, _ = stored(db_url)["T0ACME001"]
+    awaiting, _ = stored(db_url)[ACME]
 
     server = heard_server()  # single-workspace start: Heard is installed in T0ACME001
-    installed, items = stored(db_url)["T0ACME001"]
+    installed, items = stored(db_url)[ACME]
     assert (installed.id, installed.name, items) == (awaiting.id, "Acme Robotics", ["Invoices are PDF only"])
     assert installed.active and installed.installed_at is not None
 
     # Served now: Priya opens the Home tab and sees the feedback imported before the install.
-    response = server.sender.event({"type": "app_home_opened", "user": "U0PRIYA003", "channel": "D0PRIYA", "tab": "home"},
-                                   team_id="T0ACME001")  # fmt: skip
+    response = server.sender.event({"type": "app_home_opened", "user": PRIYA, "channel": "D0PRIYA", "tab": "home"},
+                                   team_id=ACME)  # fmt: skip
     assert response.status == 200
     server.listeners.drain()
-    assert "Invoices are PDF only" in str(fake_slack.published_home("U0PRIYA003"))
+    assert "Invoices are PDF only" in str(fake_slack.published_home(PRIYA))
 
 
 @pytest.mark.parametrize("team", ["acme", "t0acme001", "T0ACME001\nT0EVIL", "<!channel>", "T" + "0" * 40])
@@ -303,16 +304,16 @@ def test_import_target_by_workspace_state(sessions, make_workspace, acme_id):
     with sessions.begin() as session:
         mark_uninstalled(session, "T0GONE001", NOW)
     with sessions.begin() as session:  # one installed workspace, one uninstalled, one awaiting
-        assert import_target(session, None) == import_target(session, "T0ACME001")
-        assert import_target(session, "T0ACME001") == ImportTarget(acme_id, "T0ACME001", None)
+        assert import_target(session, None) == import_target(session, ACME)
+        assert import_target(session, ACME) == ImportTarget(acme_id, ACME, None)
         assert "Heard was uninstalled from T0GONE001" in import_target(session, "T0GONE001").note
         assert "T0LATER01 is awaiting installation" in import_target(session, "T0LATER01").note
-    make_workspace("T0GLOBEX2")
+    make_workspace(GLOBEX)
     with sessions.begin() as session, pytest.raises(NoTeam, match=r"pick one with --team \(T0ACME001, T0GLOBEX2\)"):
         import_target(session, None)
 
 
 def test_with_several_workspaces_the_team_must_be_named(heard, db_url, acme_id, make_workspace, tmp_path):
-    make_workspace("T0GLOBEX2")
+    make_workspace(GLOBEX)
     result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), cwd=tmp_path, database_url=db_url)
     assert result.returncode == 2 and "--team (T0ACME001, T0GLOBEX2)" in result.stderr

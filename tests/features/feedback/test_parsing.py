@@ -14,6 +14,7 @@ from bot.features.feedback.commands import (
     parse_feedback_text,
 )
 from bot.features.feedback.importer import parse_created_at
+from tests.people import SLACKBOT
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -42,7 +43,7 @@ def test_classify_names_what_a_message_event_is():
     assert isinstance(events.classify(base | {"thread_ts": "1.000001"}), events.Post)  # a parent carries its own ts
     assert isinstance(events.classify(base | {"subtype": "thread_broadcast", "thread_ts": "0.000001"}), events.Reply)
     assert isinstance(events.classify(base | {"bot_id": "B1"}), events.Ignored)
-    assert isinstance(events.classify(base | {"user": "USLACKBOT", "thread_ts": "0.000001"}), events.Ignored)
+    assert isinstance(events.classify(base | {"user": SLACKBOT, "thread_ts": "0.000001"}), events.Ignored)
     assert isinstance(events.classify(base | {"subtype": "channel_join"}), events.Ignored)
     assert isinstance(events.classify(base | {"text": "  "}), events.Ignored)
     assert isinstance(events.classify({"type": "message", "subtype": "message_deleted", "channel": "C1",

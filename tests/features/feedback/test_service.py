@@ -9,20 +9,20 @@ from bot.db.models import OutboxMessage, Workspace
 from bot.features.feedback import service
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
 from bot.features.feedback.service import Said
+from tests.people import ACME, FEEDBACK, GENERAL, GLOBEX, HEARD, JONAS, PRIYA, SAM
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-HEARD, SAM, PRIYA, JONAS = "U0HEARDBOT", "U0SAM00006", "U0PRIYA003", "U0JONAS002"
 
 
 @pytest.fixture
 def workspace(session, make_workspace):
-    made = make_workspace("T0ACME001", bot_user_id=HEARD, domain="acme")
+    made = make_workspace(ACME, bot_user_id=HEARD, domain="acme")
     return session.get(Workspace, made.id)
 
 
 def said(text="Customer wants SSO", *, ts="1795600000.000100", hours_ago=1, **fields) -> Said:
     values = {"text": text, "said_at": NOW - timedelta(hours=hours_ago), "source": "channel",
-                  "reporter_user_id": SAM, "channel_id": "C0FEEDBACK", "message_ts": ts}  # fmt: skip
+                  "reporter_user_id": SAM, "channel_id": FEEDBACK, "message_ts": ts}  # fmt: skip
     return Said(**values | fields)
 
 
@@ -139,10 +139,10 @@ def test_sweep_reminds_each_item_once_and_only_where_it_has_a_thread(session, wo
     from bot.features.feedback.config import FEEDBACK_CHANNELS
     from bot.workspace_settings import change_setting
 
-    change_setting(session, workspace.id, FEEDBACK_CHANNELS, ["C0FEEDBACK"], by=None, now=NOW, action="t")
+    change_setting(session, workspace.id, FEEDBACK_CHANNELS, [FEEDBACK], by=None, now=NOW, action="t")
     channel = new_item(session, workspace, ts="1.000001", hours_ago=100)
     new_item(session, workspace, source="import", channel_id=None, message_ts=None, import_key="k", hours_ago=100)
-    elsewhere = new_item(session, workspace, ts="1.000003", channel_id="C0GENERAL1", source="shortcut", hours_ago=100)
+    elsewhere = new_item(session, workspace, ts="1.000003", channel_id=GENERAL, source="shortcut", hours_ago=100)
     first = service.sweep(session, workspace, now=NOW)
     second = service.sweep(session, workspace, now=NOW + timedelta(hours=1))
     assert (first.reminded, second.reminded) == ([channel.id], [])
@@ -153,16 +153,16 @@ def test_sweep_reminds_each_item_once_and_only_where_it_has_a_thread(session, wo
 def test_a_deleted_message_takes_its_acknowledgements(session, workspace):
     item = new_item(session, workspace)
     service.acknowledge(session, workspace, item, kind="reaction", user_id=JONAS, ref="eyes", now=NOW)
-    assert service.forget_message(session, workspace.id, "C0FEEDBACK", item.message_ts)
+    assert service.forget_message(session, workspace.id, FEEDBACK, item.message_ts)
     assert session.scalar(select(Acknowledgement)) is None and session.scalar(select(FeedbackItem)) is None
 
 
 def test_items_of_another_workspace_are_not_found(session, workspace, make_workspace):
-    other = session.get(Workspace, make_workspace("T0GLOBEX2").id)
+    other = session.get(Workspace, make_workspace(GLOBEX).id)
     theirs = new_item(session, other)
     with pytest.raises(service.UnknownItem):
         service.find_item(session, workspace.id, theirs.id)
-    assert service.item_at(session, workspace.id, "C0FEEDBACK", theirs.message_ts) is None
+    assert service.item_at(session, workspace.id, FEEDBACK, theirs.message_ts) is None
 
 
 def test_my_feedback_counts_and_lists_newest_first(session, workspace):

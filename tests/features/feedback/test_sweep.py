@@ -12,7 +12,8 @@ from bot.features.feedback.models import FeedbackItem
 from bot.scheduler.runner import run_job
 from bot.slack.outbox import deliver_due
 from bot.workspace_settings import change_setting
-from tests.features.feedback.helpers import ACME, FEEDBACK, HEARD, JONAS, PRIYA, SAM, pings, texts
+from tests.features.feedback.helpers import pings, texts
+from tests.people import ACME, FEEDBACK, HEARD, HEARD_BOT_ID, JONAS, PRIYA, SAM
 
 
 def at(room, moment):
@@ -83,7 +84,7 @@ def test_heard_s_own_reminder_does_not_acknowledge(room):
     message = room.post(SAM, "Customer wants SSO")
     sweep(room, 73)
     [reminder] = reminders(room)
-    room.event({"type": "message", "channel": FEEDBACK, "user": HEARD, "bot_id": "B0HEARD001",
+    room.event({"type": "message", "channel": FEEDBACK, "user": HEARD, "bot_id": HEARD_BOT_ID,
                 "text": reminder["text"], "ts": reminder["ts"], "thread_ts": message["ts"]})  # fmt: skip
     assert room.item(message["ts"]).status == "ignored"
 
