@@ -14,18 +14,11 @@ from bot.db.models import Workspace
 from bot.features import load_rooms
 from bot.slack.commands import SlashDispatcher
 from bot.slack.people import People, caller_access
-from tests.features.admin.helpers import (
-    ACME,
-    MAYA,
-    SUPPORT,
-    WRITES,
-    channel,
-    pings,
-    state,
-    user,
-)
+from tests.features.admin.helpers import SUPPORT, WRITES, channel, pings, state, user
+from tests.people import ACME, ARCHIVED, JONAS, LEADERS, LENA, MAYA, PRIYA, SAM, STORIES, ZENDESK
+from tests.people import GENERAL as GENERAL_ID
 
-GENERAL = channel("C0GENERAL1")
+GENERAL = channel(GENERAL_ID)
 
 
 def usage_of(name: str, form: str | None = None) -> str:
@@ -49,20 +42,20 @@ BAD_INPUT = [
     ("config now", "config", None),
     ("channel", "channel", None),
     ("channel stories", "channel", None),
-    (f"channel news {channel('C0STORIES1')}", "channel", None),
+    (f"channel news {channel(STORIES)}", "channel", None),
     ("channel stories #nowhere", "channel", None),
-    (f"channel stories {channel('C0STORIES1')} {GENERAL}", "channel", None),
-    (f"channel stories {channel('C0OLDARCH1')}", "channel", None),
+    (f"channel stories {channel(STORIES)} {GENERAL}", "channel", None),
+    (f"channel stories {channel(ARCHIVED)}", "channel", None),
     ("channel stories <#C0GLXFEED1|customer-feedback>", "channel", None),  # Globex's channel
     ("channel stories <#C0NOPE0001|gone>", "channel", None),
-    (f"channel digest {user('U0JONAS002')}", "channel", None),
+    (f"channel digest {user(JONAS)}", "channel", None),
     ("department", "department", None),
     ("department rename Support", "department", None),
     ("department add", "department", None),
     ("department add Support", "department", None),
     (f"department add {GENERAL}", "department", None),
     (f"department add \"x'; DROP TABLE departments;--\" {GENERAL}", "department", None),
-    (f"department add Support {GENERAL} {user('U0PRIYA003')}", "department", None),
+    (f"department add Support {GENERAL} {user(PRIYA)}", "department", None),
     (f"department add Support {GENERAL} <!channel>", "department", None),
     (f"department add Support {GENERAL} <!subteam^S0NOPE0001|@nope>", "department", None),
     (f"department add Support {GENERAL} {SUPPORT} extra", "department", None),
@@ -82,13 +75,13 @@ BAD_INPUT = [
     ("leader add <@U0ZENDESK1|zendesk>", "leader", None),
     ("leader add <@U0FORMER07|olek>", "leader", None),
     ("leader add <@U0HANK0001|hank>", "leader", None),  # Globex's owner
-    (f"leader remove {user('U0LENA0005')}", "leader", None),
-    (f"leader promote {user('U0LENA0005')}", "leader", None),
+    (f"leader remove {user(LENA)}", "leader", None),
+    (f"leader promote {user(LENA)}", "leader", None),
     ("leader add \x00", "leader", None),
     ("admin add <!everyone>", "admin", None),
-    (f"admin add {user('U0PRIYA003')} {user('U0SAM00006')}", "admin", None),
+    (f"admin add {user(PRIYA)} {user(SAM)}", "admin", None),
     (f"admin remove {user(MAYA)}", "admin", None),  # the installer
-    (f"admin remove {user('U0JONAS002')}", "admin", None),  # a Slack admin, not an added one
+    (f"admin remove {user(JONAS)}", "admin", None),  # a Slack admin, not an added one
     ("schedule weekly-story", "schedule", None),
     ('schedule x "xyz 99:99"', "schedule", None),
     ('schedule weekly-story "xyz 99:99"', "schedule", None),
@@ -143,8 +136,8 @@ GRAMMAR = [
     "help", "config", "channel", "stories", "digest", "off", "department", "add", "remove", "list",
     "leader", "admin", "schedule", "weekly-story", "feedback-sweep", '"mon 10:00"', "daily", "25:00",
     "pause", "resume", "forget", "ignore-after", "ack-emoji", "feedback-channel", "72h", "-5h",
-    GENERAL, channel("C0OLDARCH1"), channel("C0LEADERS1"), "<#C0GLXFEED1|x>", user("U0JONAS002"),
-    user("U0ZENDESK1"), "<@U0NOBODY99>", SUPPORT, "<!channel>", "<!here>", "<!subteam^S0X|@x>",
+    GENERAL, channel(ARCHIVED), channel(LEADERS), "<#C0GLXFEED1|x>", user(JONAS),
+    user(ZENDESK), "<@U0NOBODY99>", SUPPORT, "<!channel>", "<!here>", "<!subteam^S0X|@x>",
     "'", '"', "“", "<", ">", "&", "`", "\x00", "*bold*", "Support",
 ]  # fmt: skip
 words = st.one_of(st.sampled_from(GRAMMAR), st.text(max_size=12))
