@@ -286,7 +286,7 @@ def register_slash_command(app: App, dispatcher: SlashDispatcher) -> None:
 
     @app.command(dispatcher.command)
     def heard_command(ack, command: dict, context, client, respond):
-        text = command.get("text")
+        text = command.get("text") if isinstance(command.get("text"), str) else ""
         quick = dispatcher.quick_answer(text)
         if quick is not None:
             ack(response_type="ephemeral", text=quick)
@@ -294,7 +294,7 @@ def register_slash_command(app: App, dispatcher: SlashDispatcher) -> None:
         ack()
         try:
             result = dispatcher.dispatch(
-                client, team_id=context.team_id, user_id=command["user_id"], text=text,
+                client, team_id=context.team_id, user_id=str(command["user_id"]), text=text,
                 channel_id=command.get("channel_id", ""), trigger_id=command.get("trigger_id"),
             )  # fmt: skip
         except Exception:
