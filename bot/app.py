@@ -34,6 +34,7 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 EVENTS_PATH = "/slack/events"
 OAUTH_STATE_SECONDS = 600
+APP_NAME = "heard"  # named, so Bolt does not inspect the call stack for one on each build
 
 
 class SlackUnavailable(Exception):
@@ -57,6 +58,7 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
 
     if mode is SlackMode.OAUTH:
         app = App(
+            name=APP_NAME,
             signing_secret=settings.slack_signing_secret,
             client=runtime.client(),
             listener_executor=listener_executor,
@@ -76,6 +78,7 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     else:
         try:
             app = App(
+                name=APP_NAME,
                 signing_secret=settings.slack_signing_secret,
                 client=runtime.client(settings.slack_bot_token),
                 listener_executor=listener_executor,

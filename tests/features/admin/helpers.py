@@ -14,19 +14,18 @@ from bot.db.models import (
     WorkspaceRole,
     WorkspaceSetting,
 )
+from tests.people import (  # noqa: F401 - the admin tests import them from here too
+    ACME,
+    JONAS,
+    LENA,
+    MAYA,
+    PRIYA,
+    SAM,
+    TOMAS,
+)
+from tests.people import CHANNEL_NAMES as CHANNELS
+from tests.people import USER_NAMES as USERS
 
-ACME = "T0ACME001"
-MAYA = "U0MAYA0001"  # primary owner
-JONAS = "U0JONAS002"  # workspace admin
-PRIYA = "U0PRIYA003"
-TOMAS = "U0TOMAS004"
-LENA = "U0LENA0005"
-SAM = "U0SAM00006"
-USERS = {MAYA: "maya", JONAS: "jonas", PRIYA: "priya", TOMAS: "tomas", LENA: "lena", SAM: "sam"}
-CHANNELS = {
-    "C0FEEDBACK": "customer-feedback", "C0GENERAL1": "general", "C0STORIES1": "customer-stories",
-    "C0PRODUCT1": "product", "C0LEADERS1": "leadership", "C0OLDARCH1": "old-archive",
-}  # fmt: skip
 # Slack methods that change something; a refused command must call none of them.
 WRITES = (
     "chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete", "conversations.join",

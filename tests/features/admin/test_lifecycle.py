@@ -20,10 +20,8 @@ from bot.settings import Settings
 from bot.web import create_wsgi_app
 from tests.features.admin.helpers import ACME, MAYA, TOMAS, channel, shown, slash, user
 from tests.fixtures.heard import CLIENT_ID, CLIENT_SECRET, SIGNING_SECRET, HeardServer
+from tests.people import GLOBEX, HANK
 from tests.sandbox.test_oauth import install
-
-GLOBEX = "T0GLOBEX2"
-HANK = "U0HANK0001"
 
 
 @pytest.fixture
