@@ -8,7 +8,6 @@ ephemeral reply or a view.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -38,11 +37,15 @@ from bot.slack.blocks import (
     to_dicts,
     truncate,
 )
+from bot.slack.markup import is_channel_id, is_user_id, is_usergroup_id
 
 # Ids Heard stored itself; anything else in an audit value is shown as escaped text.
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{8,}$")
-_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{8,}$")
+STORED_ID = 9  # Slack's ids are 9 or more characters; a shorter word in a value is text
+
+
+def _stored(is_id, value: object) -> bool:
+    """`value` is an id of that kind that Heard stored, not a word someone typed."""
+    return is_id(value) and len(value) >= STORED_ID
 
 MODAL_ACTION = "admin_open"  # buttons on the App Home: admin_open:<setting>
 MODAL_CALLBACK = "admin_modal"  # modal callback ids: admin_modal:<setting>
@@ -79,7 +82,7 @@ def channel_or(channel_id: str | None, none: str) -> str:
 
 
 def usergroup(usergroup_id: str | None) -> str:
-    return f"<!subteam^{usergroup_id}>" if usergroup_id and _USERGROUP_ID.match(usergroup_id) else ""
+    return f"<!subteam^{usergroup_id}>" if usergroup_id and _stored(is_usergroup_id, usergroup_id) else ""
 
 
 def department_line(department: DepartmentInfo) -> str:
@@ -104,11 +107,11 @@ def audit_value(action: str, value, formats: AuditFormats | None = None) -> str:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
-        if _CHANNEL_ID.match(value):
+        if _stored(is_channel_id, value):
             return channel_link(value)
-        if _USER_ID.match(value):
+        if _stored(is_user_id, value):
             return mention(value)
-        if _USERGROUP_ID.match(value):
+        if _stored(is_usergroup_id, value):
             return usergroup(value)
         return escape(truncate(value, 80))
     if isinstance(value, list):
@@ -117,14 +120,14 @@ def audit_value(action: str, value, formats: AuditFormats | None = None) -> str:
         if action.startswith("department") and "name" in value:
             return department_line(
                 DepartmentInfo(str(value["name"]), str(value.get("channel") or ""), value.get("usergroup"))
-            ) if _CHANNEL_ID.match(str(value.get("channel") or "")) else escape(str(value["name"]))
+            ) if _stored(is_channel_id, str(value.get("channel") or "")) else escape(str(value["name"]))
         return ", ".join(f"{escape(str(k))} {audit_value(action, v, formats)}" for k, v in value.items())
     return escape(truncate(str(value), 80))
 
 
 def audit_line(entry, time_zone: str, formats: AuditFormats | None = None) -> str:
     actor = entry.actor_user_id
-    who = mention(actor) if actor and _USER_ID.match(actor) else (escape(actor) if actor else "Heard")
+    who = mention(actor) if actor and _stored(is_user_id, actor) else (escape(actor) if actor else "Heard")
     when = local_time(entry.at, time_zone)
     action = escape(entry.action)
     if entry.action == "forget":
