@@ -7,9 +7,10 @@ with installations in the database, and Socket Mode (same app, different transpo
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from urllib.error import URLError
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_bolt.error import BoltError
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -22,8 +23,9 @@ from bot.rooms import RoomContext, Rooms
 from bot.runtime import Runtime
 from bot.settings import ConfigError, SlackMode
 from bot.slack.commands import SlashDispatcher, register_slash_command
+from bot.slack.inbox import InboxProcessor
 from bot.slack.manifest import bot_scopes
-from bot.slack.middleware import deduplicate_events, workspace_guard
+from bot.slack.middleware import FROM_INBOX, store_events, workspace_guard
 from bot.slack.outbox import deliver_due
 from bot.slack.people import People, caller_access, fetch_workspace_info
 from bot.workspaces import record_install
@@ -56,12 +58,50 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     rooms = rooms or runtime.rooms or load_rooms()
     runtime.rooms = rooms
 
+    front = _new_app(runtime, rooms, notify, mode, listener_executor=listener_executor)
+    if mode is not SlackMode.OAUTH:
+        _record_single_workspace(runtime, front)
+    # The inbox's processor replays stored events through an app of its own: no signature
+    # to check (Heard stored them after checking), listeners run before dispatch returns.
+    processing = _new_app(runtime, rooms, notify, mode, listener_executor=listener_executor, replaying=True)
+    own_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heard-inbox") if listener_executor is None else None
+    processor = InboxProcessor(runtime, _replayer(processing), submit=(listener_executor or own_pool).submit)
+    runtime.inbox = processor
+
+    def on_installer(session, workspace_id: int, user_id: str, now) -> None:
+        rooms.on_install(session, workspace_id, user_id, now, runtime)
+
+    def after_install() -> None:
+        deliver_due(runtime)  # the greeting DM
+        notify()  # schedules now run in the installer's time zone
+
+    people = People()
+    access = caller_access(runtime, people, on_installer=on_installer, after_install=after_install)
+    context = RoomContext(runtime=runtime, rooms=rooms, people=people, access=access, notify=notify)
+    intro = " ".join(text for _, text in rooms.about())
+    # Unknown workspaces are dropped before anything is stored, even an event.
+    front.use(workspace_guard(runtime))
+    front.use(store_events(runtime, processor))
+    register_slash_command(front, SlashDispatcher(runtime, rooms.router, access, notify=notify, intro=intro))
+    processing.use(workspace_guard(runtime))
+    for app in (front, processing):
+        for room in rooms:
+            if room.register:
+                room.register(app, context)
+        _acknowledge_unclaimed_events(app, rooms.events())
+    return front
+
+
+def _new_app(runtime: Runtime, rooms: Rooms, notify, mode: SlackMode, *, listener_executor,
+             replaying: bool = False) -> App:  # fmt: skip
+    settings = runtime.settings
+    common = dict(name=APP_NAME, listener_executor=listener_executor, process_before_response=replaying)
     if mode is SlackMode.OAUTH:
-        app = App(
-            name=APP_NAME,
+        return App(
+            **common,
             signing_secret=settings.slack_signing_secret,
             client=runtime.client(),
-            listener_executor=listener_executor,
+            request_verification_enabled=not replaying,
             oauth_settings=OAuthSettings(
                 client_id=settings.slack_client_id,
                 client_secret=settings.slack_client_secret,
@@ -75,46 +115,37 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
                 ),
             ),
         )
-    else:
-        try:
-            app = App(
-                name=APP_NAME,
-                signing_secret=settings.slack_signing_secret,
-                client=runtime.client(settings.slack_bot_token),
-                listener_executor=listener_executor,
-                # Socket Mode requests arrive over Slack's websocket, not signed HTTP.
-                request_verification_enabled=mode is not SlackMode.SOCKET,
-            )
-        except BoltError as exc:
-            raise SlackUnavailable(f"Slack refused SLACK_BOT_TOKEN: {exc}") from None
-        except (URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise SlackUnavailable(
-                f"cannot reach Slack at {settings.slack_api_url}: {reason}"
-            ) from None
-        _record_single_workspace(runtime, app)
+    try:
+        return App(
+            **common,
+            signing_secret=settings.slack_signing_secret,
+            client=runtime.client(settings.slack_bot_token),
+            # Socket Mode requests arrive over Slack's websocket, not signed HTTP.
+            request_verification_enabled=mode is not SlackMode.SOCKET and not replaying,
+            # Bolt checks the token with auth.test; the front app has, the replaying one need not.
+            token_verification_enabled=not replaying,
+        )
+    except BoltError as exc:
+        raise SlackUnavailable(f"Slack refused SLACK_BOT_TOKEN: {exc}") from None
+    except (URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SlackUnavailable(f"cannot reach Slack at {settings.slack_api_url}: {reason}") from None
 
-    # Unknown workspaces are dropped before anything is stored, even an event id.
-    app.use(workspace_guard(runtime))
-    app.use(deduplicate_events(runtime))
 
-    def on_installer(session, workspace_id: int, user_id: str, now) -> None:
-        rooms.on_install(session, workspace_id, user_id, now, runtime)
+def _replayer(app: App):
+    """Run one stored event body through `app`'s middleware and listeners; None when they
+    ran, else why not (a listener raised: Bolt answers 500)."""
 
-    def after_install() -> None:
-        deliver_due(runtime)  # the greeting DM
-        notify()  # schedules now run in the installer's time zone
+    def replay(body: str) -> str | None:
+        request = BoltRequest(body=body, headers={"content-type": ["application/json"]}, context={FROM_INBOX: True})
+        response = app.dispatch(request)
+        if response.status >= 500:
+            return f"a listener failed (HTTP {response.status})"
+        if response.status >= 400:
+            log.warning("stored event not handled (HTTP %s): %s", response.status, response.body[:200])
+        return None
 
-    people = People()
-    access = caller_access(runtime, people, on_installer=on_installer, after_install=after_install)
-    intro = " ".join(text for _, text in rooms.about())
-    register_slash_command(app, SlashDispatcher(runtime, rooms.router, access, notify=notify, intro=intro))
-    context = RoomContext(runtime=runtime, rooms=rooms, people=people, access=access, notify=notify)
-    for room in rooms:
-        if room.register:
-            room.register(app, context)
-    _acknowledge_unclaimed_events(app, rooms.events())
-    return app
+    return replay
 
 
 def _acknowledge_unclaimed_events(app: App, events: list[str]) -> None:

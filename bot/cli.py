@@ -148,8 +148,10 @@ app = _typer(
 )
 jobs_app = _typer(help="Recurring jobs: list them, or run one now.")
 db_app = _typer(help="Database maintenance.")
+inbox_app = _typer(help="Stored Slack events: list those that failed, queue them again.")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
+app.add_typer(inbox_app, name="inbox")
 
 TEAM_OPTION = typer.Option("--team", metavar="TEAM", help="Only this workspace (its team id, T…).")
 
@@ -262,9 +264,11 @@ def run(
         handler = SocketModeHandler(bolt_app, settings.slack_app_token, web_client=runtime.client())
         if scheduler:
             scheduler.start()
+        runtime.inbox.start()
         try:
             handler.start()
         finally:
+            runtime.inbox.stop()
             if scheduler:
                 scheduler.shutdown()
         return
@@ -274,15 +278,104 @@ def run(
     def worker_started() -> None:
         # Connections opened before gunicorn forked belong to the parent.
         runtime.engine.dispose(close=False)
+        runtime.inbox.start()  # events stored before a restart are processed now
         if scheduler:
             scheduler.start()
+
+    def worker_exiting() -> None:
+        # SIGTERM: the batch in hand is finished; stored events wait for the next start.
+        runtime.inbox.stop()
+        if scheduler:
+            scheduler.shutdown()
 
     HeardServer(
         create_wsgi_app(runtime, bolt_app),
         port=settings.port,
         on_worker_start=worker_started,
-        on_worker_exit=scheduler.shutdown if scheduler else None,
+        on_worker_exit=worker_exiting,
     ).run()
+
+
+@app.command(cls=HeardCommand)
+def worker():
+    """Process stored Slack events and send queued posts.
+
+    The worker of a scaled deployment: `heard run` processes events itself; run workers beside it (on PostgreSQL) when
+    events arrive faster than one process handles them. Each event is handled once,
+    whichever process takes it.
+
+    \b
+    Example:
+      DATABASE_URL=postgresql+psycopg://… SLACK_BOT_TOKEN=xoxb-… SLACK_SIGNING_SECRET=… heard worker
+    """
+    import signal
+    import threading
+
+    from bot.settings import load_settings
+    from bot.slack.outbox import deliver_due
+
+    settings = load_settings()
+    settings.require_slack()
+    _configure_logging()
+    runtime = runtime_for_cli(settings)
+    with _quiet(*SLACK_LOGGERS):
+        from bot.app import build_app
+
+        build_app(runtime)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    runtime.inbox.start()
+    try:
+        while not stop.wait(OUTBOX_SECONDS):
+            deliver_due(runtime)  # retries of queued posts; new ones are sent as they are queued
+    finally:
+        runtime.inbox.stop()
+
+
+OUTBOX_SECONDS = 5.0
+
+
+@inbox_app.command("list", cls=HeardCommand)
+def inbox_list():
+    """Stored Slack events by status, and the parked ones.
+
+    Each parked event with why it failed and when it arrived. An event is parked after five failed tries; `heard inbox retry` queues it again.
+
+    \b
+    Example:
+      heard inbox list
+    """
+    from bot.settings import load_settings
+    from bot.slack import inbox
+
+    runtime = runtime_for_cli(load_settings())
+    counts = inbox.counts(runtime)
+    typer.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in inbox.InboxStatus))
+    for row in inbox.parked(runtime):  # plain lines: scripts read them
+        why = (row.last_error or "").splitlines()[0] if row.last_error else ""
+        typer.echo(f"parked {row.event_id} {row.team_id} received {row.received_at:%Y-%m-%dT%H:%M}Z "
+                   f"after {row.attempts} tries: {why}")
+
+
+@inbox_app.command("retry", cls=HeardCommand)
+def inbox_retry(
+    event_ids: Annotated[list[str] | None, typer.Argument(metavar="[EVENT_ID]...", help="Only these events.")] = None,
+):
+    """Queue parked events again.
+
+    All of them, or those named, each with five fresh tries.
+
+    \b
+    Example:
+      heard inbox retry Ev0123ABCD
+    """
+    from bot.settings import load_settings
+    from bot.slack import inbox
+
+    runtime = runtime_for_cli(load_settings())
+    queued = inbox.retry(runtime, event_ids or None)
+    typer.echo(f"Queued {queued} parked event(s) again; a running heard run or heard worker processes them.")
 
 
 @app.command(cls=HeardCommand)

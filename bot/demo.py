@@ -31,7 +31,6 @@ from rich.text import Text
 from bot.app import build_app
 from bot.db.migrate import upgrade
 from bot.errors import Failure
-from bot.features import load_rooms
 from bot.runtime import Runtime
 from bot.sandbox import FakeSlack, SeedUser, SeedWorkspace, SlackRequestSender, demo_workspace
 from bot.sandbox.local_server import DrainableExecutor, LocalServer

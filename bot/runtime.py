@@ -18,6 +18,7 @@ from bot.slack.client import make_client
 
 if TYPE_CHECKING:
     from bot.rooms import Rooms
+    from bot.slack.inbox import InboxProcessor
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class Runtime:
     # Every room of this Heard (`bot.features.load_rooms()`), set by whoever assembles
     # the app, the CLI command or the demo; the parts below the rooms reach them here.
     rooms: Rooms | None = field(default=None, init=False)
+    # The processor of stored inbound events, set with the Bolt app (`bot.app.build_app`).
+    inbox: InboxProcessor | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.engine)

@@ -194,14 +194,28 @@ class OutboxMessage(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # e.g. {"channel", "ts"}
 
 
-class ProcessedEvent(Base):
-    """Inbound Slack events already handled; the unique event id makes retries harmless."""
+class InboxEvent(Base):
+    """An inbound Slack event, stored before Slack gets its 200 and processed after.
 
-    __tablename__ = "processed_events"
+    The `event_id` primary key makes a retried or twice-delivered event one row; rows
+    are processed in batches (`bot.slack.inbox`), retried with back-off, and parked
+    after a few failures for an operator (`heard inbox list|retry`).
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_status_due", "status", "not_before"),)
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
-    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    body: Mapped[str] = mapped_column(Text)  # the request body as Slack sent it
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|processing|done|parked
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):

@@ -26,7 +26,7 @@ from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
 from bot.scheduler.ledger import RunStatus
 from bot.scheduler.registry import JobContext, JobRegistry, JobSpec, period_key
 from bot.scheduler.schedules import DefaultSchedule
-from bot.slack.middleware import forget_old_events
+from bot.slack.inbox import forget_done
 from bot.slack.outbox import deliver_due
 from bot.workspace_settings import SCHEDULE
 from bot.workspaces import active_workspaces, find, get_setting
@@ -227,7 +227,7 @@ class HeardScheduler:
             id="heard:outbox", jobstore="local", replace_existing=True,
         )  # fmt: skip
         self.scheduler.add_job(
-            forget_old_events, "interval", args=[self.runtime], hours=1,
+            forget_done, "interval", args=[self.runtime], hours=1,
             id="heard:forget-events", jobstore="local", replace_existing=True,
         )  # fmt: skip
         log.info("scheduler started with %d registered job(s)", len(self.registry))

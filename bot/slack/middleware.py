@@ -1,26 +1,24 @@
-"""Global Bolt middleware: every request is tied to an installed workspace, every event
-is processed once.
+"""Global Bolt middleware: every request is tied to an installed workspace, and every
+event is stored in the inbox before Slack gets its 200 (`bot.slack.inbox`).
 
 Slack retries an event it thinks we missed (`X-Slack-Retry-Num`) and may deliver one
-event to two processes; the `processed_events` primary key on `event_id` is the
-arbiter, recorded before any listener changes anything. Listeners run after the ack,
-so Slack never retries because a listener failed: a recorded id costs nothing there.
-Only a process that dies between recording an id and acking loses that event.
+event to two processes; the inbox's primary key on `event_id` makes them one row. The
+listeners run later, from the inbox, so a process that stops after answering loses
+nothing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 
-from slack_bolt import BoltResponse
+from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.context import BoltContext
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 
-from bot.db.models import ProcessedEvent
 from bot.runtime import Runtime
+from bot.slack import inbox
+from bot.slack.inbox import InboxProcessor
 from bot.workspaces import find_active
 
 log = logging.getLogger(__name__)
@@ -56,40 +54,29 @@ def workspace_guard(runtime: Runtime) -> Callable:
     return guard
 
 
-def deduplicate_events(runtime: Runtime) -> Callable:
-    """Record each event_id once; a repeated delivery is acknowledged and dropped."""
+FROM_INBOX = "heard_from_inbox"  # set on the context of a request the processor replays
 
-    def dedupe(body: dict, context: BoltContext, next: Callable[[], BoltResponse]):
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if not event_id:
+
+def store_events(runtime: Runtime, processor: InboxProcessor) -> Callable:
+    """Store each event in the inbox and answer 200; the processor runs the listeners.
+
+    Nothing else happens before Slack's answer: one insert, which a retried or
+    twice-delivered event turns into nothing. An event without a usable `event_id` cannot
+    be told from its retries: it is logged and skipped.
+    """
+
+    def store(req: BoltRequest, body: dict, context: BoltContext, next: Callable[[], BoltResponse]):
+        if body.get("type") != "event_callback" or context.get(FROM_INBOX):
             return next()
-        with runtime.sessions() as session:
-            try:
-                session.add(
-                    ProcessedEvent(
-                        event_id=str(event_id)[:64],
-                        team_id=str(context.team_id or "")[:32],
-                        received_at=runtime.clock(),
-                    )
-                )
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                log.info("duplicate delivery of event %s dropped", event_id)
-                return BoltResponse(status=200, body="")
-        return next()
+        event_id = body.get("event_id")
+        if not isinstance(event_id, str) or not event_id or len(event_id) > inbox.MAX_EVENT_ID:
+            log.warning("event without a usable event_id skipped (%s)", _event_type(body))
+            return BoltResponse(status=200, body="")
+        raw = req.raw_body or json.dumps(body)  # Socket Mode hands Bolt a dict
+        if inbox.store(runtime, event_id=event_id, team_id=str(context.team_id or ""), body=raw, now=runtime.clock()):
+            processor.wake()
+        else:
+            log.info("duplicate delivery of event %s dropped", event_id)
+        return BoltResponse(status=200, body="")
 
-    return dedupe
-
-
-# Slack retries a delivery for about an hour; a day of event ids is ample.
-EVENT_MEMORY = timedelta(days=1)
-
-
-def forget_old_events(runtime: Runtime) -> int:
-    """Delete event ids older than EVENT_MEMORY; returns how many went."""
-    with runtime.sessions.begin() as session:
-        result = session.execute(
-            delete(ProcessedEvent).where(ProcessedEvent.received_at < runtime.clock() - EVENT_MEMORY)
-        )
-    return result.rowcount
+    return store

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.db import create_db_engine
 from bot.db.migrate import current_revision, head_revision, upgrade
-from bot.db.models import Base, ProcessedEvent, Workspace
+from bot.db.models import Base, InboxEvent, Workspace
 from bot.features import load_models
 from bot.features.feedback.models import FeedbackItem
 
@@ -65,9 +65,9 @@ def test_same_slack_message_is_one_feedback_item(session, make_workspace):
 
 
 def test_event_ids_are_unique(session):
-    session.add(ProcessedEvent(event_id="Ev1", team_id="T1"))
+    session.add(InboxEvent(event_id="Ev1", team_id="T1", body="{}"))
     session.commit()
-    session.add(ProcessedEvent(event_id="Ev1", team_id="T1"))
+    session.add(InboxEvent(event_id="Ev1", team_id="T1", body="{}"))
     with pytest.raises(IntegrityError):
         session.commit()
 

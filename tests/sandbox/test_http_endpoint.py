@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db import create_db_engine
-from bot.db.models import ProcessedEvent, Workspace
+from bot.db.models import InboxEvent, Workspace
 from tests.people import GENERAL, MAYA, PRIYA
 
 
@@ -61,7 +61,7 @@ def test_forged_requests_get_401_and_change_nothing(heard_server, fake_slack, ac
     response = heard.sender.event(home_opened(), team_id=acme.team_id, **forgery)
     command = heard.sender.command("help", team_id=acme.team_id, user_id=MAYA, **forgery)
     assert (response.status, command.status) == (401, 401)
-    assert count(heard.runtime, ProcessedEvent) == 0
+    assert count(heard.runtime, InboxEvent) == 0
     assert fake_slack.calls_to("views.publish") == []
 
 
@@ -99,14 +99,14 @@ def test_duplicate_delivery_changes_nothing_the_second_time(heard_server, fake_s
     heard.sender.event(home_opened(user=PRIYA), team_id=acme.team_id)
     fake_slack.wait_for("views.publish", lambda c: c.args["user_id"] == PRIYA)
     assert [c.args["user_id"] for c in fake_slack.calls_to("views.publish")].count(MAYA) == 1
-    assert count(heard.runtime, ProcessedEvent) == 2
+    assert count(heard.runtime, InboxEvent) == 2
 
 
 def test_event_from_an_unknown_workspace_is_acknowledged_and_not_stored(heard_server, fake_slack):
     heard = heard_server()
     response = heard.sender.event(home_opened(), team_id="T0UNKNOWN9")
     assert response.status == 200
-    assert count(heard.runtime, ProcessedEvent) == 0
+    assert count(heard.runtime, InboxEvent) == 0
     assert count(heard.runtime, Workspace) == 1
     command = heard.sender.command("help", team_id="T0UNKNOWN9", user_id=MAYA)
     assert command.status == 200 and "Commands" not in command.text
@@ -142,7 +142,7 @@ def test_uninstall_marks_the_workspace_and_later_events_are_dropped(heard_server
     assert heard.sender.event(home_opened(), team_id=acme.team_id).status == 200
     heard.listeners.drain()
     assert fake_slack.calls_to("views.publish") == []
-    assert count(heard.runtime, ProcessedEvent) == 1  # only the uninstall itself
+    assert count(heard.runtime, InboxEvent) == 1  # only the uninstall itself
 
 
 def test_revoked_bot_token_uninstalls_but_user_tokens_do_not(heard_server, acme):
@@ -159,19 +159,19 @@ def test_revoked_bot_token_uninstalls_but_user_tokens_do_not(heard_server, acme)
         assert session.scalar(select(Workspace)).uninstalled_at is not None
 
 
-def test_old_event_ids_are_forgotten(heard_server, fake_slack, acme):
+def test_processed_events_are_forgotten_a_day_later(heard_server, fake_slack, acme):
     from datetime import timedelta
 
-    from bot.slack.middleware import EVENT_MEMORY, forget_old_events
+    from bot.slack.inbox import KEEP_DONE, forget_done
 
     heard = heard_server()
     heard.sender.event(home_opened(), team_id=acme.team_id)
     heard.listeners.drain()
-    assert forget_old_events(heard.runtime) == 0
+    assert forget_done(heard.runtime) == 0
     received = heard.runtime.clock()
-    heard.runtime.clock = lambda: received + EVENT_MEMORY + timedelta(minutes=1)
-    assert forget_old_events(heard.runtime) == 1
-    assert count(heard.runtime, ProcessedEvent) == 0
+    heard.runtime.clock = lambda: received + KEEP_DONE + timedelta(minutes=1)
+    assert forget_done(heard.runtime) == 1
+    assert count(heard.runtime, InboxEvent) == 0
 
 
 def test_events_no_room_claims_are_acknowledged(heard_server, acme):

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import select
 
-from bot.db.models import ProcessedEvent, Workspace
+from bot.db.models import InboxEvent, Workspace
 from tests.people import HANK, MAYA, TOMAS
 
 
@@ -85,4 +85,4 @@ def test_event_for_a_workspace_never_installed_is_dropped(heard_server, fake_sla
     assert response.status == 200
     assert fake_slack.calls_to("views.publish") == []
     with heard.runtime.sessions() as session:
-        assert session.scalar(select(ProcessedEvent)) is None
+        assert session.scalar(select(InboxEvent)) is None

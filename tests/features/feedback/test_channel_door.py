@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from bot.db.models import ProcessedEvent
+from bot.db.models import InboxEvent
 from tests.people import (
     FEEDBACK,
     GENERAL,
@@ -100,7 +100,7 @@ def test_the_same_event_delivered_twice_is_one_item(feedback):
     feedback.event(event)
     assert len(feedback.items()) == 1
     with feedback.runtime.sessions() as session:
-        assert session.query(ProcessedEvent).count() == 2
+        assert session.query(InboxEvent).count() == 2
 
 
 def test_deleting_a_feedback_message_removes_its_item(feedback):
