@@ -79,8 +79,9 @@ def store(runtime: Runtime, *, event_id: str, team_id: str, body: str, now: date
         statement = sqlite_insert(InboxEvent).values(values).on_conflict_do_nothing(index_elements=["event_id"])
     else:  # pragma: no cover - Heard runs on SQLite and PostgreSQL
         statement = insert(InboxEvent).values(values)
+    # RETURNING says whether a row went in (psycopg reports no rowcount for this statement).
     with runtime.engine.begin() as connection:
-        return connection.execute(statement).rowcount == 1
+        return connection.execute(statement.returning(InboxEvent.event_id)).first() is not None
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,16 @@ def finish(runtime: Runtime, event_id: str, worker: str, *, now: datetime) -> No
         session.execute(
             update(InboxEvent).where(InboxEvent.event_id == event_id, InboxEvent.claimed_by == worker)
             .values(status=InboxStatus.DONE, finished_at=now, last_error=None)
+        )  # fmt: skip
+
+
+def release(runtime: Runtime, event_ids: list[str], worker: str) -> None:
+    """Give back claimed rows this worker will not process (it is stopping)."""
+    with runtime.sessions.begin() as session:
+        session.execute(
+            update(InboxEvent).where(InboxEvent.event_id.in_(event_ids), InboxEvent.claimed_by == worker,
+                                     InboxEvent.status == InboxStatus.PROCESSING)
+            .values(status=InboxStatus.PENDING, claimed_by=None, claimed_at=None)
         )  # fmt: skip
 
 
@@ -236,9 +247,10 @@ class InboxProcessor:
             batch = claim(self.runtime, self.worker, now=self.runtime.clock())
             if not batch:
                 return handled
-            for row in batch:
+            for n, row in enumerate(batch):
                 if self._stopping.is_set():
-                    break  # the claim goes stale and another run takes the row
+                    release(self.runtime, [r.event_id for r in batch[n:]], self.worker)
+                    return handled
                 self._process(row)
                 handled += 1
         return handled

@@ -1,0 +1,147 @@
+"""The inbox: an event stored once, processed in batches, retried with back-off, parked."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import InboxEvent
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.slack import inbox
+from bot.slack.inbox import InboxProcessor, InboxStatus
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self):
+        self.now = NOW
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def runtime(db_url):
+    clock = Clock()
+    runtime = Runtime.from_settings(Settings(_env_file=None, database_url=db_url), clock=clock)
+    yield runtime
+    runtime.engine.dispose()
+
+
+def store(runtime, event_id: str, body: str = "{}") -> bool:
+    return inbox.store(runtime, event_id=event_id, team_id="T1", body=body, now=runtime.clock())
+
+
+def rows(runtime) -> dict[str, tuple]:
+    with runtime.sessions() as session:
+        return {r.event_id: (r.status, r.attempts) for r in session.scalars(select(InboxEvent))}
+
+
+def test_an_event_is_stored_once_whoever_delivers_it(runtime):
+    assert store(runtime, "Ev1", '{"a": 1}')
+    assert not store(runtime, "Ev1", '{"a": 2}')  # Slack's retry, or a second process
+    with runtime.sessions() as session:
+        assert session.get(InboxEvent, "Ev1").body == '{"a": 1}'
+
+
+def test_processing_takes_batches_oldest_first_and_marks_them_done(runtime):
+    seen = []
+    processor = InboxProcessor(runtime, lambda body: seen.append(body), submit=lambda fn: fn())
+    for n in range(inbox.BATCH + 5):
+        runtime.clock.now = NOW + timedelta(seconds=n)
+        store(runtime, f"Ev{n:03}", str(n))
+    assert processor.run_pending() == inbox.BATCH + 5
+    assert seen == [str(n) for n in range(inbox.BATCH + 5)]
+    assert set(rows(runtime).values()) == {(InboxStatus.DONE, 0)}
+    assert processor.run_pending() == 0
+
+
+def test_a_failing_event_is_retried_with_back_off_then_parked_and_others_go_on(runtime):
+    def dispatch(body):
+        return "boom" if body == "bad" else None
+
+    processor = InboxProcessor(runtime, dispatch, submit=lambda fn: fn())
+    store(runtime, "EvBad", "bad")
+    store(runtime, "EvGood", "good")
+    processor.run_pending()
+    assert rows(runtime) == {"EvBad": (InboxStatus.PENDING, 1), "EvGood": (InboxStatus.DONE, 0)}
+    assert processor.run_pending() == 0  # not due before its back-off
+    for attempt in range(2, inbox.MAX_ATTEMPTS + 1):
+        runtime.clock.now += inbox.backoff(attempt - 1)
+        assert processor.run_pending() == 1
+    assert rows(runtime)["EvBad"] == (InboxStatus.PARKED, inbox.MAX_ATTEMPTS)
+    [parked] = inbox.parked(runtime)
+    assert (parked.event_id, parked.last_error) == ("EvBad", "boom")
+    runtime.clock.now += timedelta(days=1)
+    assert processor.run_pending() == 0  # parked stays parked
+    assert inbox.retry(runtime, ["EvBad"]) == 1
+    assert rows(runtime)["EvBad"] == (InboxStatus.PENDING, 0)
+
+
+def test_a_dispatcher_that_raises_counts_as_a_failure(runtime):
+    def dispatch(body):
+        raise RuntimeError("bug")
+
+    store(runtime, "Ev1")
+    InboxProcessor(runtime, dispatch, submit=lambda fn: fn()).run_pending()
+    with runtime.sessions() as session:
+        row = session.get(InboxEvent, "Ev1")
+    assert (row.status, row.attempts, row.last_error) == (InboxStatus.PENDING, 1, "RuntimeError: bug")
+
+
+def test_a_claim_held_by_a_live_processor_is_left_and_a_dead_ones_is_taken_over(runtime):
+    store(runtime, "Ev1")
+    assert [c.event_id for c in inbox.claim(runtime, "dead-process", now=NOW)] == ["Ev1"]
+    assert inbox.claim(runtime, "other", now=NOW + timedelta(minutes=1)) == []
+    taken = inbox.claim(runtime, "other", now=NOW + inbox.STALE_CLAIM + timedelta(seconds=1))
+    assert [c.event_id for c in taken] == ["Ev1"]
+    inbox.finish(runtime, "Ev1", "dead-process", now=NOW)  # the old claim can no longer finish it
+    assert rows(runtime)["Ev1"] == (InboxStatus.PROCESSING, 0)
+    inbox.finish(runtime, "Ev1", "other", now=NOW)
+    assert rows(runtime)["Ev1"] == (InboxStatus.DONE, 0)
+
+
+def test_a_wake_during_a_pass_is_not_lost(runtime):
+    runs = []
+    pending = []
+
+    def dispatch(body):
+        runs.append(body)
+        if body == "first":
+            store(runtime, "Ev2", "second")  # arrives while the first pass is busy
+            processor.wake()  # running: remembered, not started twice
+
+    processor = InboxProcessor(runtime, dispatch, submit=pending.append)
+    store(runtime, "Ev1", "first")
+    processor.wake()
+    processor.wake()  # a second wake before the pass starts adds nothing
+    assert len(pending) == 1
+    pending.pop()()
+    assert runs == ["first", "second"] and pending == []
+
+
+def test_stopping_leaves_the_rest_for_the_next_start(runtime):
+    handled = []
+
+    def dispatch(body):
+        handled.append(body)
+        processor.stop()  # SIGTERM arrives during the first event
+
+    processor = InboxProcessor(runtime, dispatch, submit=lambda fn: fn())
+    store(runtime, "Ev1", "1")
+    store(runtime, "Ev2", "2")
+    processor.run_pending()
+    assert handled == ["1"]
+    assert rows(runtime)["Ev2"] == (InboxStatus.PENDING, 0)
+    later = InboxProcessor(runtime, lambda body: handled.append(body), submit=lambda fn: fn())
+    assert later.run_pending() == 1 and handled == ["1", "2"]
+
+
+def test_done_rows_are_forgotten_a_day_later(runtime):
+    store(runtime, "Ev1")
+    InboxProcessor(runtime, lambda body: None, submit=lambda fn: fn()).run_pending()
+    assert inbox.forget_done(runtime) == 0
+    runtime.clock.now += inbox.KEEP_DONE + timedelta(minutes=1)
+    assert inbox.forget_done(runtime) == 1
