@@ -14,8 +14,10 @@ idempotent by their own keys (one item per channel and ts, one acknowledgement p
 actor and ref, outbox keys), so a second run changes nothing.
 
 Several processors may share one PostgreSQL database: rows are claimed with
-`FOR UPDATE SKIP LOCKED`, and a claim older than `STALE_CLAIM` (its process died) is
-taken over. On SQLite run one processor per database.
+`FOR UPDATE SKIP LOCKED` for a lease (`STALE_CLAIM`) that the processor renews while it
+works through its batch; a lease that ran out (its process died) is taken over. On SQLite
+run one processor per database: it takes back, when it starts, whatever a killed
+predecessor had claimed.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 MAX_ATTEMPTS = 5
-STALE_CLAIM = timedelta(minutes=5)  # far longer than a batch takes; then the process is gone
+STALE_CLAIM = timedelta(seconds=30)  # a claim's lease; a live processor renews it as it works
 KEEP_DONE = timedelta(days=1)  # Slack retries a delivery for about an hour
 POLL_SECONDS = 2.0  # how often a processor looks for rows it was not woken for
 MAX_EVENT_ID = 64
@@ -128,6 +130,25 @@ def finish(runtime: Runtime, event_id: str, worker: str, *, now: datetime) -> No
             update(InboxEvent).where(InboxEvent.event_id == event_id, InboxEvent.claimed_by == worker)
             .values(status=InboxStatus.DONE, finished_at=now, last_error=None)
         )  # fmt: skip
+
+
+def renew(runtime: Runtime, event_ids: list[str], worker: str, *, now: datetime) -> None:
+    """Extend this worker's lease on the rows it still holds."""
+    with runtime.sessions.begin() as session:
+        session.execute(
+            update(InboxEvent).where(InboxEvent.event_id.in_(event_ids), InboxEvent.claimed_by == worker,
+                                     InboxEvent.status == InboxStatus.PROCESSING)
+            .values(claimed_at=now)
+        )  # fmt: skip
+
+
+def recover(runtime: Runtime) -> int:
+    """SQLite's one processor, starting: take back every claim (a killed process's)."""
+    with runtime.sessions.begin() as session:
+        return session.execute(
+            update(InboxEvent).where(InboxEvent.status == InboxStatus.PROCESSING)
+            .values(status=InboxStatus.PENDING, claimed_by=None, claimed_at=None)
+        ).rowcount  # fmt: skip
 
 
 def release(runtime: Runtime, event_ids: list[str], worker: str) -> None:
@@ -247,10 +268,15 @@ class InboxProcessor:
             batch = claim(self.runtime, self.worker, now=self.runtime.clock())
             if not batch:
                 return handled
+            leased = self.runtime.clock()
             for n, row in enumerate(batch):
                 if self._stopping.is_set():
                     release(self.runtime, [r.event_id for r in batch[n:]], self.worker)
                     return handled
+                now = self.runtime.clock()
+                if now - leased > STALE_CLAIM / 3:  # a slow batch keeps its rows
+                    renew(self.runtime, [r.event_id for r in batch[n:]], self.worker, now=now)
+                    leased = now
                 self._process(row)
                 handled += 1
         return handled
@@ -275,6 +301,10 @@ class InboxProcessor:
         """Poll in a daemon thread: rows from before a restart, retries that came due."""
         if self._poller is not None:
             return
+        if self.runtime.engine.dialect.name == "sqlite":
+            taken = recover(self.runtime)
+            if taken:
+                log.info("took back %d inbox event(s) a stopped process had claimed", taken)
 
         def poll() -> None:
             while not self._stopping.wait(interval):

@@ -94,7 +94,7 @@ def test_a_dispatcher_that_raises_counts_as_a_failure(runtime):
 def test_a_claim_held_by_a_live_processor_is_left_and_a_dead_ones_is_taken_over(runtime):
     store(runtime, "Ev1")
     assert [c.event_id for c in inbox.claim(runtime, "dead-process", now=NOW)] == ["Ev1"]
-    assert inbox.claim(runtime, "other", now=NOW + timedelta(minutes=1)) == []
+    assert inbox.claim(runtime, "other", now=NOW + inbox.STALE_CLAIM / 2) == []  # its lease holds
     taken = inbox.claim(runtime, "other", now=NOW + inbox.STALE_CLAIM + timedelta(seconds=1))
     assert [c.event_id for c in taken] == ["Ev1"]
     inbox.finish(runtime, "Ev1", "dead-process", now=NOW)  # the old claim can no longer finish it
@@ -120,6 +120,28 @@ def test_a_wake_during_a_pass_is_not_lost(runtime):
     assert len(pending) == 1
     pending.pop()()
     assert runs == ["first", "second"] and pending == []
+
+
+def test_a_busy_processor_renews_its_lease_on_the_rest_of_its_batch(runtime):
+    def dispatch(body):
+        runtime.clock.now += inbox.STALE_CLAIM / 2  # each event takes half a lease
+        if body == "2":  # by now a lease taken at the start would have run out
+            assert inbox.claim(runtime, "other", now=runtime.clock.now) == []
+
+    for n in range(4):
+        store(runtime, f"Ev{n}", str(n))
+    assert InboxProcessor(runtime, dispatch, submit=lambda fn: fn()).run_pending() == 4
+
+
+def test_sqlites_processor_takes_back_a_killed_ones_claims_when_it_starts(runtime):
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's processors wait for the lease to run out")
+    store(runtime, "Ev1")
+    inbox.claim(runtime, "killed", now=NOW)
+    processor = InboxProcessor(runtime, lambda body: None, submit=lambda fn: fn())
+    processor.start(interval=3600)
+    processor.stop()
+    assert rows(runtime)["Ev1"] == (InboxStatus.DONE, 0)
 
 
 def test_stopping_leaves_the_rest_for_the_next_start(runtime):
