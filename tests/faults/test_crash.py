@@ -137,7 +137,7 @@ def items(heard: Heard) -> tuple[int, int]:
 
 def await_items(heard: Heard, expected: int) -> tuple[int, int]:
     deadline = time.monotonic() + DRAIN_SECONDS
-    while (found := items(heard))[0] < expected and time.monotonic() < deadline:
+    while items(heard)[0] < expected and time.monotonic() < deadline:
         time.sleep(0.25)
     time.sleep(0.5)  # a duplicate would show up now, not later
     if items(heard)[0] < expected:
