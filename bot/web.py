@@ -1,8 +1,9 @@
 """The HTTP side: a WSGI app for Slack's requests and a health check, served by gunicorn.
 
-Routes: POST /slack/events (events, commands, interactivity; Bolt verifies the
-signature and refuses anything older than five minutes), GET /slack/install and
-/slack/oauth_redirect in OAuth mode, GET /healthz.
+Routes: POST /slack/events (events, commands, interactivity), GET /slack/install and
+/slack/oauth_redirect in OAuth mode, GET /healthz. POST /slack/events passes the front
+door first (`bot.slack.front`: size, then signature and age, then shape), so Bolt only
+ever sees signed requests it can parse; garbage gets a 4xx and one log line, never a 500.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.db import DatabaseUnavailable, ping
 from bot.runtime import Runtime
+from bot.slack.front import EVENTS_PATH, SlackFront
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,11 @@ HEALTH_PATH = "/healthz"
 
 
 def create_wsgi_app(runtime: Runtime, app: App) -> Callable:
-    slack = SlackRequestHandler(app, path="/slack/events")
+    slack = SlackFront(
+        SlackRequestHandler(app, path=EVENTS_PATH),
+        runtime.settings.slack_signing_secret,
+        path=EVENTS_PATH,
+    )
 
     def wsgi(environ: dict, start_response) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:

@@ -1,0 +1,324 @@
+"""The front door of POST /slack/events: size, signature, then shape, before Bolt sees a byte.
+
+Anyone on the internet can reach this endpoint, and Bolt parses a request's body (and
+reads ids out of it) before it checks the signature, so garbage from anyone used to be a
+500 and a traceback. Here nothing in a request is believed until Slack's signature says
+Slack sent it:
+
+1. the size, by `Content-Length`, before reading: over `MAX_BODY_BYTES` is 413;
+2. the signature and timestamp, on the raw bytes: missing, malformed, forged or older
+   than five minutes is 401;
+3. only then the body: a signed body that is not the UTF-8 JSON or form Slack sends is
+   400, and so are ids of the wrong type in a command or interaction; an *event* with
+   them is answered 200 and skipped, because Slack retries an event it got a 4xx for
+   (and disables event delivery for an app that keeps failing).
+
+Each refusal is one log line (status and reason, never the sender's text) and no
+traceback. What passes goes to Bolt byte for byte; Bolt checks the signature again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from slack_sdk.signature import SignatureVerifier
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+# Slack's own requests are a few KB. The largest we can construct: an edit
+# (`message_changed`) of a 40,000-character message carries it twice (`message` and
+# `previous_message`), each as `text` and again as blocks, and Slack writes non-ASCII as
+# `\uXXXX` (6 bytes a character), about 1 MB. Twice that, so a real event is never
+# refused; the limit is there so a 100 MB body is never read, not to save a megabyte.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_AGE_SECONDS = 5 * 60  # what SignatureVerifier allows; checked first only to log why
+_DIGITS = 12  # a Unix time in seconds has 10 digits until the year 33658
+
+# Where Bolt (and Heard's workspace guard) read ids to build a request's context, and what
+# listeners read before they can check anything: a string field holds a string or null; an
+# id-or-object field a string, null or an object whose `id` is one; a URL field an http(s)
+# URL; the objects Bolt descends into must be objects, and the lists lists of objects.
+# Anything else made Bolt or a listener raise (a 500), or gave Heard a number for a team id.
+_STRING_FIELDS = ("type", "team_id", "enterprise_id", "user_id", "channel_id", "api_app_id",
+                  "event_id", "app_installed_team_id", "context_team_id", "context_enterprise_id",
+                  "user_team", "callback_id", "action_id", "block_id", "function_execution_id",
+                  "trigger_id")  # fmt: skip
+_ID_OR_OBJECT_FIELDS = ("team", "enterprise", "user", "channel")
+_URL_FIELDS = ("response_url",)
+_NESTED_OBJECTS = ("event", "item", "message", "previous_message", "view", "assistant_thread",
+                   "function_data", "container", "workflow_step")  # fmt: skip
+_LISTS_OF_OBJECTS = ("authorizations", "response_urls", "actions")
+_DEPTH = 3  # Bolt looks no deeper than event.message.* or authorizations[0].*
+
+# Interaction payloads (`payload=` forms) all name the person who acted, as an object;
+# listeners read `body["user"]["id"]` before they ack.
+INTERACTION_TYPES = frozenset({
+    "block_actions", "block_suggestion", "view_submission", "view_closed", "shortcut",
+    "message_action", "interactive_message", "dialog_submission", "dialog_cancellation",
+    "dialog_suggestion", "workflow_step_edit",
+})  # fmt: skip
+
+
+class Refused(Exception):
+    """A request the front answers itself: `status` and a one-line `reason` for the log."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class MalformedEvent(Refused):
+    """A signed event Slack could not have meant: skipped, and answered 200 so Slack stops."""
+
+    def __init__(self, reason: str):
+        super().__init__(200, reason)
+
+
+def read_body(environ: dict, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused (413) by its declared length before a byte is read.
+
+    Reads exactly `Content-Length` bytes, never more; without one, a body only when the
+    server de-chunked it (`wsgi.input_terminated`, as gunicorn does), and then at most
+    `limit` + 1 bytes, so a body that never ends is refused too.
+    """
+    declared = environ.get("CONTENT_LENGTH") or ""
+    stream = environ.get("wsgi.input")
+    if declared:
+        if not (declared.isascii() and declared.isdigit()):
+            raise Refused(400, "Content-Length is not a number")
+        digits = declared.lstrip("0") or "0"  # int() refuses over 4,300 digits, even zeros
+        if len(digits) > len(str(limit)) or int(digits) > limit:
+            raise Refused(413, f"declared body over {limit} bytes")
+        length = int(digits)
+        body = _read(stream, length)
+        if len(body) < length:
+            raise Refused(400, "body shorter than its Content-Length")
+        return body
+    if not environ.get("wsgi.input_terminated"):
+        return b""  # HTTP/1.1: no length and no chunks means no body
+    body = _read(stream, limit + 1)
+    if len(body) > limit:
+        raise Refused(413, f"body over {limit} bytes")
+    return body
+
+
+def _read(stream, size: int) -> bytes:
+    # A WSGI input may return fewer bytes than asked before the end.
+    chunks, remaining = [], size
+    while stream is not None and remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def verify_signature(verifier: SignatureVerifier, environ: dict, body: bytes) -> None:
+    """Refuse (401) unless Slack signed these exact bytes at a time within five minutes.
+
+    The timestamp must be plain ASCII digits: Bolt's `int()` raised on "soon", and
+    accepts " 17…", "1_7…" and Arabic-Indic digits, none of which Slack sends.
+    """
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
+    if not timestamp or not signature:
+        raise Refused(401, "no Slack signature")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= _DIGITS):
+        raise Refused(401, "timestamp is not a Unix time")
+    if not signature.isascii():  # hmac.compare_digest raises on non-ASCII text
+        raise Refused(401, "signature is not a signature")
+    age = int(verifier.clock.now() - int(timestamp))
+    if abs(age) > MAX_AGE_SECONDS:
+        when = f"{age} s old" if age > 0 else f"{-age} s ahead"
+        raise Refused(401, f"timestamp is {when}: a replay, or a clock is wrong")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        valid = _signed_bytes(verifier.signing_secret, timestamp, body, signature)
+    else:
+        valid = verifier.is_valid(body=text, timestamp=timestamp, signature=signature)
+    if not valid:
+        raise Refused(401, "signature does not match")
+
+
+def _signed_bytes(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
+    # Slack signs bytes; the SDK only signs text. The same HMAC over a body that is not
+    # UTF-8 tells a signed one (400: Slack never sends it) from a forged one (401).
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
+    """A signed body as Slack sends it: a JSON object (events), or a form (commands) whose
+    `payload` field, when there is one, is a JSON object (interactions). Else 400.
+
+    JSON or form is decided as Bolt decides it (a JSON content type, or a body starting
+    with `{`), so a body that passes here is one Bolt can parse.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "body is not UTF-8") from None
+    media_type = (content_type or "").split(";")[0]
+    if media_type == "application/json" or text.startswith("{"):
+        return _json_object(text, "body")
+    fields = dict(parse_qsl(text, keep_blank_values=True))
+    if "payload" in fields:
+        return _json_object(fields["payload"], "payload")
+    if "command" in fields or fields.get("ssl_check") == "1":
+        return fields
+    raise Refused(400, "form is neither a command nor an interaction")
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Refused(400, f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise Refused(400, f"{what} is JSON but not an object")
+    return value
+
+
+def check_shape(body: dict[str, Any]) -> None:
+    """Refuse a signed request whose ids and objects are not where and what Slack puts them.
+
+    An `event_callback` must carry an `event` object with a string `type`; a malformed one
+    raises `MalformedEvent` (200, skipped). An interaction must name its `user` (and its
+    team and channel, if any) as an object with an id; block actions must have an action,
+    a view submission a view with a callback id. A command or interaction that fails
+    raises 400.
+    """
+    problem = _field_problem(body)
+    kind = body.get("type")
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            problem = problem or "event is not an object with a type"
+        if problem:
+            raise MalformedEvent(problem)
+        return
+    if problem is None and kind in INTERACTION_TYPES:
+        problem = _interaction_problem(kind, body)
+    if problem:
+        raise Refused(400, problem)
+
+
+def _interaction_problem(kind: str, body: dict[str, Any]) -> str | None:
+    # Unlike events, which name them by id, interactions carry these as objects.
+    user = body.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        return "user is not an object with an id"
+    for name in ("team", "channel"):
+        if not isinstance(body.get(name), dict | None):
+            return f"{name} is not an object"
+    if kind == "block_actions" and not body.get("actions"):
+        return "actions is empty"
+    view = body.get("view")
+    if kind in ("view_submission", "view_closed") and not (
+        isinstance(view, dict) and isinstance(view.get("callback_id"), str)
+    ):
+        return "view is not an object with a callback_id"
+    return None
+
+
+def _field_problem(value: dict[str, Any], path: str = "", depth: int = 0) -> str | None:
+    """The first field (named as `event.channel`) that is not what Slack sends, or None."""
+    for name in _STRING_FIELDS:
+        if not isinstance(value.get(name), str | None):
+            return f"{path}{name} is not a string"
+    for name in _ID_OR_OBJECT_FIELDS:
+        field = value.get(name)
+        if isinstance(field, dict):
+            if not isinstance(field.get("id"), str | None):
+                return f"{path}{name}.id is not a string"
+        elif not isinstance(field, str | None):
+            return f"{path}{name} is not an id"
+    for name in _URL_FIELDS:
+        if name in value and not _is_url(value[name]):
+            return f"{path}{name} is not a URL"
+    children = []
+    for name in _NESTED_OBJECTS:
+        child = value.get(name)
+        if isinstance(child, dict):
+            children.append((name, child))
+        elif name in value and (child is not None or name == "event"):
+            return f"{path}{name} is not an object"
+    for name in _LISTS_OF_OBJECTS:
+        items = value.get(name)
+        if name not in value or (items is None and name == "authorizations"):
+            continue
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return f"{path}{name} is not a list of objects"
+        children += [(f"{name}[{index}]", item) for index, item in enumerate(items[:5])]
+    if depth < _DEPTH:
+        for name, child in children:
+            problem = _field_problem(child, f"{path}{name}.", depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+class SlackFront:
+    """WSGI middleware: POST /slack/events passes `read_body`, `verify_signature`,
+    `parse_body` and `check_shape` before `inner` (Bolt's handler) sees it; every other
+    request goes straight through."""
+
+    def __init__(self, inner: Callable, signing_secret: str, *, path: str = EVENTS_PATH,
+                 limit: int = MAX_BODY_BYTES):  # fmt: skip
+        self.inner = inner
+        self.verifier = SignatureVerifier(signing_secret)
+        self.path = path
+        self.limit = limit
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != self.path:
+            return self.inner(environ, start_response)
+        try:
+            body = read_body(environ, self.limit)
+            verify_signature(self.verifier, environ, body)
+            check_shape(parse_body(body, environ.get("CONTENT_TYPE")))
+        except Refused as refusal:
+            return self._refuse(refusal, environ, start_response)
+        # Bolt reads the body again, from the stream and by CONTENT_LENGTH.
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return self.inner(environ, start_response)
+
+    def _refuse(self, refusal: Refused, environ: dict, start_response) -> list[bytes]:
+        verb = "skipped" if isinstance(refusal, MalformedEvent) else "refused"
+        log.warning(
+            "%s POST %s with %d from %s: %s",
+            verb, self.path, refusal.status, environ.get("REMOTE_ADDR", "?"), refusal.reason,
+        )  # fmt: skip
+        payload = (
+            b""
+            if refusal.status == 200
+            else json.dumps({"error": _ERRORS[refusal.status]}).encode()
+        )
+        start_response(
+            _STATUS_LINES[refusal.status],
+            [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+
+_STATUS_LINES = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
+                 413: "413 Content Too Large"}  # fmt: skip
+_ERRORS = {400: "malformed request", 401: "invalid request", 413: "request too large"}
