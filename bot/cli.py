@@ -328,7 +328,7 @@ def worker():
     runtime.inbox.start()
     try:
         while not stop.wait(OUTBOX_SECONDS):
-            deliver_due(runtime)  # retries of queued posts; new ones are sent as they are queued
+            deliver_due(runtime, sweep=True)  # retries of queued posts; new ones go as they are queued
     finally:
         runtime.inbox.stop()
 

@@ -233,7 +233,7 @@ class HeardScheduler:
         log.info("scheduler started with %d registered job(s)", len(self.registry))
 
     def deliver_outbox(self) -> None:
-        report = deliver_due(self.runtime)
+        report = deliver_due(self.runtime, sweep=True)
         if report.sent or report.retrying or report.failed:
             log.info("outbox: %d sent, %d retrying, %d failed",
                      len(report.sent), len(report.retrying), len(report.failed))  # fmt: skip

@@ -98,12 +98,18 @@ def follow_up(runtime: Runtime, *, workspace_id: int, user_id: str, text: str, r
     deliver_due(runtime)
 
 
-def deliver_due(runtime: Runtime, *, limit: int = 50) -> DeliveryReport:
-    """Send every due pending message (oldest first); never raises for Slack errors."""
+def deliver_due(runtime: Runtime, *, limit: int = 50, sweep: bool = False) -> DeliveryReport:
+    """Send every due pending message (oldest first); never raises for Slack errors.
+
+    Called right after a change queued something, it is one indexed read when nothing is
+    due. The periodic sender (`sweep=True`: the scheduler, `heard worker`) also settles
+    claims a dead process left, which an event's hot path need not do each time.
+    """
     report = DeliveryReport()
     now = runtime.clock()
     with runtime.sessions() as session:
-        _expire_stale_claims(session, now)
+        if sweep:
+            _expire_stale_claims(session, now)
         due = session.execute(
             select(OutboxMessage.id, Workspace.team_id, Workspace.enterprise_id)
             .join(Workspace, Workspace.id == OutboxMessage.workspace_id)
