@@ -297,7 +297,7 @@ class SlackFront:
             check_shape(parsed)
         except Refused as refusal:
             return self._refuse(refusal, environ, start_response)
-        if "payload" not in parsed and not body.startswith(b"{") and b"payload" in body:
+        if "command" in parsed and b"payload" in body:  # a slash command's form, not an interaction
             body = self._keep_payload_word(environ, body)
         # Bolt reads the body again, from the stream and by CONTENT_LENGTH.
         environ["wsgi.input"] = io.BytesIO(body)
