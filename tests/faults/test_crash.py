@@ -110,8 +110,12 @@ def deliveries(count: int, seed: int) -> list[tuple[str, dict]]:
     return events
 
 
-def send(heard: Heard, deliveries: list[tuple[str, dict]], answered: set, unanswered: list, lock) -> None:
-    """Send from SENDERS threads; record which event ids got 200 and which got no answer."""
+def send(heard: Heard, deliveries: list[tuple[str, dict]], answered: set, unanswered: list, lock,
+         sent: list | None = None) -> None:  # fmt: skip
+    """Send from SENDERS threads; record which event ids got 200 and which got no answer,
+    and count the deliveries made in `sent[0]`."""
+    sent = sent if sent is not None else [0]
+
     def sender(share):
         for event_id, event in share:
             try:
@@ -120,6 +124,7 @@ def send(heard: Heard, deliveries: list[tuple[str, dict]], answered: set, unansw
                 ok = False  # the process is down: Slack retries it later
             with lock:
                 (answered.add(event_id) if ok else unanswered.append((event_id, event)))
+                sent[0] += 1
 
     threads = [threading.Thread(target=sender, args=(deliveries[i::SENDERS],)) for i in range(SENDERS)]
     for thread in threads:
@@ -150,15 +155,16 @@ def await_items(heard: Heard, expected: int) -> tuple[int, int]:
 def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(heard):
     planned = deliveries(EVENTS, seed=14)
     kill_at = random.Random(15).randint(len(planned) // 4, len(planned) * 3 // 4)
-    answered, unanswered, lock = set(), [], threading.Lock()
+    answered, unanswered, lock, sent = set(), [], threading.Lock(), [0]
+
     def kill_when_due():
-        while len(answered) + len(unanswered) < kill_at and heard.process.poll() is None:
+        while sent[0] < kill_at and heard.process.poll() is None:
             time.sleep(0.005)
         heard.signal(signal.SIGKILL)
 
     killer = threading.Thread(target=kill_when_due)
     killer.start()
-    send(heard, planned, answered, unanswered, lock)
+    send(heard, planned, answered, unanswered, lock, sent)
     killer.join(timeout=60)
     heard.wait()
     heard.start()  # whatever was stored and not processed is processed now
@@ -174,7 +180,7 @@ def test_sigterm_under_load_keeps_every_answered_event(heard):
     answered, unanswered, lock = set(), [], threading.Lock()
     sending = threading.Thread(target=send, args=(heard, planned, answered, unanswered, lock))
     sending.start()
-    while len(answered) < len(planned) // 3:
+    while len(answered) < EVENTS // 6:  # distinct events answered: a third of them
         time.sleep(0.005)
     heard.signal(signal.SIGTERM)  # a deploy: stop accepting, finish the batch in hand, exit
     sending.join(timeout=600)
