@@ -63,7 +63,7 @@ def register(app: App, room: RoomContext) -> None:
     @app.shortcut(views.LOG_SHORTCUT)
     def on_log_feedback(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         ack()
-        client.views_open(trigger_id=body["trigger_id"], view=shortcut_view(runtime, client, context, body))
+        _open(client, body, shortcut_view(runtime, client, context, body))
 
     @app.view(views.LOG_MODAL)
     def on_log_submitted(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
@@ -99,10 +99,7 @@ def register(app: App, room: RoomContext) -> None:
         if item.status == ItemStatus.RESOLVED:
             return _answer(client, body, respond, f"Already resolved by {views.person(item.resolved_by)}.")
         modal = views.resolve_modal(item, {"item": item.id})
-        if (body.get("container") or {}).get("type") == "view":
-            client.views_push(trigger_id=body["trigger_id"], view=modal)
-        else:
-            client.views_open(trigger_id=body["trigger_id"], view=modal)
+        _open(client, body, modal, push=(body.get("container") or {}).get("type") == "view")
 
     @app.view(views.RESOLVE_MODAL)
     def on_resolve_submitted(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
@@ -327,6 +324,19 @@ def _answer(client: WebClient, body: dict, respond, text: str, *, item: Feedback
         return
     if body.get("response_url"):
         respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def _open(client: WebClient, body: dict, view: dict, *, push: bool = False) -> None:
+    """Open (or push) a modal. Slack refuses an expired trigger (three seconds) or a second
+    use of one: the person sees nothing happen and can press again; that is a log line,
+    not a listener's traceback."""
+    try:
+        if push:
+            client.views_push(trigger_id=body.get("trigger_id"), view=view)
+        else:
+            client.views_open(trigger_id=body.get("trigger_id"), view=view)
+    except SlackApiError as exc:
+        log.info("could not open a modal: %s", exc.response.get("error"))
 
 
 def _action_value(body: dict) -> str | None:

@@ -245,3 +245,19 @@ def test_buttons_naming_no_item_answer_politely(feedback, value):
     feedback.interact(payload)
     [reply] = feedback.slack.calls_to("response_url")
     assert "does not exist" in reply.args["text"]
+
+
+def test_a_used_up_trigger_is_a_log_line_not_a_listener_error(feedback, caplog):
+    # Slack refuses a trigger used twice (or older than three seconds); the person sees
+    # nothing open and can try again. Heard logs it; the listener does not fail.
+    caplog.set_level("INFO")
+    message = feedback.slack.post_as(SAM, GENERAL, "Acme wants SSO")
+    payload = feedback.heard.sender.message_shortcut_payload(
+        team_id=ACME, user_id=PRIYA, callback_id=LOG_FEEDBACK_CALLBACK, channel_id=GENERAL, message=message,
+    )  # fmt: skip
+    feedback.interact(payload)
+    feedback.interact(payload)  # the same trigger again
+    refused = [c for c in feedback.slack.calls_to("views.open") if not c.ok]
+    assert [c.error for c in refused] == ["exchanged_trigger_id"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []  # Bolt's listener error
+    assert "could not open a modal: exchanged_trigger_id" in caplog.text
