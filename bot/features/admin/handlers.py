@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.features.admin import commands, service, views
 from bot.features.admin.commands import job_catalog, room_settings
 from bot.features.admin.service import AdminError
+from bot.roles import find_installer
 from bot.rooms import HomeContext, RoomContext, SetupRequest
 from bot.runtime import Runtime
 from bot.slack import outbox
@@ -125,7 +126,7 @@ class AdminRoom:
         if not caller.is_admin:
             return Saved({"_": "Only Heard admins can change this."}, after)
         with self.runtime.sessions() as session:
-            installer = session.get(service.Workspace, caller.workspace_id).installer_user_id
+            installer = find_installer(session, caller.workspace_id)
         try:
             saved = self._save(client, caller.workspace_id, installer, user_id, setting, values)
         except (FieldError, AdminError, UsageError) as exc:
