@@ -18,6 +18,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
+from bot.db.unit import on_commit
 from bot.features import load_rooms
 from bot.rooms import RoomContext, Rooms
 from bot.runtime import Runtime
@@ -25,7 +26,7 @@ from bot.settings import ConfigError, SlackMode
 from bot.slack.commands import SlashDispatcher, register_slash_command
 from bot.slack.inbox import InboxProcessor
 from bot.slack.manifest import bot_scopes
-from bot.slack.middleware import FROM_INBOX, store_events, workspace_guard
+from bot.slack.middleware import FROM_INBOX, EventStore, store_events, workspace_guard
 from bot.slack.outbox import deliver_due
 from bot.slack.people import People, caller_access, fetch_workspace_info
 from bot.workspaces import record_install
@@ -54,7 +55,11 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     """
     settings = runtime.settings
     mode = settings.require_slack()
-    notify = on_workspace_change or (lambda: None)
+    changed = on_workspace_change or (lambda: None)
+
+    def notify() -> None:  # after the change is committed: the scheduler reads it then
+        on_commit(changed, key="workspace-change")
+
     rooms = rooms or runtime.rooms or load_rooms()
     runtime.rooms = rooms
 
@@ -67,6 +72,7 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     own_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heard-inbox") if listener_executor is None else None
     processor = InboxProcessor(runtime, _replayer(processing), submit=(listener_executor or own_pool).submit)
     runtime.inbox = processor
+    runtime.event_store = events = EventStore(runtime, processor)
 
     def on_installer(session, workspace_id: int, user_id: str, now) -> None:
         rooms.on_install(session, workspace_id, user_id, now, runtime)
@@ -81,10 +87,10 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     intro = " ".join(text for _, text in rooms.about())
     # Unknown workspaces are dropped before anything is stored, even an event.
     front.use(workspace_guard(runtime))
-    front.use(store_events(runtime, processor))
+    front.use(store_events(events))
     register_slash_command(front, SlashDispatcher(runtime, rooms.router, access, notify=notify, intro=intro))
     processing.use(workspace_guard(runtime))
-    for app in (front, processing):
+    for app in (front, _EventsOnly(processing)):
         for room in rooms:
             if room.register:
                 room.register(app, context)
@@ -92,10 +98,34 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     return front
 
 
+class _EventsOnly:
+    """The replaying app as the rooms register on it: it only ever dispatches stored
+    events, so their event listeners are all it gets. Actions, views, shortcuts, commands
+    and options need Slack's 3-second answer and stay on the front app; registering them
+    here too would only make Bolt try each against every event."""
+
+    def __init__(self, app: App):
+        self._app = app
+
+    def event(self, *args, **kwargs):
+        return self._app.event(*args, **kwargs)
+
+    def message(self, *args, **kwargs):
+        return self._app.message(*args, **kwargs)
+
+    def _not_here(self, *args, **kwargs):
+        return lambda listener: listener
+
+    action = view = shortcut = command = options = block_action = view_submission = view_closed = _not_here
+
+    def __getattr__(self, name: str):
+        return getattr(self._app, name)
+
+
 def _new_app(runtime: Runtime, rooms: Rooms, notify, mode: SlackMode, *, listener_executor,
              replaying: bool = False) -> App:  # fmt: skip
     settings = runtime.settings
-    common = dict(name=APP_NAME, listener_executor=listener_executor, process_before_response=replaying)
+    common = {"name": APP_NAME, "listener_executor": listener_executor, "process_before_response": replaying}
     if mode is SlackMode.OAUTH:
         return App(
             **common,

@@ -19,6 +19,7 @@ from bot.slack.client import make_client
 if TYPE_CHECKING:
     from bot.rooms import Rooms
     from bot.slack.inbox import InboxProcessor
+    from bot.slack.middleware import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class Runtime:
     rooms: Rooms | None = field(default=None, init=False)
     # The processor of stored inbound events, set with the Bolt app (`bot.app.build_app`).
     inbox: InboxProcessor | None = field(default=None, init=False)
+    # What stores an inbound event in the inbox before Slack's answer (set with the app too).
+    event_store: EventStore | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.engine)

@@ -30,6 +30,7 @@ def create_wsgi_app(runtime: Runtime, app: App) -> Callable:
         SlackRequestHandler(app, path=EVENTS_PATH),
         runtime.settings.slack_signing_secret,
         path=EVENTS_PATH,
+        events=runtime.event_store,
     )
 
     def wsgi(environ: dict, start_response) -> Iterable[bytes]:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Workspace, WorkspaceSetting
+from bot.db.unit import forget_remembered
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def record_install(session: Session, info: WorkspaceInfo, now: datetime) -> Work
     elif workspace.installed_at is None or workspace.uninstalled_at is not None:
         workspace.installed_at = now
     workspace.uninstalled_at = None
+    forget_remembered()
     workspace.name = info.name
     workspace.domain = info.domain
     workspace.enterprise_id = info.enterprise_id
@@ -105,6 +107,7 @@ def mark_uninstalled(session: Session, team_id: str, now: datetime) -> Workspace
     workspace = find(session, team_id)
     if workspace is not None and workspace.uninstalled_at is None:
         workspace.uninstalled_at = now
+        forget_remembered()
         session.flush()
     return workspace
 
@@ -127,6 +130,7 @@ def set_setting(session: Session, workspace_id: int, key: str, value, *, by: str
         )
     )
     old = None if row is None else row.value
+    forget_remembered()  # a batch of inbox events reads the new value from here on
     if row is None:
         row = WorkspaceSetting(workspace_id=workspace_id, key=key)
         session.add(row)

@@ -7,6 +7,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.db.unit import Sessions
+
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached; the message is one line for a person."""
@@ -41,7 +43,8 @@ def create_db_engine(url: str) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False, future=True)
+    """Sessions for `engine`; inside a unit of work they lend its session (`bot.db.unit`)."""
+    return Sessions(engine, expire_on_commit=False, future=True)
 
 
 def ping(engine: Engine) -> None:

@@ -14,7 +14,8 @@ Slack sent it:
    (and disables event delivery for an app that keeps failing).
 
 Each refusal is one log line (status and reason, never the sender's text) and no
-traceback. What passes goes to Bolt byte for byte; Bolt checks the signature again.
+traceback. What passes goes to Bolt byte for byte, and Bolt checks the signature again;
+an event goes to the inbox instead (`SlackFront`'s `events`).
 """
 
 from __future__ import annotations
@@ -278,11 +279,17 @@ def _is_url(value: Any) -> bool:
 class SlackFront:
     """WSGI middleware: POST /slack/events passes `read_body`, `verify_signature`,
     `parse_body` and `check_shape` before `inner` (Bolt's handler) sees it; every other
-    request goes straight through."""
+    request goes straight through.
+
+    With `events`, an `event_callback` that passed goes to it instead of Bolt (Heard's
+    inbox: `bot.slack.middleware.EventStore`) and is answered 200: the one thing done
+    before Slack's answer is storing it, and Bolt would only parse it again.
+    """
 
     def __init__(self, inner: Callable, signing_secret: str, *, path: str = EVENTS_PATH,
-                 limit: int = MAX_BODY_BYTES):  # fmt: skip
+                 limit: int = MAX_BODY_BYTES, events: Callable[[dict, str], None] | None = None):  # fmt: skip
         self.inner = inner
+        self.events = events
         self.verifier = SignatureVerifier(signing_secret)
         self.path = path
         self.limit = limit
@@ -297,6 +304,10 @@ class SlackFront:
             check_shape(parsed)
         except Refused as refusal:
             return self._refuse(refusal, environ, start_response)
+        if self.events is not None and parsed.get("type") == "event_callback":
+            self.events(parsed, body.decode())  # stored (or dropped) before the answer
+            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+            return [b""]
         if "command" in parsed and b"payload" in body:  # a slash command's form, not an interaction
             body = self._keep_payload_word(environ, body)
         # Bolt reads the body again, from the stream and by CONTENT_LENGTH.

@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
+from bot.db import unit
 from bot.db.models import InboxEvent
 
 if TYPE_CHECKING:
@@ -123,13 +125,14 @@ def claim(runtime: Runtime, worker: str, *, now: datetime, limit: int = BATCH) -
     return [Claimed(*row) for row in rows]
 
 
-def finish(runtime: Runtime, event_id: str, worker: str, *, now: datetime) -> None:
-    """Mark a row done, if this worker still holds it."""
-    with runtime.sessions.begin() as session:
-        session.execute(
-            update(InboxEvent).where(InboxEvent.event_id == event_id, InboxEvent.claimed_by == worker)
-            .values(status=InboxStatus.DONE, finished_at=now, last_error=None)
-        )  # fmt: skip
+def finish(session: Session, event_id: str, worker: str, *, now: datetime) -> bool:
+    """Mark a row done in `session` (the transaction of its effects), if this worker still
+    holds it; False when it does not (its lease ran out and another processor took it)."""
+    return session.connection().execute(
+        update(InboxEvent).where(InboxEvent.event_id == event_id, InboxEvent.claimed_by == worker,
+                                 InboxEvent.status == InboxStatus.PROCESSING)
+        .values(status=InboxStatus.DONE, finished_at=now, last_error=None)
+    ).rowcount == 1  # fmt: skip
 
 
 def renew(runtime: Runtime, event_ids: list[str], worker: str, *, now: datetime) -> None:
@@ -210,6 +213,10 @@ def forget_done(runtime: Runtime) -> int:
         ).rowcount  # fmt: skip
 
 
+class _Failed(Exception):
+    """The listeners failed: the unit rolls back and the row is retried."""
+
+
 Dispatch = Callable[[str], str | None]
 """Runs one stored event through the listeners; returns None, or why it failed."""
 
@@ -262,35 +269,49 @@ class InboxProcessor:
     # -- processing ----------------------------------------------------------------------------
 
     def run_pending(self) -> int:
-        """Process every due row, batch by batch; returns how many were handled."""
+        """Process every due row, batch by batch; returns how many were handled.
+
+        Each row is one unit of work (`bot.db.unit`): the listeners' writes and the row
+        marked done commit together, so a crash leaves either both or neither. Within a
+        batch, settings are read once per workspace, and what must wait for the commit
+        (sending the outbox, refreshing cards) runs once at the batch's end.
+        """
         handled = 0
         while not self._stopping.is_set():
-            batch = claim(self.runtime, self.worker, now=self.runtime.clock())
-            if not batch:
+            rows = claim(self.runtime, self.worker, now=self.runtime.clock())
+            if not rows:
                 return handled
             leased = self.runtime.clock()
-            for n, row in enumerate(batch):
-                if self._stopping.is_set():
-                    release(self.runtime, [r.event_id for r in batch[n:]], self.worker)
-                    return handled
-                now = self.runtime.clock()
-                if now - leased > STALE_CLAIM / 3:  # a slow batch keeps its rows
-                    renew(self.runtime, [r.event_id for r in batch[n:]], self.worker, now=now)
-                    leased = now
-                self._process(row)
-                handled += 1
+            with unit.batch():
+                for n, row in enumerate(rows):
+                    if self._stopping.is_set():
+                        release(self.runtime, [r.event_id for r in rows[n:]], self.worker)
+                        return handled
+                    now = self.runtime.clock()
+                    if now - leased > STALE_CLAIM / 3:  # a slow batch keeps its rows
+                        renew(self.runtime, [r.event_id for r in rows[n:]], self.worker, now=now)
+                        leased = now
+                    self._process(row)
+                    handled += 1
         return handled
 
     def _process(self, row: Claimed) -> None:
+        error = None
         try:
-            error = self.dispatch(row.body)
+            with unit.unit_of_work(self.runtime.sessions) as session:
+                error = self.dispatch(row.body)
+                if error is not None:
+                    raise _Failed(error)
+                if not finish(session, row.event_id, self.worker, now=self.runtime.clock()):
+                    raise _Failed("the claim ran out while the event was processed")
+        except _Failed as failed:
+            error = str(failed)
         except Exception as exc:  # a bug in dispatching itself: the row is retried, then parked
             log.exception("inbox event %s could not be dispatched", row.event_id)
             error = f"{type(exc).__name__}: {exc}"
-        now = self.runtime.clock()
         if error is None:
-            finish(self.runtime, row.event_id, self.worker, now=now)
-        elif fail(self.runtime, row, self.worker, error, now=now):
+            return
+        if fail(self.runtime, row, self.worker, error, now=self.runtime.clock()):
             log.error("inbox event %s parked after %d tries: %s", row.event_id, MAX_ATTEMPTS, error)
         else:
             log.warning("inbox event %s failed (try %d), retried later: %s", row.event_id, row.attempts + 1, error)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 
 from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.context import BoltContext
+from slack_bolt.request.internals import extract_team_id
 
+from bot.db.unit import remember
 from bot.runtime import Runtime
 from bot.slack import inbox
 from bot.slack.inbox import InboxProcessor
@@ -39,44 +42,79 @@ def workspace_guard(runtime: Runtime) -> Callable:
         if _event_type(body) in LIFECYCLE_EVENTS:
             return next()
         team_id = context.team_id
-        with runtime.sessions() as session:
-            workspace = find_active(session, team_id)
-            if workspace is None:
-                log.warning(
-                    "ignoring %s from unknown workspace %s",
-                    body.get("type") or body.get("command") or "request", team_id,
-                )  # fmt: skip
-                return BoltResponse(status=200, body="")
-            context["workspace_id"] = workspace.id
-            context["time_zone"] = workspace.time_zone
+        found = remember(("active-workspace", team_id), lambda: _active(runtime, team_id))
+        if found is None:
+            log.warning(
+                "ignoring %s from unknown workspace %s",
+                body.get("type") or body.get("command") or "request", team_id,
+            )  # fmt: skip
+            return BoltResponse(status=200, body="")
+        context["workspace_id"], context["time_zone"] = found
         return next()
 
     return guard
 
 
+def _active(runtime: Runtime, team_id: str | None) -> tuple[int, str] | None:
+    with runtime.sessions() as session:
+        workspace = find_active(session, team_id)
+        return None if workspace is None else (workspace.id, workspace.time_zone)
+
+
 FROM_INBOX = "heard_from_inbox"  # set on the context of a request the processor replays
 
 
-def store_events(runtime: Runtime, processor: InboxProcessor) -> Callable:
-    """Store each event in the inbox and answer 200; the processor runs the listeners.
+class EventStore:
+    """Stores an `event_callback` in the inbox and wakes the processor: all that happens
+    before Slack's 200, whether the event came over HTTP (`bot.slack.front` calls this
+    once the signature holds, without Bolt) or over Socket Mode (`store_events`).
 
-    Nothing else happens before Slack's answer: one insert, which a retried or
-    twice-delivered event turns into nothing. An event without a usable `event_id` cannot
+    An event from a workspace Heard does not serve is dropped, as `workspace_guard` drops
+    any other request; which teams are served is looked up once per `ACTIVE_FOR` seconds
+    per team, so the hot path is one insert. An event without a usable `event_id` cannot
     be told from its retries: it is logged and skipped.
     """
+
+    ACTIVE_FOR = 30.0  # seconds a team found installed is believed installed
+
+    def __init__(self, runtime: Runtime, processor: InboxProcessor):
+        self.runtime = runtime
+        self.processor = processor
+        self._active: dict[str, float] = {}  # team id -> when the database said installed
+
+    def __call__(self, body: dict, raw: str) -> None:
+        event_id = body.get("event_id")
+        if not isinstance(event_id, str) or not event_id or len(event_id) > inbox.MAX_EVENT_ID:
+            log.warning("event without a usable event_id skipped (%s)", _event_type(body))
+            return
+        team_id = extract_team_id(body)
+        if _event_type(body) not in LIFECYCLE_EVENTS and not self._serves(team_id):
+            log.warning("ignoring event_callback from unknown workspace %s", team_id)
+            return
+        if inbox.store(self.runtime, event_id=event_id, team_id=str(team_id or ""), body=raw, now=self.runtime.clock()):
+            self.processor.wake()
+        else:
+            log.info("duplicate delivery of event %s dropped", event_id)
+
+    def _serves(self, team_id: str | None) -> bool:
+        now = time.monotonic()
+        if team_id in self._active and now - self._active[team_id] < self.ACTIVE_FOR:
+            return True
+        if _active(self.runtime, team_id) is None:
+            self._active.pop(team_id, None)
+            return False
+        self._active[team_id] = now
+        return True
+
+
+def store_events(events: EventStore) -> Callable:
+    """Bolt middleware for Socket Mode, whose events reach Bolt without passing the HTTP
+    front: store each event and answer; the processor runs the listeners."""
 
     def store(req: BoltRequest, body: dict, context: BoltContext, next: Callable[[], BoltResponse]):
         if body.get("type") != "event_callback" or context.get(FROM_INBOX):
             return next()
-        event_id = body.get("event_id")
-        if not isinstance(event_id, str) or not event_id or len(event_id) > inbox.MAX_EVENT_ID:
-            log.warning("event without a usable event_id skipped (%s)", _event_type(body))
-            return BoltResponse(status=200, body="")
-        raw = req.raw_body or json.dumps(body)  # Socket Mode hands Bolt a dict
-        if inbox.store(runtime, event_id=event_id, team_id=str(context.team_id or ""), body=raw, now=runtime.clock()):
-            processor.wake()
-        else:
-            log.info("duplicate delivery of event %s dropped", event_id)
+        events(body, req.raw_body or json.dumps(body))  # Socket Mode hands Bolt a dict
         return BoltResponse(status=200, body="")
 
     return store

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db.models import OutboxMessage, Workspace
+from bot.db.unit import in_unit, on_commit
 from bot.runtime import NoTokenForWorkspace, Runtime
 
 log = logging.getLogger(__name__)
@@ -102,10 +103,14 @@ def deliver_due(runtime: Runtime, *, limit: int = 50, sweep: bool = False) -> De
     """Send every due pending message (oldest first); never raises for Slack errors.
 
     Called right after a change queued something, it is one indexed read when nothing is
-    due. The periodic sender (`sweep=True`: the scheduler, `heard worker`) also settles
+    due; called inside a unit of work (an inbox event's listeners), it runs once that
+    unit's batch has committed. The periodic sender (`sweep=True`: the scheduler, `heard worker`) also settles
     claims a dead process left, which an event's hot path need not do each time.
     """
     report = DeliveryReport()
+    if in_unit():  # what the unit queued is not committed yet: send it once it is
+        on_commit(lambda: deliver_due(runtime, limit=limit, sweep=sweep), key=("deliver_due", id(runtime)))
+        return report
     now = runtime.clock()
     with runtime.sessions() as session:
         if sweep:

@@ -1,10 +1,12 @@
 """The inbox: an event stored once, processed in batches, retried with back-off, parked."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from bot.db import unit
 from bot.db.models import InboxEvent
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -97,9 +99,11 @@ def test_a_claim_held_by_a_live_processor_is_left_and_a_dead_ones_is_taken_over(
     assert inbox.claim(runtime, "other", now=NOW + inbox.STALE_CLAIM / 2) == []  # its lease holds
     taken = inbox.claim(runtime, "other", now=NOW + inbox.STALE_CLAIM + timedelta(seconds=1))
     assert [c.event_id for c in taken] == ["Ev1"]
-    inbox.finish(runtime, "Ev1", "dead-process", now=NOW)  # the old claim can no longer finish it
+    with runtime.sessions.begin() as session:  # the old claim can no longer finish it
+        assert not inbox.finish(session, "Ev1", "dead-process", now=NOW)
     assert rows(runtime)["Ev1"] == (InboxStatus.PROCESSING, 0)
-    inbox.finish(runtime, "Ev1", "other", now=NOW)
+    with runtime.sessions.begin() as session:
+        assert inbox.finish(session, "Ev1", "other", now=NOW)
     assert rows(runtime)["Ev1"] == (InboxStatus.DONE, 0)
 
 
@@ -109,8 +113,11 @@ def test_a_wake_during_a_pass_is_not_lost(runtime):
 
     def dispatch(body):
         runs.append(body)
-        if body == "first":
-            store(runtime, "Ev2", "second")  # arrives while the first pass is busy
+        if body == "first":  # another arrives while the first pass is busy (from a request
+            # thread: on SQLite it waits for the unit of work to commit)
+            arriving = threading.Thread(target=store, args=(runtime, "Ev2", "second"))
+            arriving.start()
+            unit.on_commit(arriving.join)
             processor.wake()  # running: remembered, not started twice
 
     processor = InboxProcessor(runtime, dispatch, submit=pending.append)

@@ -66,12 +66,18 @@ def uninstall_workspace(runtime: Runtime, *, team_id: str, enterprise_id: str | 
     """Delete the workspace's stored tokens and mark it uninstalled; its data stays.
 
     Returns True when a known workspace was uninstalled. Scheduled jobs stop because
-    the scheduler plans only for installed workspaces.
+    the scheduler plans only for installed workspaces. The tokens go in the same
+    transaction (the store's own `delete_all` would open a second connection, which on
+    SQLite waits for the unit of work the uninstall event runs in).
     """
     store = runtime.installation_store()
-    if store is not None:
-        store.delete_all(enterprise_id=enterprise_id, team_id=team_id)
     with runtime.sessions.begin() as session:
+        if store is not None:
+            for table in (store.bots, store.installations):  # what store.delete_all deletes
+                session.execute(table.delete().where(
+                    table.c.client_id == store.client_id, table.c.enterprise_id == enterprise_id,
+                    table.c.team_id == team_id,
+                ))  # fmt: skip
         workspace = mark_uninstalled(session, team_id, runtime.clock())
     log.info("uninstalled from %s; stored tokens deleted", team_id)
     return workspace is not None

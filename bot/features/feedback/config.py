@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from bot.db.unit import remember
 from bot.workspace_settings import setting_values
 
 FEEDBACK_CHANNELS = "feedback_channels"  # list of channel ids
@@ -30,7 +31,12 @@ class FeedbackConfig:
 
 
 def load_config(session: Session, workspace_id: int) -> FeedbackConfig:
-    """The workspace's feedback settings, defaults filled in."""
+    """The workspace's feedback settings, defaults filled in (read once per batch of
+    inbox events, `bot.db.unit.remember`)."""
+    return remember(("feedback-config", workspace_id), lambda: _read(session, workspace_id))
+
+
+def _read(session: Session, workspace_id: int) -> FeedbackConfig:
     values = setting_values(session, workspace_id, (FEEDBACK_CHANNELS, IGNORE_AFTER, ACK_EMOJI, IGNORED_REMINDERS))
     ignore_after, ack_emoji = values.get(IGNORE_AFTER), values.get(ACK_EMOJI)
     return FeedbackConfig(

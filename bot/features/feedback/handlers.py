@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.db.models import Workspace
+from bot.db.unit import on_commit
 from bot.features.feedback import events, history, service, setup, views
 from bot.features.feedback.config import load_config
 from bot.features.feedback.kinds import AckKind, ItemStatus, Source
@@ -200,10 +201,11 @@ def _item_for(session, client, workspace, config, channel: str, ts: str, now) ->
 
 
 def _after_change(runtime: Runtime, client: WebClient, items: list[FeedbackItem]) -> None:
-    """After the transaction: send what was queued, and show the new status on cards."""
+    """After the transaction: send what was queued, and show the new status on cards
+    (for an inbox event, once its batch has committed: `bot.db.unit.on_commit`)."""
     deliver_due(runtime)
     for item in items:
-        refresh_card(runtime, client, item)
+        on_commit(lambda item=item: refresh_card(runtime, client, item), key=("refresh-card", item.id))
 
 
 def refresh_card(runtime: Runtime, client: WebClient, item: FeedbackItem) -> None:
