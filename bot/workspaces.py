@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Workspace, WorkspaceSetting
-from bot.db.unit import forget_remembered
+from bot.db.unit import forget_remembered, remember
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def record_install(session: Session, info: WorkspaceInfo, now: datetime) -> Work
     elif workspace.installed_at is None or workspace.uninstalled_at is not None:
         workspace.installed_at = now
     workspace.uninstalled_at = None
-    forget_remembered()
+    forget_remembered(session)
     workspace.name = info.name
     workspace.domain = info.domain
     workspace.enterprise_id = info.enterprise_id
@@ -92,6 +92,12 @@ def find_active(session: Session, team_id: str | None) -> Workspace | None:
     return session.scalar(select(Workspace).where(Workspace.team_id == team_id, *_INSTALLED))
 
 
+def get(session: Session, workspace_id: int) -> Workspace | None:
+    """`session.get(Workspace, workspace_id)`, which a batch of inbox events looks up once
+    (`bot.db.unit.remember`; its session keeps the object, reloading it after each commit)."""
+    return remember(("workspace", id(session), workspace_id), lambda: session.get(Workspace, workspace_id))
+
+
 def find(session: Session, team_id: str) -> Workspace | None:
     """The workspace with `team_id` in any state: installed, uninstalled or awaiting installation."""
     return session.scalar(select(Workspace).where(Workspace.team_id == team_id))
@@ -107,7 +113,7 @@ def mark_uninstalled(session: Session, team_id: str, now: datetime) -> Workspace
     workspace = find(session, team_id)
     if workspace is not None and workspace.uninstalled_at is None:
         workspace.uninstalled_at = now
-        forget_remembered()
+        forget_remembered(session)
         session.flush()
     return workspace
 
@@ -130,7 +136,7 @@ def set_setting(session: Session, workspace_id: int, key: str, value, *, by: str
         )
     )
     old = None if row is None else row.value
-    forget_remembered()  # a batch of inbox events reads the new value from here on
+    forget_remembered(session)  # inbox events read the new value from here on
     if row is None:
         row = WorkspaceSetting(workspace_id=workspace_id, key=key)
         session.add(row)

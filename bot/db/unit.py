@@ -1,63 +1,180 @@
-"""Units of work: one transaction around everything a piece of work writes, with what
-must wait for the commit (a Slack post, a card refresh) run after it.
+"""Units of work: everything one piece of work writes commits together, and what must
+wait for the commit (a Slack post, a card refresh, a schedule re-sync) runs after it.
 
-The inbox's processor (`bot.slack.inbox`) handles each stored event as a unit: every
-session the listeners open borrows the unit's session, so the event's effects and the
-row marked done commit together, or not at all. Listener code does not change: it still
-says `with runtime.sessions.begin() as session`; inside a unit that block is a SAVEPOINT
-of the unit's transaction (an exception rolls back the block alone, as a transaction of
-its own would have), and `with runtime.sessions() as session` is the unit's session
-itself. The model is Django's `atomic` blocks and `transaction.on_commit`.
+The inbox's processor (`bot.slack.inbox`) handles each stored event as a unit. Listener
+code does not change for it: it still says `with runtime.sessions.begin() as session`,
+and inside a unit every such block (and every `with runtime.sessions()`) is lent the
+unit's session instead of opening its own. An exception that leaves such a block fails
+the whole unit, even if the listener goes on: its writes are rolled back and the event
+is retried, so nothing half-done is ever kept. The model is Django's `atomic` blocks
+(with `savepoint=False`) and `transaction.on_commit`.
 
-Units run inside a batch (`batch()`): what the work reads that rarely changes (a
-workspace's settings) is remembered for the batch (`remember`), and hooks registered with
-`on_commit` run once each when the batch is over, for the units that committed. Outside a
-unit, `on_commit` runs its hook at once and `remember` computes every time.
+Units run in a batch (`Batch`): one session, and one transaction for several units in a
+row (`Batch.MAX_UNITS`, or `Batch.MAX_OPEN` of wall time, whichever comes first), each
+unit a SAVEPOINT in it. So a unit that fails rolls back alone, the units that succeed
+commit together with their rows marked done, and a crash loses both or neither. What a
+batch reads that rarely changes (a workspace's settings) is remembered for the batch
+(`remember`), and hooks registered with `on_commit` run once each after the transaction
+that holds their unit commits. Outside a unit, `on_commit` runs its hook at once and
+`remember` computes each time.
+
+Inside a unit, write only through the lent session: on SQLite another connection's
+write would wait for the batch's transaction (it holds the database's one write lock).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import weakref
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.locks import write_lock
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class Batch:
-    """Several units of work in a row: a cache they share and the hooks they left."""
+class UnitFailed(Exception):
+    """A block inside the unit raised; the unit's writes are rolled back."""
 
-    def __init__(self) -> None:
-        self.cache: dict[Hashable, Any] = {}
+
+class Unit:
+    """One piece of work in a batch: a SAVEPOINT, and hooks for after the commit."""
+
+    def __init__(self, sessions: Sessions, session: Session):
+        self.sessions = sessions
+        self.session = session
         self.hooks: dict[Hashable, Callable[[], object]] = {}
+        self.failure: BaseException | None = None
+        self.notes: set[Hashable] = set()
 
-    def run_hooks(self) -> None:
-        hooks, self.hooks = list(self.hooks.values()), {}
+
+_batch: ContextVar[Batch | None] = ContextVar("heard_batch", default=None)
+_unit: ContextVar[Unit | None] = ContextVar("heard_unit", default=None)
+
+
+class Batch:
+    """Units of work in a row on one session; see the module's docstring."""
+
+    MAX_UNITS = 50
+    MAX_OPEN = 0.02  # seconds a transaction stays open for more units (SQLite's writers wait)
+
+    def __init__(self, sessions: Sessions):
+        self.sessions = sessions
+        self.session: Session = sessionmaker.__call__(sessions)
+        self.cache: dict[Hashable, Any] = {}
+        self._hooks: dict[Hashable, Callable[[], object]] = {}  # of units not committed yet
+        self._units = 0
+        self._opened = 0.0
+        self._writing: AbstractContextManager | None = None  # `write_lock`, while a transaction is open
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """One unit of work: commits with its transaction, or rolls back alone (raising)."""
+        if _unit.get() is not None:
+            raise RuntimeError("units of work do not nest")
+        if not self.session.in_transaction():
+            self._begin()
+        unit = Unit(self.sessions, self.session)
+        savepoint = self.session.begin_nested()
+        token = _unit.set(unit)
+        try:
+            yield self.session
+            if unit.failure is not None:
+                raise UnitFailed(f"{type(unit.failure).__name__}: {unit.failure}") from unit.failure
+        except BaseException:
+            if savepoint.is_active:
+                savepoint.rollback()
+            _forget_all()  # what was remembered may be what the unit wrote
+            raise
+        else:
+            savepoint.commit()
+            self._hooks.update(unit.hooks)
+        finally:
+            _unit.reset(token)
+            self._units += 1
+
+    def commit_if_due(self) -> None:
+        """Commit when the transaction holds enough units or has been open long enough."""
+        if self._units >= self.MAX_UNITS or time.monotonic() - self._opened >= self.MAX_OPEN:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit what the units did, then run their hooks."""
+        try:
+            if self.session.in_transaction():
+                self.session.commit()
+        finally:
+            self._release()
+        self.session.expire_all()  # the next transaction reads afresh
+        self._units = 0
+        hooks, self._hooks = list(self._hooks.values()), {}
         for hook in hooks:
             try:
                 hook()
             except Exception:  # one failed hook must not keep the others from running
                 log.exception("after-commit work failed")
 
+    def _begin(self) -> None:
+        engine = self.session.get_bind()
+        self._writing = write_lock(engine)
+        self._writing.__enter__()
+        try:
+            self.session.begin()
+            if engine.dialect.name == "sqlite":
+                _begin_immediate(self.session)
+        except BaseException:
+            self._release()
+            raise
+        self._opened = time.monotonic()
 
-class Unit:
-    """One transaction on one session; its hooks join the batch once it commits."""
+    def _release(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.__exit__(None, None, None)
 
-    def __init__(self, sessions: Sessions, batch: Batch):
-        self.sessions = sessions
-        self.batch = batch
-        self.session: Session = sessionmaker.__call__(sessions)
-        self.hooks: dict[Hashable, Callable[[], object]] = {}
+    def close(self) -> None:
+        try:
+            self.session.close()  # rolls back what was not committed
+        finally:
+            self._release()
 
 
-_batch: ContextVar[Batch | None] = ContextVar("heard_batch", default=None)
-_unit: ContextVar[Unit | None] = ContextVar("heard_unit", default=None)
+def _begin_immediate(session: Session) -> None:
+    """Open SQLite's transaction now, as the writer.
+
+    The sqlite3 driver starts a transaction only at the first INSERT/UPDATE/DELETE, so the
+    units' SAVEPOINTs would open transactions of their own, and releasing one would commit
+    early. An explicit BEGIN makes them nest. IMMEDIATE, because units read and then
+    write: a deferred transaction whose snapshot another writer overtook would fail at its
+    first write (SQLITE_BUSY_SNAPSHOT) instead of waiting for the lock like every writer.
+    """
+    session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def batch(sessions: Sessions) -> Iterator[Batch]:
+    """Run units of work as a batch. Leaving the block commits what is left; an exception
+    leaving it rolls back what was not committed."""
+    if _batch.get() is not None:
+        raise RuntimeError("batches do not nest")
+    current = Batch(sessions)
+    token = _batch.set(current)
+    try:
+        yield current
+        current.commit()
+    finally:
+        _batch.reset(token)
+        current.close()
 
 
 class Sessions(sessionmaker[Session]):
@@ -68,96 +185,43 @@ class Sessions(sessionmaker[Session]):
         unit = _unit.get()
         if unit is None or unit.sessions is not self:
             return super().__call__(**local_kw)
-        return _Lent(unit.session)  # type: ignore[return-value]
+        return _Lent(unit)  # type: ignore[return-value]
 
     def begin(self):  # type: ignore[override]
         unit = _unit.get()
         if unit is None or unit.sessions is not self:
             return super().begin()
-        return _savepoint(unit.session)
+        return _Lent(unit)
 
 
 class _Lent:
-    """The unit's session as `with sessions() as session` expects it; leaving the block
-    does not close it (the unit does)."""
+    """The unit's session as `with sessions() as session` and `with sessions.begin() as
+    session` expect it: leaving the block flushes (so a constraint fails there, as at a
+    commit) and neither commits nor closes; an exception leaving it fails the unit."""
 
-    def __init__(self, session: Session):
-        self.session = session
+    def __init__(self, unit: Unit):
+        self.unit = unit
 
     def __enter__(self) -> Session:
-        return self.session
+        return self.unit.session
 
-    def __exit__(self, *exc_info: object) -> None:
-        return None
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
+        if error is None:
+            try:
+                self.unit.session.flush()
+            except BaseException as failed:
+                self.unit.failure = self.unit.failure or failed
+                raise
+        elif self.unit.failure is None:
+            self.unit.failure = error
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.session, name)
-
-
-@contextmanager
-def _savepoint(session: Session) -> Iterator[Session]:
-    nested: SessionTransaction = session.begin_nested()
-    try:
-        yield session
-    except BaseException:
-        if nested.is_active:
-            nested.rollback()
-        raise
-    if nested.is_active:
-        nested.commit()
-
-
-@contextmanager
-def batch() -> Iterator[Batch]:
-    """Run units of work as one batch; their hooks run when it ends."""
-    if _batch.get() is not None:
-        raise RuntimeError("batches do not nest")
-    current = Batch()
-    token = _batch.set(current)
-    try:
-        yield current
-    finally:
-        _batch.reset(token)
-        current.run_hooks()
-
-
-@contextmanager
-def unit_of_work(sessions: Sessions) -> Iterator[Session]:
-    """One transaction for everything done inside; commits when the block ends, rolls
-    back when it raises. Must run inside `batch()`."""
-    current = _batch.get()
-    if current is None:
-        raise RuntimeError("a unit of work runs inside a batch")
-    unit = Unit(sessions, current)
-    token = _unit.set(unit)
-    try:
-        with unit.session.begin():
-            if unit.session.get_bind().dialect.name == "sqlite":
-                _begin_immediate(unit.session)
-            yield unit.session
-    finally:
-        _unit.reset(token)
-        unit.session.close()
-    current.hooks.update(unit.hooks)
-
-
-def _begin_immediate(session: Session) -> None:
-    """Open SQLite's transaction now, as the writer.
-
-    The sqlite3 driver starts a transaction only at the first INSERT/UPDATE/DELETE, so a
-    SAVEPOINT before it would open one of its own, and releasing that savepoint would
-    commit the unit's work early. An explicit BEGIN makes the savepoints nest. IMMEDIATE,
-    because a unit reads and then writes: a deferred transaction whose snapshot another
-    writer overtook would fail at its first write (SQLITE_BUSY_SNAPSHOT) instead of
-    waiting for the lock like every other writer does.
-    """
-    session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        return getattr(self.unit.session, name)
 
 
 def on_commit(hook: Callable[[], object], *, key: Hashable | None = None) -> None:
-    """Run `hook` once the current unit of work has committed (at the end of its batch),
-    or now when there is none. Hooks with the same `key` run once per batch; a unit that
-    rolls back drops its hooks."""
+    """Run `hook` once the current unit of work has committed, or now when there is none.
+    Hooks with the same `key` run once per commit; a unit that rolls back drops its hooks."""
     unit = _unit.get()
     if unit is None:
         hook()
@@ -165,21 +229,74 @@ def on_commit(hook: Callable[[], object], *, key: Hashable | None = None) -> Non
     unit.hooks[key if key is not None else object()] = hook
 
 
-def remember(key: Hashable, compute: Callable[[], T]) -> T:
-    """`compute()`, kept for the rest of the current batch (computed each time outside one)."""
+def note(what: Hashable) -> None:
+    """Record that the current unit of work did `what` (nothing outside a unit)."""
+    unit = _unit.get()
+    if unit is not None:
+        unit.notes.add(what)
+
+
+def noted(what: Hashable) -> bool:
+    """Whether the current unit of work did `what`; True outside a unit (nothing is known)."""
+    unit = _unit.get()
+    return unit is None or what in unit.notes
+
+
+def remember(key: Hashable, compute: Callable[[], T], *, across_batches: float = 0.0) -> T:
+    """`compute()`, kept for the rest of the current batch (computed each time outside one).
+
+    With `across_batches`, a batch also reuses what an earlier batch of this process
+    computed up to that many seconds ago: when events come one at a time, each is its own
+    batch. A change made in this process is seen at once (`forget_remembered`); one made
+    by another process (an admin's command served by another web process) within that
+    many seconds.
+    """
     current = _batch.get()
     if current is None:
         return compute()
-    if key not in current.cache:
-        current.cache[key] = compute()
-    return current.cache[key]
+    if key in current.cache:
+        return current.cache[key]
+    if across_batches:
+        now = time.monotonic()
+        across = _across.setdefault(current.session.get_bind(), {})  # one cache per database
+        kept = across.get(key)
+        if kept is not None and now - kept[0] < across_batches:
+            value = kept[1]
+        else:
+            value = compute()
+            across[key] = (now, value)
+    else:
+        value = compute()
+    current.cache[key] = value
+    return value
 
 
-def forget_remembered() -> None:
-    """Something remembered changed (a setting was written): read it again."""
+# engine -> key -> (when computed, value)
+_across: weakref.WeakKeyDictionary[Any, dict[Hashable, tuple[float, Any]]] = weakref.WeakKeyDictionary()
+
+
+def forget_remembered(session: Session | None = None) -> None:
+    """Something remembered changed (a setting was written): read it again, now and, when
+    `session` is given, once it commits (a batch that read in between kept the old value)."""
+    _forget_all()
+    if session is not None:
+        session.info[_FORGET_ON_COMMIT] = True
+
+
+_FORGET_ON_COMMIT = "heard_forget_remembered"
+
+
+def _forget_all() -> None:
+    _across.clear()
     current = _batch.get()
     if current is not None:
         current.cache.clear()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_FORGET_ON_COMMIT, False):
+        _forget_all()
 
 
 def in_unit() -> bool:

@@ -225,8 +225,12 @@ def _interaction_problem(kind: str, body: dict[str, Any]) -> str | None:
     for name in ("team", "channel"):
         if not isinstance(body.get(name), dict | None):
             return f"{name} is not an object"
-    if kind == "block_actions" and not body.get("actions"):
-        return "actions is empty"
+    if kind == "block_actions":
+        actions = body.get("actions")
+        if not actions:
+            return "actions is empty"
+        if not all(isinstance(action.get("action_id"), str) for action in actions):
+            return "an action has no action_id"  # Bolt's matchers read action["action_id"]
     view = body.get("view")
     if kind in ("view_submission", "view_closed") and not (
         isinstance(view, dict) and isinstance(view.get("callback_id"), str)

@@ -33,12 +33,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.db import unit
+from bot.db.locks import write_lock
 from bot.db.models import InboxEvent
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ MAX_ATTEMPTS = 5
 STALE_CLAIM = timedelta(seconds=30)  # a claim's lease; a live processor renews it as it works
 KEEP_DONE = timedelta(days=1)  # Slack retries a delivery for about an hour
 POLL_SECONDS = 2.0  # how often a processor looks for rows it was not woken for
+GATHER_SECONDS = 0.02  # how long a woken processor waits for more events to join the batch
 MAX_EVENT_ID = 64
 
 
@@ -84,7 +86,7 @@ def store(runtime: Runtime, *, event_id: str, team_id: str, body: str, now: date
     else:  # pragma: no cover - Heard runs on SQLite and PostgreSQL
         statement = insert(InboxEvent).values(values)
     # RETURNING says whether a row went in (psycopg reports no rowcount for this statement).
-    with runtime.engine.begin() as connection:
+    with write_lock(runtime.engine), runtime.engine.begin() as connection:
         return connection.execute(statement.returning(InboxEvent.event_id)).first() is not None
 
 
@@ -97,42 +99,47 @@ class Claimed:
 
 def claim(runtime: Runtime, worker: str, *, now: datetime, limit: int = BATCH) -> list[Claimed]:
     """Take up to `limit` due rows, oldest first, for `worker`; rows another live processor
-    holds are skipped, and rows of a processor that died (`STALE_CLAIM`) are taken over."""
-    due = or_(
-        (InboxEvent.status == InboxStatus.PENDING)
-        & (InboxEvent.not_before.is_(None) | (InboxEvent.not_before <= now)),
-        (InboxEvent.status == InboxStatus.PROCESSING) & (InboxEvent.claimed_at < now - STALE_CLAIM),
-    )
-    with runtime.sessions.begin() as session:
-        ids = list(session.scalars(
-            select(InboxEvent.event_id).where(due)
-            .order_by(InboxEvent.received_at, InboxEvent.event_id).limit(limit)
-            .with_for_update(skip_locked=True)
-        ))  # fmt: skip
-        if not ids:
-            return []
-        session.execute(
-            update(InboxEvent).where(InboxEvent.event_id.in_(ids), due)
-            .values(status=InboxStatus.PROCESSING, claimed_by=worker, claimed_at=now)
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-        rows = session.execute(
-            select(InboxEvent.event_id, InboxEvent.body, InboxEvent.attempts)
-            .where(InboxEvent.event_id.in_(ids), InboxEvent.claimed_by == worker,
-                   InboxEvent.status == InboxStatus.PROCESSING)
-            .order_by(InboxEvent.received_at, InboxEvent.event_id)
-        ).all()  # fmt: skip
-    return [Claimed(*row) for row in rows]
+    holds are skipped, and rows of a processor that died (`STALE_CLAIM`) are taken over.
+
+    One statement: an UPDATE of the rows a `FOR UPDATE SKIP LOCKED` subquery picks (on
+    SQLite, where the one processor needs no locks, the same without them).
+    """
+    values = {"now": now, "stale_before": now - STALE_CLAIM, "n": limit, "claimer": worker, "claimed": now}
+    with runtime.engine.begin() as connection:
+        rows = connection.execute(_CLAIM, values).all()
+    return [Claimed(row.event_id, row.body, row.attempts) for row in sorted(rows, key=lambda r: (r.received_at, r.event_id))]
+
+
+# Built once: the processor claims after every wake.
+_DUE = or_(
+    (InboxEvent.status == InboxStatus.PENDING)
+    & (InboxEvent.not_before.is_(None) | (InboxEvent.not_before <= bindparam("now"))),
+    (InboxEvent.status == InboxStatus.PROCESSING) & (InboxEvent.claimed_at < bindparam("stale_before")),
+)
+_CLAIM = (
+    update(InboxEvent)
+    .where(InboxEvent.event_id.in_(
+        select(InboxEvent.event_id).where(_DUE).order_by(InboxEvent.received_at, InboxEvent.event_id)
+        .limit(bindparam("n")).with_for_update(skip_locked=True).scalar_subquery()
+    ), _DUE)
+    .values(status=InboxStatus.PROCESSING, claimed_by=bindparam("claimer"), claimed_at=bindparam("claimed"))
+    .returning(InboxEvent.event_id, InboxEvent.body, InboxEvent.attempts, InboxEvent.received_at)
+)  # fmt: skip
 
 
 def finish(session: Session, event_id: str, worker: str, *, now: datetime) -> bool:
     """Mark a row done in `session` (the transaction of its effects), if this worker still
     holds it; False when it does not (its lease ran out and another processor took it)."""
-    return session.connection().execute(
-        update(InboxEvent).where(InboxEvent.event_id == event_id, InboxEvent.claimed_by == worker,
-                                 InboxEvent.status == InboxStatus.PROCESSING)
-        .values(status=InboxStatus.DONE, finished_at=now, last_error=None)
-    ).rowcount == 1  # fmt: skip
+    done = {"row": event_id, "holder": worker, "done_at": now}
+    return session.connection().execute(_FINISH, done).rowcount == 1
+
+
+_FINISH = (  # built once: this runs for every event
+    update(InboxEvent)
+    .where(InboxEvent.event_id == bindparam("row"), InboxEvent.claimed_by == bindparam("holder"),
+           InboxEvent.status == InboxStatus.PROCESSING)
+    .values(status=InboxStatus.DONE, finished_at=bindparam("done_at"), last_error=None)
+)  # fmt: skip
 
 
 def renew(runtime: Runtime, event_ids: list[str], worker: str, *, now: datetime) -> None:
@@ -164,17 +171,17 @@ def release(runtime: Runtime, event_ids: list[str], worker: str) -> None:
         )  # fmt: skip
 
 
-def fail(runtime: Runtime, row: Claimed, worker: str, error: str, *, now: datetime) -> bool:
-    """Record a failed try: retried after `backoff`, parked after `MAX_ATTEMPTS`. True when parked."""
+def fail(session: Session, row: Claimed, worker: str, error: str, *, now: datetime) -> bool:
+    """Record a failed try in `session`: retried after `backoff`, parked after
+    `MAX_ATTEMPTS`. True when parked."""
     attempts = row.attempts + 1
     parked = attempts >= MAX_ATTEMPTS
-    with runtime.sessions.begin() as session:
-        session.execute(
-            update(InboxEvent).where(InboxEvent.event_id == row.event_id, InboxEvent.claimed_by == worker)
-            .values(status=InboxStatus.PARKED if parked else InboxStatus.PENDING, attempts=attempts,
-                    not_before=None if parked else now + backoff(attempts), last_error=error[:2000],
-                    claimed_by=None, claimed_at=None)
-        )  # fmt: skip
+    session.connection().execute(
+        update(InboxEvent).where(InboxEvent.event_id == row.event_id, InboxEvent.claimed_by == worker)
+        .values(status=InboxStatus.PARKED if parked else InboxStatus.PENDING, attempts=attempts,
+                not_before=None if parked else now + backoff(attempts), last_error=error[:2000],
+                claimed_by=None, claimed_at=None)
+    )  # fmt: skip
     return parked
 
 
@@ -240,6 +247,7 @@ class InboxProcessor:
         self._again = False
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None
+        self.gather = GATHER_SECONDS
 
     # -- waking -------------------------------------------------------------------------------
 
@@ -255,6 +263,10 @@ class InboxProcessor:
     def _pass(self) -> None:
         try:
             while True:
+                # Let the events of the next few milliseconds join this one: a batch costs
+                # about as much as one event to claim, commit and read settings for, and
+                # under load the request threads get the interpreter in the meantime.
+                self._stopping.wait(self.gather)
                 self.run_pending()
                 with self._lock:
                     if not self._again or self._stopping.is_set():
@@ -271,10 +283,11 @@ class InboxProcessor:
     def run_pending(self) -> int:
         """Process every due row, batch by batch; returns how many were handled.
 
-        Each row is one unit of work (`bot.db.unit`): the listeners' writes and the row
-        marked done commit together, so a crash leaves either both or neither. Within a
-        batch, settings are read once per workspace, and what must wait for the commit
-        (sending the outbox, refreshing cards) runs once at the batch's end.
+        Each row is a unit of work (`bot.db.unit`): its listeners' writes and the row
+        marked done commit together, or neither does, and a row that fails rolls back
+        alone. A batch commits every few rows (or milliseconds), reads each workspace's
+        settings once, and runs what must wait for a commit (sending the outbox,
+        refreshing cards) once per commit.
         """
         handled = 0
         while not self._stopping.is_set():
@@ -282,36 +295,38 @@ class InboxProcessor:
             if not rows:
                 return handled
             leased = self.runtime.clock()
-            with unit.batch():
+            with unit.batch(self.runtime.sessions) as batch:
                 for n, row in enumerate(rows):
+                    rest = [r.event_id for r in rows[n:]]
                     if self._stopping.is_set():
-                        release(self.runtime, [r.event_id for r in rows[n:]], self.worker)
+                        batch.commit()
+                        release(self.runtime, rest, self.worker)
                         return handled
                     now = self.runtime.clock()
                     if now - leased > STALE_CLAIM / 3:  # a slow batch keeps its rows
-                        renew(self.runtime, [r.event_id for r in rows[n:]], self.worker, now=now)
+                        batch.commit()
+                        renew(self.runtime, rest, self.worker, now=now)
                         leased = now
-                    self._process(row)
+                    self._process(batch, row)
                     handled += 1
+                    batch.commit_if_due()
         return handled
 
-    def _process(self, row: Claimed) -> None:
-        error = None
+    def _process(self, batch: unit.Batch, row: Claimed) -> None:
         try:
-            with unit.unit_of_work(self.runtime.sessions) as session:
+            with batch.unit() as session:
                 error = self.dispatch(row.body)
                 if error is not None:
                     raise _Failed(error)
                 if not finish(session, row.event_id, self.worker, now=self.runtime.clock()):
                     raise _Failed("the claim ran out while the event was processed")
-        except _Failed as failed:
+            return
+        except (_Failed, unit.UnitFailed) as failed:
             error = str(failed)
         except Exception as exc:  # a bug in dispatching itself: the row is retried, then parked
             log.exception("inbox event %s could not be dispatched", row.event_id)
             error = f"{type(exc).__name__}: {exc}"
-        if error is None:
-            return
-        if fail(self.runtime, row, self.worker, error, now=self.runtime.clock()):
+        if fail(batch.session, row, self.worker, error, now=self.runtime.clock()):
             log.error("inbox event %s parked after %d tries: %s", row.event_id, MAX_ATTEMPTS, error)
         else:
             log.warning("inbox event %s failed (try %d), retried later: %s", row.event_id, row.attempts + 1, error)

@@ -42,7 +42,7 @@ def workspace_guard(runtime: Runtime) -> Callable:
         if _event_type(body) in LIFECYCLE_EVENTS:
             return next()
         team_id = context.team_id
-        found = remember(("active-workspace", team_id), lambda: _active(runtime, team_id))
+        found = remember(("active-workspace", team_id), lambda: _active(runtime, team_id), across_batches=5.0)
         if found is None:
             log.warning(
                 "ignoring %s from unknown workspace %s",

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db.models import OutboxMessage, Workspace
-from bot.db.unit import in_unit, on_commit
+from bot.db.unit import in_unit, note, noted, on_commit
 from bot.runtime import NoTokenForWorkspace, Runtime
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,11 @@ def enqueue(
     except IntegrityError:  # another transaction enqueued the same key meanwhile
         existing = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
         return existing, False
+    note(QUEUED)
     return message, True
+
+
+QUEUED = "outbox-queued"  # noted on a unit of work that queued a message
 
 
 def follow_up(runtime: Runtime, *, workspace_id: int, user_id: str, text: str, ref: str | None) -> None:
@@ -104,12 +108,13 @@ def deliver_due(runtime: Runtime, *, limit: int = 50, sweep: bool = False) -> De
 
     Called right after a change queued something, it is one indexed read when nothing is
     due; called inside a unit of work (an inbox event's listeners), it runs once that
-    unit's batch has committed. The periodic sender (`sweep=True`: the scheduler, `heard worker`) also settles
+    unit has committed, if the unit queued anything. The periodic sender (`sweep=True`: the scheduler, `heard worker`) also settles
     claims a dead process left, which an event's hot path need not do each time.
     """
     report = DeliveryReport()
     if in_unit():  # what the unit queued is not committed yet: send it once it is
-        on_commit(lambda: deliver_due(runtime, limit=limit, sweep=sweep), key=("deliver_due", id(runtime)))
+        if noted(QUEUED):
+            on_commit(lambda: deliver_due(runtime, limit=limit, sweep=sweep), key=("deliver_due", id(runtime)))
         return report
     now = runtime.clock()
     with runtime.sessions() as session:

@@ -32,8 +32,11 @@ class FeedbackConfig:
 
 def load_config(session: Session, workspace_id: int) -> FeedbackConfig:
     """The workspace's feedback settings, defaults filled in (read once per batch of
-    inbox events, `bot.db.unit.remember`)."""
-    return remember(("feedback-config", workspace_id), lambda: _read(session, workspace_id))
+    inbox events and kept for a few seconds: `bot.db.unit.remember`)."""
+    return remember(("feedback-config", workspace_id), lambda: _read(session, workspace_id), across_batches=KEEP_SECONDS)
+
+
+KEEP_SECONDS = 5.0
 
 
 def _read(session: Session, workspace_id: int) -> FeedbackConfig:

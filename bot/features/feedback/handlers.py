@@ -14,6 +14,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import workspaces
 from bot.db.models import Workspace
 from bot.db.unit import on_commit
 from bot.features.feedback import events, history, service, setup, views
@@ -138,7 +139,7 @@ def handle_message(runtime: Runtime, client: WebClient, workspace_id: int, event
     incoming = events.classify(event)
     now = runtime.clock()
     with runtime.sessions.begin() as session:
-        workspace = session.get(Workspace, workspace_id)
+        workspace = workspaces.get(session, workspace_id)
         config = load_config(session, workspace_id)
         if isinstance(incoming, events.Post):
             if incoming.channel in config.feedback_channels:
@@ -169,7 +170,7 @@ def handle_reaction(runtime: Runtime, client: WebClient, workspace_id: int, even
         return []
     now = runtime.clock()
     with runtime.sessions.begin() as session:
-        workspace = session.get(Workspace, workspace_id)
+        workspace = workspaces.get(session, workspace_id)
         config = load_config(session, workspace_id)
         if added and found.name not in config.ack_emoji:
             return []

@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,6 +127,7 @@ def capture(session: Session, workspace: Workspace, said: Said, *, now: datetime
         logged_by_user_id=said.logged_by_user_id, said_at=min(said.said_at, now),
         stored_at=now, status=ItemStatus.OPEN,
     )  # fmt: skip
+    settle_status(item, now, load_config(session, workspace.id).ignore_after)  # before the INSERT: one statement
     try:
         with session.begin_nested():
             session.add(item)
@@ -135,30 +136,27 @@ def capture(session: Session, workspace: Workspace, said: Said, *, now: datetime
         if existing is None:
             raise
         return Captured(existing, False)
-    config = load_config(session, workspace.id)
-    settle_status(item, now, config.ignore_after)
     return Captured(item, True)
 
 
 def _existing(session: Session, workspace_id: int, said: Said) -> FeedbackItem | None:
     if said.channel_id and said.message_ts:
-        found = session.scalar(
-            select(FeedbackItem).where(
-                FeedbackItem.workspace_id == workspace_id,
-                FeedbackItem.channel_id == said.channel_id,
-                FeedbackItem.message_ts == said.message_ts,
-            )
-        )
+        found = session.scalar(_AT_MESSAGE, {"ws": workspace_id, "channel": said.channel_id, "ts": said.message_ts})
         if found is not None:
             return found
     if said.import_key:
-        return session.scalar(
-            select(FeedbackItem).where(
-                FeedbackItem.workspace_id == workspace_id,
-                FeedbackItem.import_key == said.import_key,
-            )
-        )
+        return session.scalar(_IMPORTED, {"ws": workspace_id, "key": said.import_key})
     return None
+
+
+# Built once: every message event in a feedback channel asks.
+_AT_MESSAGE = select(FeedbackItem).where(
+    FeedbackItem.workspace_id == bindparam("ws"), FeedbackItem.channel_id == bindparam("channel"),
+    FeedbackItem.message_ts == bindparam("ts"),
+)  # fmt: skip
+_IMPORTED = select(FeedbackItem).where(
+    FeedbackItem.workspace_id == bindparam("ws"), FeedbackItem.import_key == bindparam("key")
+)
 
 
 def post_card(
