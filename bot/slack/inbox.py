@@ -26,14 +26,16 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Insert, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -53,6 +55,8 @@ STALE_CLAIM = timedelta(seconds=30)  # a claim's lease; a live processor renews 
 KEEP_DONE = timedelta(days=1)  # Slack retries a delivery for about an hour
 POLL_SECONDS = 2.0  # how often a processor looks for rows it was not woken for
 GATHER_SECONDS = 0.02  # how long a woken processor waits for more events to join the batch
+BURST = (8, 0.04)  # 8 events within 40 ms (200/s) are a burst: acknowledging them comes first
+MAX_DEFER_SECONDS = 1.0  # how long a burst may hold processing back at a time
 MAX_EVENT_ID = 64
 
 
@@ -74,20 +78,20 @@ def store(runtime: Runtime, *, event_id: str, team_id: str, body: str, now: date
     One Core statement (`INSERT … ON CONFLICT DO NOTHING`): no ORM, no read first, so two
     processes or a Slack retry racing each other store one row.
     """
-    values = {
-        "event_id": event_id, "team_id": team_id[:32], "body": body, "received_at": now,
-        "status": InboxStatus.PENDING, "attempts": 0,
-    }  # fmt: skip
-    dialect = runtime.engine.dialect.name
-    if dialect == "postgresql":
-        statement = pg_insert(InboxEvent).values(values).on_conflict_do_nothing(index_elements=["event_id"])
-    elif dialect == "sqlite":
-        statement = sqlite_insert(InboxEvent).values(values).on_conflict_do_nothing(index_elements=["event_id"])
-    else:  # pragma: no cover - Heard runs on SQLite and PostgreSQL
-        statement = insert(InboxEvent).values(values)
-    # RETURNING says whether a row went in (psycopg reports no rowcount for this statement).
+    values = {"event_id": event_id, "team_id": team_id[:32], "body": body, "received_at": now}
     with write_lock(runtime.engine), runtime.engine.begin() as connection:
-        return connection.execute(statement.returning(InboxEvent.event_id)).first() is not None
+        return connection.execute(_STORE[runtime.engine.dialect.name], values).first() is not None
+
+
+def _store_statement(insert_for) -> Insert:
+    # RETURNING says whether a row went in (psycopg reports no rowcount for this statement).
+    return (
+        insert_for(InboxEvent).values(status=InboxStatus.PENDING, attempts=0)
+        .on_conflict_do_nothing(index_elements=["event_id"]).returning(InboxEvent.event_id)
+    )  # fmt: skip
+
+
+_STORE = {"postgresql": _store_statement(pg_insert), "sqlite": _store_statement(sqlite_insert)}  # built once
 
 
 @dataclass(frozen=True)
@@ -248,11 +252,13 @@ class InboxProcessor:
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None
         self.gather = GATHER_SECONDS
+        self._wakes: deque[float] = deque(maxlen=BURST[0])
 
     # -- waking -------------------------------------------------------------------------------
 
     def wake(self) -> None:
         """An event was stored: process it soon."""
+        self._wakes.append(time.monotonic())
         with self._lock:
             if self._running:
                 self._again = True
@@ -263,10 +269,7 @@ class InboxProcessor:
     def _pass(self) -> None:
         try:
             while True:
-                # Let the events of the next few milliseconds join this one: a batch costs
-                # about as much as one event to claim, commit and read settings for, and
-                # under load the request threads get the interpreter in the meantime.
-                self._stopping.wait(self.gather)
+                self._gather()
                 self.run_pending()
                 with self._lock:
                     if not self._again or self._stopping.is_set():
@@ -277,6 +280,27 @@ class InboxProcessor:
             with self._lock:
                 self._running = False
             raise
+
+    def _gather(self) -> None:
+        """Wait a moment before a pass, and longer during a burst.
+
+        The events of the next few milliseconds join the batch: a batch costs about as much
+        as one event to claim, commit and read settings for. During a burst (`BURST`),
+        processing waits, up to `MAX_DEFER_SECONDS` at a time: each event is stored and
+        safe, and the threads answering Slack, which must answer within 3 seconds, get the
+        interpreter to themselves instead of sharing it.
+        """
+        self._stopping.wait(self.gather)
+        self._hold_back_for_burst()
+
+    def _hold_back_for_burst(self) -> None:
+        started = time.monotonic()
+        count, window = BURST
+        while self.gather and not self._stopping.is_set() and time.monotonic() - started < MAX_DEFER_SECONDS:
+            wakes = list(self._wakes)
+            if len(wakes) < count or time.monotonic() - wakes[0] > window:
+                return
+            self._stopping.wait(window / count)
 
     # -- processing ----------------------------------------------------------------------------
 
@@ -291,9 +315,12 @@ class InboxProcessor:
         """
         handled = 0
         while not self._stopping.is_set():
+            if handled:
+                self._hold_back_for_burst()
             rows = claim(self.runtime, self.worker, now=self.runtime.clock())
             if not rows:
                 return handled
+            last = len(rows) < BATCH  # all that was due; what came since woke the processor
             leased = self.runtime.clock()
             with unit.batch(self.runtime.sessions) as batch:
                 for n, row in enumerate(rows):
@@ -310,6 +337,8 @@ class InboxProcessor:
                     self._process(batch, row)
                     handled += 1
                     batch.commit_if_due()
+            if last:
+                return handled
         return handled
 
     def _process(self, batch: unit.Batch, row: Claimed) -> None:

@@ -143,7 +143,7 @@ def handle_message(runtime: Runtime, client: WebClient, workspace_id: int, event
         config = load_config(session, workspace_id)
         if isinstance(incoming, events.Post):
             if incoming.channel in config.feedback_channels:
-                history.capture_post(session, workspace, incoming, now=now)
+                history.record_post(session, workspace, incoming, now=now)
             return []
         if isinstance(incoming, events.Reply):
             item = _item_for(session, client, workspace, config, incoming.channel, incoming.thread_ts, now)

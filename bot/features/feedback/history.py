@@ -44,12 +44,20 @@ class BackfillReport:
 
 def capture_post(session: Session, workspace: Workspace, post: events.Post, *, now: datetime) -> service.Captured:
     """A person's top-level post in a feedback channel becomes an item (once)."""
-    said = service.Said(
+    return service.capture(session, workspace, _said(workspace, post), now=now)
+
+
+def record_post(session: Session, workspace: Workspace, post: events.Post, *, now: datetime) -> bool:
+    """`capture_post` for a post as it arrives, when nobody needs its item: True if new."""
+    return service.record_message(session, workspace, _said(workspace, post), now=now)
+
+
+def _said(workspace: Workspace, post: events.Post) -> service.Said:
+    return service.Said(
         text=post.text, said_at=events.ts_time(post.ts), source=Source.CHANNEL,
         reporter_user_id=post.user, channel_id=post.channel, message_ts=post.ts,
         permalink=service.message_link(workspace, post.channel, post.ts),
     )  # fmt: skip
-    return service.capture(session, workspace, said, now=now)
 
 
 def capture_missed(session: Session, client: WebClient, workspace: Workspace, channel_id: str, ts: str, *, now: datetime):

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -111,23 +113,10 @@ def capture(session: Session, workspace: Workspace, said: Said, *, now: datetime
     """Store feedback once. The same Slack message or the same imported row is one item,
     however often it arrives (retries, backfill, two processes): the unique constraints
     decide, and the existing item is returned."""
-    text = clean_text(said.text)
-    if not text.strip():
-        raise EmptyFeedback("There is no text to log.")
-    source = Source(said.source)  # ValueError for a door Heard does not have
+    item = _new_item(session, workspace, said, now)
     existing = _existing(session, workspace.id, said)
     if existing is not None:
         return Captured(existing, False)
-    item = FeedbackItem(
-        workspace_id=workspace.id, text=text, source=source,
-        reporter_user_id=said.reporter_user_id, reporter_name=fit(said.reporter_name, MAX_NAME),
-        customer=fit(said.customer, MAX_NAME), origin=fit(said.origin, MAX_ORIGIN),
-        channel_id=said.channel_id, message_ts=said.message_ts, permalink=said.permalink,
-        import_key=said.import_key, note=clean_text(said.note) if said.note else None,
-        logged_by_user_id=said.logged_by_user_id, said_at=min(said.said_at, now),
-        stored_at=now, status=ItemStatus.OPEN,
-    )  # fmt: skip
-    settle_status(item, now, load_config(session, workspace.id).ignore_after)  # before the INSERT: one statement
     try:
         with session.begin_nested():
             session.add(item)
@@ -137,6 +126,52 @@ def capture(session: Session, workspace: Workspace, said: Said, *, now: datetime
             raise
         return Captured(existing, False)
     return Captured(item, True)
+
+
+def record_message(session: Session, workspace: Workspace, said: Said, *, now: datetime) -> bool:
+    """`capture` for a Slack message whose item nobody needs back (a post as it arrives):
+    one `INSERT … ON CONFLICT DO NOTHING`, where `capture` reads first and builds the ORM
+    object. True when the item is new. Every message event in a feedback channel comes here.
+    """
+    if not (said.channel_id and said.message_ts):
+        raise ValueError("record_message stores Slack messages: channel_id and message_ts are needed")
+    item = _new_item(session, workspace, said, now)
+    values = {column: getattr(item, column) for column in _ITEM_COLUMNS}
+    statement = _RECORD[session.get_bind().dialect.name]
+    return session.execute(statement, values).first() is not None
+
+
+def _new_item(session: Session, workspace: Workspace, said: Said, now: datetime) -> FeedbackItem:
+    """The item `said` becomes, its status settled (not added to the session)."""
+    text = clean_text(said.text)
+    if not text.strip():
+        raise EmptyFeedback("There is no text to log.")
+    source = Source(said.source)  # ValueError for a door Heard does not have
+    item = FeedbackItem(
+        workspace_id=workspace.id, text=text, source=source,
+        reporter_user_id=said.reporter_user_id, reporter_name=fit(said.reporter_name, MAX_NAME),
+        customer=fit(said.customer, MAX_NAME), origin=fit(said.origin, MAX_ORIGIN),
+        channel_id=said.channel_id, message_ts=said.message_ts, permalink=said.permalink,
+        import_key=said.import_key, note=clean_text(said.note) if said.note else None,
+        logged_by_user_id=said.logged_by_user_id, said_at=min(said.said_at, now),
+        stored_at=now, status=ItemStatus.OPEN,
+    )  # fmt: skip
+    settle_status(item, now, load_config(session, workspace.id).ignore_after)
+    return item
+
+
+_ITEM_COLUMNS = [column.key for column in FeedbackItem.__table__.columns if column.key != "id"]
+
+
+def _record_statement(insert_for):
+    return (
+        insert_for(FeedbackItem.__table__)
+        .on_conflict_do_nothing(index_elements=["workspace_id", "channel_id", "message_ts"])
+        .returning(FeedbackItem.__table__.c.id)
+    )
+
+
+_RECORD = {"postgresql": _record_statement(pg_insert), "sqlite": _record_statement(sqlite_insert)}  # built once
 
 
 def _existing(session: Session, workspace_id: int, said: Said) -> FeedbackItem | None:
