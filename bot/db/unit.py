@@ -66,7 +66,9 @@ class Batch:
     """Units of work in a row on one session; see the module's docstring."""
 
     MAX_UNITS = 50
-    MAX_OPEN = 0.02  # seconds a transaction stays open for more units (SQLite's writers wait)
+    # Seconds a transaction stays open for more units: on SQLite every other writer waits
+    # for it; PostgreSQL locks rows, so only the rows' own writers would.
+    MAX_OPEN = {"sqlite": 0.02, "postgresql": 1.0}
 
     def __init__(self, sessions: Sessions):
         self.sessions = sessions
@@ -75,6 +77,7 @@ class Batch:
         self._hooks: dict[Hashable, Callable[[], object]] = {}  # of units not committed yet
         self._units = 0
         self._opened = 0.0
+        self._max_open = self.MAX_OPEN.get(self.session.get_bind().dialect.name, 0.02)
         self._writing: AbstractContextManager | None = None  # `write_lock`, while a transaction is open
 
     @contextmanager
@@ -105,7 +108,7 @@ class Batch:
 
     def commit_if_due(self) -> None:
         """Commit when the transaction holds enough units or has been open long enough."""
-        if self._units >= self.MAX_UNITS or time.monotonic() - self._opened >= self.MAX_OPEN:
+        if self._units >= self.MAX_UNITS or time.monotonic() - self._opened >= self._max_open:
             self.commit()
 
     def commit(self) -> None:

@@ -28,14 +28,16 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Insert, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, Insert, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -79,8 +81,22 @@ def store(runtime: Runtime, *, event_id: str, team_id: str, body: str, now: date
     processes or a Slack retry racing each other store one row.
     """
     values = {"event_id": event_id, "team_id": team_id[:32], "body": body, "received_at": now}
-    with write_lock(runtime.engine), runtime.engine.begin() as connection:
+    with write_lock(runtime.engine), _one_statement(runtime.engine) as connection:
         return connection.execute(_STORE[runtime.engine.dialect.name], values).first() is not None
+
+
+def _one_statement(engine: Engine) -> AbstractContextManager[Connection]:
+    """A connection for one statement, atomic by itself: on PostgreSQL in autocommit (no
+    BEGIN and COMMIT round trips); on SQLite a transaction (its driver's BEGIN is free)."""
+    if engine.dialect.name == "sqlite":
+        return engine.begin()
+    found = _AUTOCOMMIT.get(engine)
+    if found is None:
+        found = _AUTOCOMMIT.setdefault(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return found.connect()
+
+
+_AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def _store_statement(insert_for) -> Insert:
