@@ -28,10 +28,9 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,7 +67,7 @@ class Batch:
     MAX_UNITS = 50
     # Seconds a transaction stays open for more units: on SQLite every other writer waits
     # for it; PostgreSQL locks rows, so only the rows' own writers would.
-    MAX_OPEN = {"sqlite": 0.02, "postgresql": 1.0}
+    MAX_OPEN: ClassVar[dict[str, float]] = {"sqlite": 0.02, "postgresql": 1.0}
 
     def __init__(self, sessions: Sessions):
         self.sessions = sessions

@@ -4,14 +4,20 @@ Slack expects an answer within three seconds and retries what it thinks was miss
 answers an event only once it is stored (`store`: one insert, a duplicate inserts
 nothing), so a stop, a crash or a deploy after the answer loses nothing: the row waits.
 A processor (`InboxProcessor`) takes due rows in batches and runs each through the rooms'
-listeners (`dispatch`); a row is marked done once its listeners ran, or retried with
-back-off when one failed, and parked after `MAX_ATTEMPTS` for an operator
+listeners (`dispatch`) as a unit of work (`bot.db.unit`): the listeners' writes and the
+row marked done commit together, or, when a listener fails, neither does and the row is
+retried with back-off, then parked after `MAX_ATTEMPTS` for an operator
 (`heard inbox list`, `heard inbox retry`).
 
-Delivery is at least once: a process that dies after a listener's effects and before
-marking the row done processes it again on the next run. The rooms' effects are
-idempotent by their own keys (one item per channel and ts, one acknowledgement per item,
-actor and ref, outbox keys), so a second run changes nothing.
+Delivery is at least once: a row whose lease ran out while a slow processor still held
+it may be processed twice. The rooms' effects are idempotent by their own keys (one item
+per channel and ts, one acknowledgement per item, actor and ref, outbox keys), so a
+second run changes nothing.
+
+Answering Slack comes first: a woken processor waits a few milliseconds for more events
+to join its batch (`GATHER_SECONDS`), and during a burst (`BURST`) up to
+`MAX_DEFER_SECONDS` at a time, so that the request threads have the interpreter to
+themselves while the events pour in.
 
 Several processors may share one PostgreSQL database: rows are claimed with
 `FOR UPDATE SKIP LOCKED` for a lease (`STALE_CLAIM`) that the processor renews while it
@@ -240,6 +246,12 @@ def forget_done(runtime: Runtime) -> int:
         ).rowcount  # fmt: skip
 
 
+def bursting(wakes: list[float], now: float) -> bool:
+    """Whether the last events (their arrival times, oldest first) came as a `BURST`."""
+    count, window = BURST
+    return len(wakes) >= count and now - wakes[-count] <= window
+
+
 class _Failed(Exception):
     """The listeners failed: the unit rolls back and the row is retried."""
 
@@ -311,12 +323,10 @@ class InboxProcessor:
 
     def _hold_back_for_burst(self) -> None:
         started = time.monotonic()
-        count, window = BURST
         while self.gather and not self._stopping.is_set() and time.monotonic() - started < MAX_DEFER_SECONDS:
-            wakes = list(self._wakes)
-            if len(wakes) < count or time.monotonic() - wakes[0] > window:
+            if not bursting(list(self._wakes), time.monotonic()):
                 return
-            self._stopping.wait(window / count)
+            self._stopping.wait(BURST[1] / BURST[0])
 
     # -- processing ----------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import inbox
 from bot.slack.inbox import InboxProcessor, InboxStatus
+from bot.workspace_settings import setting_values
+from bot.workspaces import WorkspaceInfo, record_install, set_setting
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -176,3 +178,35 @@ def test_done_rows_are_forgotten_a_day_later(runtime):
     assert inbox.forget_done(runtime) == 0
     runtime.clock.now += inbox.KEEP_DONE + timedelta(minutes=1)
     assert inbox.forget_done(runtime) == 1
+
+
+def test_an_events_writes_and_its_row_marked_done_commit_together(runtime):
+    with runtime.sessions.begin() as session:
+        workspace_id = record_install(session, WorkspaceInfo(team_id="T1", name="Acme"), NOW).id
+
+    def dispatch(body):  # what a listener does: write, then maybe fail
+        with runtime.sessions.begin() as session:
+            set_setting(session, workspace_id, body, True, by=None, now=NOW)
+        return "a listener failed" if body == "fails" else None
+
+    for n, body in enumerate(["works", "fails", "works too"]):
+        store(runtime, f"Ev{n}", body)
+    InboxProcessor(runtime, dispatch, submit=lambda fn: fn()).run_pending()
+
+    with runtime.sessions() as session:
+        assert {key for key, _ in setting_values(session, workspace_id).items()} == {"works", "works too"}
+    assert rows(runtime) == {"Ev0": (InboxStatus.DONE, 0), "Ev1": (InboxStatus.PENDING, 1), "Ev2": (InboxStatus.DONE, 0)}
+
+
+@pytest.mark.parametrize(("gaps_ms", "expected"), [
+    ([2] * 10, True),  # 500 events/s
+    ([5] * 7, True),  # 200/s: 8 events within 35 ms
+    ([10] * 10, False),  # 100/s, the steady rate Slack sends a busy workspace
+    ([1] * 6, False),  # 7 events are not yet a burst
+])  # fmt: skip
+def test_a_burst_is_eight_events_within_forty_milliseconds(gaps_ms, expected):
+    wakes = [0.0]
+    for gap in gaps_ms:
+        wakes.append(wakes[-1] + gap / 1000)
+    assert inbox.bursting(wakes, now=wakes[-1]) is expected
+    assert not inbox.bursting(wakes, now=wakes[-1] + 0.05)  # and it is over once they stop

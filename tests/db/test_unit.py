@@ -1,0 +1,130 @@
+"""Units of work: what a unit writes commits with its batch or not at all, alone; hooks
+wait for the commit; what a batch remembers is read again after a change."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from bot.db import unit
+from bot.db.models import WorkspaceSetting
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.workspaces import WorkspaceInfo, get_setting, record_install, set_setting
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def runtime(db_url):
+    runtime = Runtime.from_settings(Settings(_env_file=None, database_url=db_url))
+    yield runtime
+    runtime.engine.dispose()
+
+
+@pytest.fixture
+def workspace_id(runtime) -> int:
+    with runtime.sessions.begin() as session:
+        return record_install(session, WorkspaceInfo(team_id="T1", name="Acme"), NOW).id
+
+
+def write(runtime, workspace_id: int, key: str, value) -> None:
+    """What listener code does: its own `with sessions.begin()` block."""
+    with runtime.sessions.begin() as session:
+        set_setting(session, workspace_id, key, value, by=None, now=NOW)
+
+
+def stored(runtime, workspace_id: int) -> dict:
+    """What another connection sees: committed rows only."""
+    with runtime.engine.connect() as other:
+        rows = other.execute(select(WorkspaceSetting.key, WorkspaceSetting.value)
+                             .where(WorkspaceSetting.workspace_id == workspace_id))  # fmt: skip
+        return dict(rows.all())
+
+
+def test_a_units_writes_and_hooks_wait_for_the_commit(runtime, workspace_id):
+    ran = []
+    with unit.batch(runtime.sessions) as batch:
+        with batch.unit():
+            write(runtime, workspace_id, "a", 1)
+            with runtime.sessions() as session:  # the same session, lent: it sees the write
+                assert get_setting(session, workspace_id, "a") == 1
+            unit.on_commit(lambda: ran.append("sent"), key="send")
+            unit.on_commit(lambda: ran.append("sent again"), key="send")  # same key: once
+        assert stored(runtime, workspace_id) == {} and ran == []  # nothing before the commit
+    assert stored(runtime, workspace_id) == {"a": 1}
+    assert ran == ["sent again"]
+
+
+def test_a_failing_unit_rolls_back_alone(runtime, workspace_id):
+    ran = []
+    with unit.batch(runtime.sessions) as batch:
+        with batch.unit():
+            write(runtime, workspace_id, "kept", 1)
+            unit.on_commit(lambda: ran.append("kept"))
+        with pytest.raises(RuntimeError), batch.unit():
+            write(runtime, workspace_id, "dropped", 2)
+            unit.on_commit(lambda: ran.append("dropped"))
+            raise RuntimeError("listener bug")
+        with batch.unit():
+            write(runtime, workspace_id, "after", 3)
+    assert stored(runtime, workspace_id) == {"kept": 1, "after": 3}
+    assert ran == ["kept"]
+
+
+def test_an_exception_caught_inside_a_unit_still_fails_it(runtime, workspace_id):
+    with (
+        unit.batch(runtime.sessions) as batch,
+        pytest.raises(unit.UnitFailed, match="ValueError: half done"),
+        batch.unit(),
+    ):
+        try:
+            with runtime.sessions.begin() as session:
+                set_setting(session, workspace_id, "half", 1, by=None, now=NOW)
+                raise ValueError("half done")
+        except ValueError:
+            pass  # the listener carries on; what the block wrote must not be kept
+        write(runtime, workspace_id, "rest", 2)
+    assert stored(runtime, workspace_id) == {}
+
+
+def test_a_savepoint_inside_a_unit_commits_nothing_early(runtime, workspace_id):
+    # The sqlite3 driver would let a savepoint open (and its release commit) a transaction
+    # of its own; the unit's writes must all wait for the batch.
+    with unit.batch(runtime.sessions) as batch:
+        with batch.unit() as session, session.begin_nested():
+            set_setting(session, workspace_id, "nested", 1, by=None, now=NOW)
+        assert stored(runtime, workspace_id) == {}
+        with pytest.raises(RuntimeError), batch.unit() as session:
+            with session.begin_nested():
+                set_setting(session, workspace_id, "rolled back", 1, by=None, now=NOW)
+            raise RuntimeError
+        assert stored(runtime, workspace_id) == {}
+    assert stored(runtime, workspace_id) == {"nested": 1}
+
+
+def test_outside_a_unit_hooks_run_at_once_and_nothing_is_remembered(runtime):
+    ran, computed = [], []
+    unit.on_commit(lambda: ran.append(1))
+    unit.remember("k", lambda: computed.append(1), across_batches=60)
+    unit.remember("k", lambda: computed.append(1), across_batches=60)
+    assert ran == [1] and computed == [1, 1]
+
+
+def test_remembered_values_last_a_batch_and_are_read_again_after_a_change(runtime, workspace_id):
+    write(runtime, workspace_id, "channel", "C1")
+
+    def read() -> str:
+        with runtime.sessions() as session:
+            return unit.remember(("channel", workspace_id), lambda: get_setting(session, workspace_id, "channel"),
+                                 across_batches=60)  # fmt: skip
+
+    with unit.batch(runtime.sessions) as batch, batch.unit():
+        assert read() == "C1"
+    with runtime.engine.begin() as other:  # another process's change: not seen within the minute
+        other.execute(WorkspaceSetting.__table__.update().values(value="C2"))
+    with unit.batch(runtime.sessions) as batch, batch.unit():
+        assert read() == "C1"
+    write(runtime, workspace_id, "channel", "C3")  # a change in this process: seen at once
+    with unit.batch(runtime.sessions) as batch, batch.unit():
+        assert read() == "C3"
