@@ -1,0 +1,1 @@
+"""Weekly customer stories: the story bank, one post a week, reflections and engagement."""
