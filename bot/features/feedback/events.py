@@ -8,17 +8,29 @@ reads (Slack's markup made plain by :mod:`bot.slack.markup`), which is what Hear
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from bot.slack.engagement import (
+    PERSON_SUBTYPES,
+    SLACKBOT,
+    Deleted,
+    Reaction,
+    Reply,
+    by_a_bot,
+    deletion,
+    emoji_base,
+    reaction,
+    reply,
+    ts_time,
+    valid_ts,
+)
 from bot.slack.markup import plain_text
 
-# Subtypes a person's top-level post can carry and still be what they said.
-# `file_share` is a post with files attached: with text it is feedback; files alone are not.
-PERSON_SUBTYPES = frozenset({None, "file_share"})
-_TS = re.compile(r"^\d{1,12}\.\d{1,6}$")
-SLACKBOT = "USLACKBOT"
+# Replies, deletions and reactions are read by bot.slack.engagement, which the stories
+# room shares; they are named here too because they are half of what `classify` returns.
+__all__ = ["PERSON_SUBTYPES", "SLACKBOT", "Deleted", "Edited", "Ignored", "Incoming", "Post", "Reaction",
+           "Reply", "blocks_text", "classify", "emoji_base", "message_text", "reaction", "ts_time",
+           "valid_ts"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -32,29 +44,10 @@ class Post:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """A person's reply in a thread (also sent to the channel or not)."""
-
-    channel: str
-    ts: str
-    thread_ts: str
-    user: str
-
-
-@dataclass(frozen=True)
 class Edited:
     channel: str
     ts: str
     text: str
-
-
-@dataclass(frozen=True)
-class Deleted:
-    """A message was deleted: a top-level one (`thread_ts` None) or a reply."""
-
-    channel: str
-    ts: str
-    thread_ts: str | None
 
 
 @dataclass(frozen=True)
@@ -67,77 +60,40 @@ class Ignored:
 Incoming = Post | Reply | Edited | Deleted | Ignored
 
 
-@dataclass(frozen=True)
-class Reaction:
-    channel: str
-    ts: str
-    user: str
-    name: str  # without skin tone: `+1::skin-tone-2` counts as `+1`
-
-
 def classify(event: dict) -> Incoming:
     """What a `message` event means for feedback; never raises on odd payloads."""
     channel = event.get("channel")
     subtype = event.get("subtype")
     if not isinstance(channel, str) or not channel:
         return Ignored("no channel")
+    gone = deletion(event)
+    if gone is not None:
+        return gone
     if subtype == "message_deleted":
-        ts = event.get("deleted_ts")
-        previous = event.get("previous_message") or {}
-        thread_ts = previous.get("thread_ts") if isinstance(previous, dict) else None
-        if not valid_ts(ts):
-            return Ignored("deletion without a timestamp")
-        return Deleted(channel, ts, thread_ts if thread_ts != ts and valid_ts(thread_ts) else None)
+        return Ignored("deletion without a timestamp")
     if subtype == "message_changed":
         message = event.get("message")
         if not isinstance(message, dict) or not valid_ts(message.get("ts")):
             return Ignored("edit without a message")
-        if message.get("subtype") == "tombstone":
-            # A deleted parent that has replies stays in the channel as a tombstone.
-            return Deleted(channel, message["ts"], None)
-        if _by_a_bot(message):
+        if by_a_bot(message):
             return Ignored("edit of a bot message")
         return Edited(channel, message["ts"], message_text(message))
-    if _by_a_bot(event):
+    if by_a_bot(event):
         return Ignored("bot message")
-    user, ts, thread_ts = event.get("user"), event.get("ts"), event.get("thread_ts")
+    answer = reply(event)
+    if answer is not None:
+        return answer
+    user, ts = event.get("user"), event.get("ts")
     if not isinstance(user, str) or not user or not valid_ts(ts):
         return Ignored("no author")
-    is_reply = valid_ts(thread_ts) and thread_ts != ts
-    if subtype == "thread_broadcast" or (is_reply and subtype in PERSON_SUBTYPES):
-        return Reply(channel, ts, thread_ts, user) if is_reply else Ignored("broadcast without thread")
+    if subtype == "thread_broadcast":
+        return Ignored("broadcast without thread")
     if subtype not in PERSON_SUBTYPES:
         return Ignored(f"{subtype} message")
     text = message_text(event)
     if not text.strip():
         return Ignored("no text (files or attachments only)")
     return Post(channel, ts, user, text)
-
-
-def reaction(event: dict) -> Reaction | None:
-    """A reaction on a message, or None for reactions on files and malformed events."""
-    item = event.get("item") or {}
-    if not isinstance(item, dict) or item.get("type") != "message":
-        return None
-    channel, ts, user, name = item.get("channel"), item.get("ts"), event.get("user"), event.get("reaction")
-    if not (isinstance(channel, str) and valid_ts(ts) and isinstance(user, str) and isinstance(name, str)):
-        return None
-    return Reaction(channel, ts, user, emoji_base(name))
-
-
-def emoji_base(name: str) -> str:
-    """`thumbsup::skin-tone-3` -> `thumbsup`: any skin tone counts as the emoji."""
-    return name.split("::", 1)[0].strip(":").lower()
-
-
-def valid_ts(value) -> bool:
-    return isinstance(value, str) and bool(_TS.match(value))
-
-
-def ts_time(ts: str) -> datetime:
-    """When a Slack message was said: its `ts` is epoch seconds."""
-    seconds, _, fraction = ts.partition(".")
-    return datetime.fromtimestamp(int(seconds), UTC).replace(microsecond=int(fraction.ljust(6, "0")[:6]))
 
 
 def message_text(message: dict) -> str:
@@ -191,11 +147,3 @@ def blocks_text(blocks) -> str:
             parts.append(node["text"]["text"])
     walk(blocks)
     return plain_text("".join(parts)).strip()
-
-
-def _by_a_bot(message: dict) -> bool:
-    # Slackbot posts with a user id and no bot_id; it is no more a person than a bot is.
-    return (
-        bool(message.get("bot_id")) or message.get("subtype") == "bot_message"
-        or bool(message.get("bot_profile")) or message.get("user") == SLACKBOT
-    )  # fmt: skip
