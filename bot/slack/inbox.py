@@ -367,9 +367,9 @@ class InboxProcessor:
                 return handled
         return handled
 
-    def _process(self, batch: unit.Batch, row: Claimed) -> None:
+    def _process(self, batch: unit.Batch, row: Claimed, *, careful: bool = False) -> None:
         try:
-            with batch.unit() as session:
+            with batch.unit(row, careful=careful) as session:
                 error = self.dispatch(row.body)
                 if error is not None:
                     raise _Failed(error)
@@ -381,7 +381,9 @@ class InboxProcessor:
         except Exception as exc:  # a bug in dispatching itself: the row is retried, then parked
             log.exception("inbox event %s could not be dispatched", row.event_id)
             error = f"{type(exc).__name__}: {exc}"
-        if fail(batch.session, row, self.worker, error, now=self.runtime.clock()):
+        for earlier in batch.take_lost():  # rolled back with this one: run again, each alone
+            self._process(batch, earlier, careful=True)
+        if fail(batch.begin(), row, self.worker, error, now=self.runtime.clock()):
             log.error("inbox event %s parked after %d tries: %s", row.event_id, MAX_ATTEMPTS, error)
         else:
             log.warning("inbox event %s failed (try %d), retried later: %s", row.event_id, row.attempts + 1, error)

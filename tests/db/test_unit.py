@@ -56,20 +56,42 @@ def test_a_units_writes_and_hooks_wait_for_the_commit(runtime, workspace_id):
     assert ran == ["sent again"]
 
 
-def test_a_failing_unit_rolls_back_alone(runtime, workspace_id):
+def test_a_careful_unit_rolls_back_alone(runtime, workspace_id):
     ran = []
     with unit.batch(runtime.sessions) as batch:
         with batch.unit():
             write(runtime, workspace_id, "kept", 1)
             unit.on_commit(lambda: ran.append("kept"))
-        with pytest.raises(RuntimeError), batch.unit():
+        with pytest.raises(RuntimeError), batch.unit(careful=True):
             write(runtime, workspace_id, "dropped", 2)
             unit.on_commit(lambda: ran.append("dropped"))
             raise RuntimeError("listener bug")
+        assert batch.take_lost() == []
         with batch.unit():
             write(runtime, workspace_id, "after", 3)
     assert stored(runtime, workspace_id) == {"kept": 1, "after": 3}
     assert ran == ["kept"]
+
+
+def test_a_failing_unit_takes_the_open_transaction_along_and_names_what_it_took(runtime, workspace_id):
+    ran = []
+    with unit.batch(runtime.sessions) as batch:
+        for tag in ("first", "second"):
+            with batch.unit(tag):
+                write(runtime, workspace_id, tag, 1)
+                unit.on_commit(lambda tag=tag: ran.append(tag))
+        with pytest.raises(RuntimeError), batch.unit("third"):
+            write(runtime, workspace_id, "third", 1)
+            raise RuntimeError("listener bug")
+        assert stored(runtime, workspace_id) == {} and ran == []
+        lost = batch.take_lost()
+        assert lost == ["first", "second"] and batch.take_lost() == []
+        for tag in lost:  # what the processor does: each again, alone
+            with batch.unit(tag, careful=True):
+                write(runtime, workspace_id, tag, 2)
+                unit.on_commit(lambda tag=tag: ran.append(tag))
+    assert stored(runtime, workspace_id) == {"first": 2, "second": 2}
+    assert ran == ["first", "second"]
 
 
 def test_an_exception_caught_inside_a_unit_still_fails_it(runtime, workspace_id):
@@ -95,7 +117,7 @@ def test_a_savepoint_inside_a_unit_commits_nothing_early(runtime, workspace_id):
         with batch.unit() as session, session.begin_nested():
             set_setting(session, workspace_id, "nested", 1, by=None, now=NOW)
         assert stored(runtime, workspace_id) == {}
-        with pytest.raises(RuntimeError), batch.unit() as session:
+        with pytest.raises(RuntimeError), batch.unit(careful=True) as session:
             with session.begin_nested():
                 set_setting(session, workspace_id, "rolled back", 1, by=None, now=NOW)
             raise RuntimeError
