@@ -1,0 +1,247 @@
+"""Bolt listeners for customer stories. Thin: ack, parse, call the service, send.
+
+Reaction and message listeners claim only events on story posts (the stories channel,
+or a channel holding a post), read through the shared :mod:`bot.slack.engagement`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import workspaces
+from bot.db.models import Workspace
+from bot.features.stories import service, views
+from bot.features.stories.models import Story
+from bot.rooms import HomeContext, RoomContext
+from bot.runtime import Runtime
+from bot.slack import engagement
+from bot.slack.outbox import deliver_due
+from bot.workspace_settings import load_config
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, room: RoomContext) -> None:
+    runtime = room.runtime
+
+    def concerns_stories(body: dict, context: BoltContext) -> bool:
+        act = engagement.engagement(body.get("event") or {})
+        workspace_id = context.get("workspace_id")
+        if act is None or workspace_id is None:
+            return False
+        with runtime.sessions() as session:
+            if act.channel == load_config(session, workspace_id).stories_channel:
+                return True
+            return service.has_posts_in(session, workspace_id, act.channel)
+
+    @app.event("message", matchers=[concerns_stories])
+    def on_message(event: dict, context: BoltContext):
+        count_engagement(runtime, context["workspace_id"], event)
+
+    @app.event("reaction_added", matchers=[concerns_stories])
+    def on_reaction_added(event: dict, context: BoltContext):
+        count_engagement(runtime, context["workspace_id"], event)
+
+    @app.event("reaction_removed", matchers=[concerns_stories])
+    def on_reaction_removed(event: dict, context: BoltContext):
+        count_engagement(runtime, context["workspace_id"], event)
+
+    @app.view(views.ADD_MODAL)
+    def on_story_submitted(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
+        user = body["user"]["id"]
+        caller = room.access(client, context.team_id, user)
+        answer = story_submitted(runtime, context["workspace_id"], user, caller.is_admin, view)
+        if "errors" in answer:
+            return ack(response_action="errors", errors=answer["errors"])
+        ack(response_action="update", view=answer["view"])
+        deliver_due(runtime)
+
+    @app.action(views.APPROVE_ACTION)
+    def on_approve(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
+        ack()
+        _review(runtime, room, client, body, context, respond, approve=True)
+
+    @app.action(views.DISCARD_ACTION)
+    def on_discard(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
+        ack()
+        _review(runtime, room, client, body, context, respond, approve=False)
+
+    @app.action(views.EDIT_ACTION)
+    def on_edit(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
+        ack()
+        user = body["user"]["id"]
+        if not room.access(client, context.team_id, user).is_admin:
+            return respond(text="Only Heard admins review stories.", response_type="ephemeral", replace_original=False)
+        with runtime.sessions() as session:
+            try:
+                story = service.find_story(session, context["workspace_id"], _action_value(body))
+            except service.StoryError as exc:
+                return respond(text=str(exc), response_type="ephemeral", replace_original=False)
+            fields = {name: getattr(story, name) for name in (*service.LIMITS, "anonymous")}
+        _open(client, body, views.story_modal(fields, {"edit": story.id}, editing=True))
+
+    @app.action(views.REFLECT_ACTION)
+    def on_reflect(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
+        ack()
+        with runtime.sessions() as session:
+            try:
+                post = service.find_post(session, context["workspace_id"], _action_value(body))
+            except service.StoryError as exc:
+                return respond(text=str(exc), response_type="ephemeral", replace_original=False)
+            modal = views.reflect_modal(session.get(Story, post.story_id), post.id)
+        _open(client, body, modal)
+
+    @app.view(views.REFLECT_MODAL)
+    def on_reflection(ack: Ack, body: dict, view: dict, context: BoltContext):
+        answer = reflection_submitted(runtime, context["workspace_id"], body["user"]["id"], view)
+        if "errors" in answer:
+            return ack(response_action="errors", errors=answer["errors"])
+        ack(response_action="update", view=answer["view"])
+        deliver_due(runtime)
+
+
+# -- engagement ---------------------------------------------------------------------------------
+
+
+def count_engagement(runtime: Runtime, workspace_id: int, event: dict) -> bool:
+    """Count or withdraw one reaction or reply on a story post; True when something changed."""
+    act = engagement.engagement(event)
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        workspace = workspaces.get(session, workspace_id)
+        if isinstance(act, engagement.Deleted):
+            return act.thread_ts is not None and service.withdraw_reply(session, workspace_id, act.channel, act.ts)
+        if isinstance(act, engagement.Reply):
+            post = service.post_at(session, workspace, act.channel, act.thread_ts, now=now)
+            return post is not None and service.engage(session, workspace, post, kind="reply", user_id=act.user,
+                                                       ref=act.ts, now=now)  # fmt: skip
+        if isinstance(act, engagement.Reaction):
+            post = service.post_at(session, workspace, act.channel, act.ts, now=now)
+            if post is None:
+                return False
+            if act.added:
+                return service.engage(session, workspace, post, kind="reaction", user_id=act.user, ref=act.name,
+                                      now=now)  # fmt: skip
+            return service.withdraw(session, post, kind="reaction", user_id=act.user, ref=act.name)
+    return False
+
+
+# -- modals ---------------------------------------------------------------------------------------
+
+
+def _values(view: dict) -> dict:
+    return (view.get("state") or {}).get("values") or {}
+
+
+def _text(view: dict, block_id: str) -> str:
+    for element in (_values(view).get(block_id) or {}).values():
+        value = element.get("value") if isinstance(element, dict) else None
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _checked(view: dict, block_id: str) -> bool:
+    for element in (_values(view).get(block_id) or {}).values():
+        if isinstance(element, dict) and element.get("selected_options"):
+            return True
+    return False
+
+
+def _metadata(view: dict) -> dict:
+    try:
+        found = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def story_submitted(runtime: Runtime, workspace_id: int, user: str, is_admin: bool, view: dict) -> dict:
+    """Store what the story modal submitted (a new story, or an admin's edit); returns
+    {"errors": …} for the modal, or {"view": …} to show."""
+    draft = service.StoryDraft(
+        title=_text(view, views.TITLE), customer=_text(view, views.CUSTOMER),
+        what_happened=_text(view, views.HAPPENED), learned=_text(view, views.LEARNED),
+        link=_text(view, views.LINK), anonymous=_checked(view, views.ANONYMOUS),
+    )  # fmt: skip
+    meta, now = _metadata(view), runtime.clock()
+    try:
+        with runtime.sessions.begin() as session:
+            workspace = session.get(Workspace, workspace_id)
+            if meta.get("edit") is not None:
+                if not is_admin:
+                    return {"view": views.info_modal("Not saved", "Only Heard admins edit stories.")}
+                story = service.edit_story(session, workspace_id, meta["edit"], draft, user_id=user, now=now)
+                return {"view": views.info_modal("Story saved", views.reviewed(story))}
+            submitted = service.submit_story(
+                session, workspace, draft, user_id=user, is_admin=is_admin, now=now,
+                submit_key=view.get("id") or None, source=meta.get("source") or "command",
+                feedback_item_id=meta.get("item") if isinstance(meta.get("item"), int) else None,
+            )  # fmt: skip
+            title, message = views.submitted(submitted.story, created=submitted.created, is_admin=is_admin)
+    except service.StoryInvalid as exc:
+        return {"errors": exc.errors}
+    except service.StoryError as exc:
+        return {"view": views.info_modal("Not saved", str(exc))}
+    return {"view": views.info_modal(title, message)}
+
+
+def reflection_submitted(runtime: Runtime, workspace_id: int, user: str, view: dict) -> dict:
+    now = runtime.clock()
+    try:
+        with runtime.sessions.begin() as session:
+            workspace = session.get(Workspace, workspace_id)
+            post = service.find_post(session, workspace_id, _metadata(view).get("post"))
+            shared = _checked(view, views.SHARE)
+            service.reflect(session, workspace, post, user_id=user, text=_text(view, views.REFLECTION),
+                            shared=shared, submit_key=view.get("id") or "", now=now)  # fmt: skip
+    except service.StoryInvalid as exc:
+        return {"errors": {views.REFLECTION: next(iter(exc.errors.values()))}}
+    except service.StoryError as exc:
+        return {"view": views.info_modal("Not saved", str(exc))}
+    return {"view": views.info_modal("Thanks", views.reflected(shared))}
+
+
+def _review(runtime: Runtime, room: RoomContext, client: WebClient, body: dict, context: BoltContext, respond, *,
+            approve: bool) -> None:  # fmt: skip
+    user = body["user"]["id"]
+    if not room.access(client, context.team_id, user).is_admin:
+        respond(text="Only Heard admins review stories.", response_type="ephemeral", replace_original=False)
+        return
+    try:
+        with runtime.sessions.begin() as session:
+            story = service.review(session, context["workspace_id"], _action_value(body), approve=approve,
+                                   user_id=user, now=runtime.clock())  # fmt: skip
+            text = views.reviewed(story)
+    except service.StoryError as exc:
+        text = str(exc)
+    respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def _open(client: WebClient, body: dict, view: dict) -> None:
+    """Open a modal; an expired or used-up trigger is a log line (the person presses again)."""
+    try:
+        client.views_open(trigger_id=body.get("trigger_id"), view=view)
+    except SlackApiError as exc:
+        log.info("could not open a modal: %s", exc.response.get("error"))
+
+
+def _action_value(body: dict) -> str | None:
+    return ((body.get("actions") or [{}])[0]).get("value")
+
+
+# -- App Home ---------------------------------------------------------------------------------------
+
+
+def stories_section(home: HomeContext) -> list[dict]:
+    session, workspace = home.session, home.workspace
+    latest = service.latest_post(session, workspace.id)
+    story = session.get(Story, latest.story_id) if latest else None
+    counts = service.engagement_of(session, [latest.id]) if latest else None
+    entries = service.bank(session, workspace.id) if home.is_admin else None
+    return views.home_section(story, counts, entries, home.command)
