@@ -76,10 +76,17 @@ def existing_run(session: Session, *, job: str, workspace_id: int, period: str) 
     )
 
 
-def finish_run(session: Session, run: JobRun, *, ok: bool, detail: str | None, now: datetime):
+def mark_finished(run: JobRun, *, ok: bool, detail: str | None, now: datetime) -> None:
+    """Record how the run ended; it is saved with whatever the session commits next (a
+    successful job's own work)."""
     run.status = RunStatus.SUCCEEDED if ok else RunStatus.FAILED
     run.finished_at = now
     run.detail = (detail or "")[:2000] or None
+
+
+def finish_run(session: Session, run: JobRun, *, ok: bool, detail: str | None, now: datetime):
+    """Record how the run ended, on its own (a failed job's work was rolled back)."""
+    mark_finished(run, ok=ok, detail=detail, now=now)
     session.commit()
 
 

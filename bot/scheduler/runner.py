@@ -1,10 +1,14 @@
-"""APScheduler wiring: one cron job per (job, workspace) in the workspace's time zone.
+"""Heard's clock: each (job, workspace) fires on its cadence in the workspace's time zone.
 
-Jobs live in APScheduler's SQLAlchemy job store in Heard's own database, so a
-`web` process and a `clock` process see the same schedule; the run ledger makes
-sure a period runs once even if both fire. A local `sync` job re-reads the
-desired schedule every minute, so a new install, an uninstall, a pause or a
-`/heard schedule` change takes effect in every running process without a restart.
+There is no shared job store. Every `TICK_SECONDS`, each scheduling process (`heard run`,
+`heard clock`) reads the plan from the database (installed workspaces, their time zones,
+pauses and `/heard schedule` overrides), works out each job's last fire time that is due
+in the current period, and claims that period in the run ledger; the ledger's unique
+row lets one process through. So any number of clocks is safe, a clock that dies hands
+nothing over (the others fire at their next tick), a schedule changed through any
+process is followed by every clock at its next tick, and a job that fell due while no
+clock ran (a deploy, an outage) runs once when one returns, if its period is still
+current. A workspace's jobs never fire for a time before it was installed.
 """
 
 from __future__ import annotations
@@ -12,11 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -33,8 +36,7 @@ from bot.workspaces import active_workspaces, find, get_setting
 
 log = logging.getLogger(__name__)
 
-JOBSTORE_TABLE = "apscheduler_jobs"
-SYNC_INTERVAL_SECONDS = 60
+TICK_SECONDS = 30  # how often a clock looks for due jobs (a job fires at most this late)
 OUTBOX_INTERVAL_SECONDS = 15
 SCHEDULE_SETTING = SCHEDULE  # a workspace's override, e.g. "mon 10:00" or "off"
 
@@ -57,6 +59,7 @@ class PlannedJob:
     time_zone: str
     cadence: Cadence
     overridden: bool
+    installed_at: datetime | None = None
 
     @property
     def job_id(self) -> str:
@@ -88,9 +91,8 @@ def plan(runtime: Runtime, registry: JobRegistry, defaults: dict[str, DefaultSch
                 if cadence is None:
                     log.warning("job %s has no schedule in schedules/; not scheduled", spec.name)
                     continue
-                planned.append(
-                    PlannedJob(spec, workspace.team_id, workspace.time_zone, cadence, overridden)
-                )
+                planned.append(PlannedJob(spec, workspace.team_id, workspace.time_zone, cadence,
+                                          overridden, workspace.installed_at))  # fmt: skip
     return planned
 
 
@@ -137,8 +139,14 @@ def job_statuses(
     return rows
 
 
-def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, trigger: str = "schedule") -> RunOutcome:
-    """Run `job` for one workspace unless this period already ran; never raises for job errors."""
+def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, trigger: str = "schedule",
+            scheduled_for: datetime | None = None) -> RunOutcome:  # fmt: skip
+    """Run `job` for one workspace unless its period already ran; never raises for job errors.
+
+    The period is the one `scheduled_for` (a fire time) falls in, or now's for a run by
+    hand. The ledger row is claimed first (so no other process runs it meanwhile) and
+    marked finished in the job's own transaction: its work and "done" commit together.
+    """
     spec = registry.get(job)
     if spec is None:
         return RunOutcome(job, team_id, None, RunStatus.SKIPPED, f"unknown job {job!r}")
@@ -147,7 +155,7 @@ def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, 
         workspace = find(session, team_id)
         if workspace is None or not workspace.active:
             return RunOutcome(job, team_id, None, RunStatus.SKIPPED, "workspace is not installed")
-        period = period_key(spec.period, now, workspace.time_zone)
+        period = period_key(spec.period, scheduled_for or now, workspace.time_zone)
         if workspace.paused:
             return RunOutcome(job, team_id, period, RunStatus.SKIPPED, "workspace is paused (/heard resume)")
         run = ledger.claim_run(
@@ -163,6 +171,7 @@ def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, 
                 settings=runtime.settings,
             )  # fmt: skip
             detail = spec.run(context) or "done"
+            ledger.mark_finished(run, ok=True, detail=detail, now=runtime.clock())
             session.commit()
         except NoTokenForWorkspace as exc:
             session.rollback()
@@ -174,61 +183,66 @@ def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, 
             detail = f"{type(exc).__name__}: {exc}"
             ledger.finish_run(session, run, ok=False, detail=detail, now=runtime.clock())
             return RunOutcome(job, team_id, period, RunStatus.FAILED, detail)
-        ledger.finish_run(session, run, ok=True, detail=detail, now=runtime.clock())
         return RunOutcome(job, team_id, period, RunStatus.SUCCEEDED, detail)
 
 
-# APScheduler stores jobs as a textual reference plus arguments, so the function it
-# calls must be importable; it finds the live scheduler of this process here.
-_active: HeardScheduler | None = None
+def last_due(planned: PlannedJob, now: datetime) -> datetime | None:
+    """The job's latest fire time at or before `now` in the period `now` is in (in the
+    workspace's zone), and not before the workspace was installed; None when there is none."""
+    trigger = planned.trigger()
+    if trigger is None:
+        return None
+    current = period_key(planned.spec.period, now, planned.time_zone)
+    start = max(_period_start(planned.spec.period, now, planned.time_zone), planned.installed_at or now)
+    due, fire = None, trigger.get_next_fire_time(None, start)
+    while fire is not None and fire <= now and period_key(planned.spec.period, fire, planned.time_zone) == current:
+        due, fire = fire, trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return due
 
 
-def scheduled_run(job: str, team_id: str) -> None:
-    if _active is None:  # the job fired in a process that is shutting down
-        log.warning("scheduled %s for %s fired with no active scheduler", job, team_id)
-        return
-    outcome = run_job(_active.runtime, _active.registry, job, team_id)
-    log.info("job %s for %s: %s (%s)", job, team_id, outcome.status, outcome.detail)
+def _period_start(period: str, now: datetime, time_zone: str) -> datetime:
+    local = now.astimezone(ZoneInfo(time_zone))
+    if period == "hour":
+        local = local.replace(minute=0, second=0, microsecond=0)
+    else:
+        local = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if period == "week":
+            local -= timedelta(days=local.weekday())
+    return local.astimezone(UTC)
 
 
 class HeardScheduler:
+    """The clock of one process: a tick every `TICK_SECONDS` (see the module docstring),
+    plus the outbox's retries and the inbox's cleanup, on APScheduler in memory."""
+
     def __init__(
         self, runtime: Runtime, registry: JobRegistry, defaults: dict[str, DefaultSchedule]
     ) -> None:
         self.runtime = runtime
         self.registry = registry
         self.defaults = defaults
-        self._sync_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._planned: dict[str, PlannedJob] = {}
         self.scheduler = BackgroundScheduler(
-            jobstores={
-                "default": SQLAlchemyJobStore(engine=runtime.engine, tablename=JOBSTORE_TABLE),
-                "local": MemoryJobStore(),
-            },
             executors={"default": ThreadPoolExecutor(4)},
-            # A job missed while no process was up still runs once when one starts,
-            # within the hour; the ledger stops any second run in the same period.
-            job_defaults={"coalesce": True, "misfire_grace_time": 3600, "max_instances": 1},
+            job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
 
     def start(self, *, paused: bool = False) -> None:
-        global _active
-        _active = self
         self.scheduler.start(paused=paused)
         self.sync()
-        self.scheduler.add_job(
-            self.sync, "interval", seconds=SYNC_INTERVAL_SECONDS, id="heard:sync",
-            jobstore="local", replace_existing=True,
-        )  # fmt: skip
+        self.scheduler.add_job(self.tick, "interval", seconds=TICK_SECONDS, id="heard:tick",
+                               next_run_time=datetime.now(UTC), replace_existing=True)  # fmt: skip
         # Retries of queued Slack posts (429s, outages); every process may run it,
         # the outbox's atomic claims keep each post single.
         self.scheduler.add_job(
             self.deliver_outbox, "interval", seconds=OUTBOX_INTERVAL_SECONDS,
-            id="heard:outbox", jobstore="local", replace_existing=True,
+            id="heard:outbox", replace_existing=True,
         )  # fmt: skip
         self.scheduler.add_job(
             forget_done, "interval", args=[self.runtime], hours=1,
-            id="heard:forget-events", jobstore="local", replace_existing=True,
+            id="heard:forget-events", replace_existing=True,
         )  # fmt: skip
         log.info("scheduler started with %d registered job(s)", len(self.registry))
 
@@ -239,44 +253,48 @@ class HeardScheduler:
                      len(report.sent), len(report.retrying), len(report.failed))  # fmt: skip
 
     def shutdown(self) -> None:
-        global _active
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
-        if _active is self:
-            _active = None
 
     def sync(self) -> dict[str, int]:
-        """Make the job store match the plan: add, reschedule and remove jobs."""
-        with self._sync_lock:
-            wanted = {p.job_id: p for p in plan(self.runtime, self.registry, self.defaults)}
-            counts = {"added": 0, "changed": 0, "removed": 0}
-            existing = {job.id: job for job in self.scheduler.get_jobs(jobstore="default")}
-            for job_id, job in existing.items():
-                planned = wanted.get(job_id)
-                trigger = planned.trigger() if planned else None
-                if trigger is None:
-                    job.remove()
-                    counts["removed"] += 1
-                elif repr(job.trigger) != repr(trigger):
-                    job.reschedule(trigger)
-                    counts["changed"] += 1
-            for job_id, planned in wanted.items():
-                trigger = planned.trigger()
-                if job_id in existing or trigger is None:
-                    continue
-                self.scheduler.add_job(
-                    "bot.scheduler.runner:scheduled_run", trigger, id=job_id,
-                    args=[planned.spec.name, planned.team_id], jobstore="default",
-                    name=job_id, replace_existing=True,
-                )  # fmt: skip
-                counts["added"] += 1
-            if any(counts.values()):
-                log.info("schedule synced: %s", counts)
-            return counts
+        """Read the plan from the database again; returns what changed since the last read
+        (jobs added, rescheduled, removed)."""
+        with self._lock:
+            wanted = {p.job_id: p for p in plan(self.runtime, self.registry, self.defaults) if p.trigger()}
+            counts = {
+                "added": len(wanted.keys() - self._planned.keys()),
+                "changed": sum(1 for job_id in wanted.keys() & self._planned.keys()
+                               if repr(wanted[job_id].trigger()) != repr(self._planned[job_id].trigger())),
+                "removed": len(self._planned.keys() - wanted.keys()),
+            }  # fmt: skip
+            self._planned = wanted
+        if any(counts.values()):
+            log.info("schedule synced: %s", counts)
+        return counts
+
+    def tick(self) -> list[RunOutcome]:
+        """Run every job whose fire time is due in its current period and has not run."""
+        self.sync()
+        now = self.runtime.clock()
+        outcomes = []
+        for planned in list(self._planned.values()):
+            fire = last_due(planned, now)
+            if fire is None:
+                continue
+            outcome = run_job(self.runtime, self.registry, planned.spec.name, planned.team_id, scheduled_for=fire)
+            if outcome.status is not RunStatus.SKIPPED or "already ran" not in outcome.detail:
+                log.info("job %s for %s: %s (%s)", outcome.job, outcome.team_id, outcome.status, outcome.detail)
+            outcomes.append(outcome)
+        return outcomes
 
     def scheduled_job_ids(self) -> list[str]:
-        return sorted(job.id for job in self.scheduler.get_jobs(jobstore="default"))
+        return sorted(self._planned)
+
+    def trigger_of(self, job_id: str):
+        """The cron trigger `job_id` fires on, or None when it is not planned."""
+        planned = self._planned.get(job_id)
+        return planned.trigger() if planned else None
 
     def next_run(self, job_id: str) -> datetime | None:
-        job = self.scheduler.get_job(job_id, jobstore="default")
-        return job.next_run_time if job else None
+        trigger = self.trigger_of(job_id)
+        return trigger.get_next_fire_time(None, self.runtime.clock()) if trigger else None

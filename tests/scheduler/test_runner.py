@@ -10,7 +10,7 @@ from bot.scheduler.cadence import parse_cadence
 from bot.scheduler.registry import JobRegistry, JobSpec, period_key
 from bot.scheduler.runner import HeardScheduler, job_statuses, run_job
 from bot.scheduler.schedules import DefaultSchedule
-from bot.workspaces import mark_uninstalled, set_setting
+from bot.workspaces import get_setting, mark_uninstalled, set_setting
 
 WEDNESDAY = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -158,10 +158,10 @@ def test_sync_plans_each_workspace_in_its_time_zone(scheduler, make_workspace):
     make_workspace("T2", time_zone="America/New_York")
     scheduler.start(paused=True)
     assert scheduler.scheduled_job_ids() == ["weekly-test:T1", "weekly-test:T2"]
-    t1 = scheduler.scheduler.get_job("weekly-test:T1").trigger
+    t1 = scheduler.trigger_of("weekly-test:T1")
     after = WEDNESDAY
     assert t1.get_next_fire_time(None, after) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-    t2 = scheduler.scheduler.get_job("weekly-test:T2").trigger
+    t2 = scheduler.trigger_of("weekly-test:T2")
     assert t2.get_next_fire_time(None, after) == datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 
 
@@ -171,7 +171,7 @@ def test_override_off_and_uninstall_change_the_running_schedule(runtime, schedul
     with runtime.sessions.begin() as session:
         set_setting(session, one.id, "schedule.weekly-test", "fri 16:30", by="U1", now=WEDNESDAY)
     assert scheduler.sync() == {"added": 0, "changed": 1, "removed": 0}
-    assert "fri" in repr(scheduler.scheduler.get_job("weekly-test:T1").trigger)
+    assert "fri" in repr(scheduler.trigger_of("weekly-test:T1"))
     with runtime.sessions.begin() as session:
         set_setting(session, two.id, "schedule.weekly-test", "off", by="U1", now=WEDNESDAY)
     assert scheduler.sync()["removed"] == 1
@@ -182,29 +182,104 @@ def test_override_off_and_uninstall_change_the_running_schedule(runtime, schedul
     assert scheduler.sync() == {"added": 0, "changed": 0, "removed": 0}
 
 
-def test_jobs_are_shared_through_the_database(runtime, registry, make_workspace):
-    make_workspace("T1")
-    web = HeardScheduler(runtime, registry, defaults())
-    web.start(paused=True)
-    web.shutdown()
-    clock_process = HeardScheduler(runtime, registry, defaults())
-    clock_process.start(paused=True)
+def test_every_clock_plans_from_the_database(runtime, registry, make_workspace):
+    one = make_workspace("T1")
+    clocks = [HeardScheduler(runtime, registry, defaults()) for _ in range(2)]
     try:
-        assert clock_process.sync() == {"added": 0, "changed": 0, "removed": 0}
-        assert clock_process.scheduled_job_ids() == ["weekly-test:T1"]
+        for clock_process in clocks:
+            clock_process.start(paused=True)
+            assert clock_process.scheduled_job_ids() == ["weekly-test:T1"]
+        with runtime.sessions.begin() as session:  # a change made through any process…
+            set_setting(session, one.id, "schedule.weekly-test", "fri 16:30", by="U1", now=WEDNESDAY)
+        for clock_process in clocks:  # …is followed by every clock at its next look
+            assert clock_process.sync() == {"added": 0, "changed": 1, "removed": 0}
+            assert "fri" in repr(clock_process.trigger_of("weekly-test:T1"))
     finally:
-        clock_process.shutdown()
+        for clock_process in clocks:
+            clock_process.shutdown()
 
 
-def test_a_due_job_fires_and_lands_in_the_ledger(runtime, scheduler, recorder, make_workspace):
-    make_workspace("T1")
-    scheduler.start()
-    scheduler.scheduler.get_job("weekly-test:T1").modify(next_run_time=datetime.now(UTC))
-    assert recorder.ran.wait(10), "the scheduled job did not run"
+def test_a_due_job_fires_once_whichever_clock_ticks(runtime, registry, recorder, clock, make_workspace):
+    make_workspace("T1", time_zone="Europe/Berlin")  # mon 10:00 Berlin is 09:00 UTC
+    clocks = [HeardScheduler(runtime, registry, defaults()) for _ in range(2)]
+    clock["value"] = datetime(2026, 11, 30, 8, 59, tzinfo=UTC)
+    assert [c.tick() for c in clocks] == [[], []]  # not due yet
+    clock["value"] = datetime(2026, 11, 30, 9, 0, 20, tzinfo=UTC)
+    outcomes = [o.status for c in clocks for o in c.tick()]
+    assert sorted(outcomes) == ["skipped", "succeeded"] and recorder.runs == [("T1", "2026-W49")]
+    clock["value"] = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # later that week: nothing more
+    assert [o.status for c in clocks for o in c.tick()] == ["skipped", "skipped"]
     with runtime.sessions() as session:
         run = session.scalar(select(JobRun))
-        assert (run.job, run.trigger) == ("weekly-test", "schedule")
+        assert (run.job, run.period, run.trigger, run.status) == ("weekly-test", "2026-W49", "schedule", "succeeded")
         assert session.scalar(select(Workspace.team_id).where(Workspace.id == run.workspace_id)) == "T1"
+
+
+def test_concurrent_ticks_of_several_clocks_run_a_job_once(runtime, registry, recorder, clock, make_workspace):
+    make_workspace("T1", time_zone="Europe/Berlin")
+    clock["value"] = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
+    clocks = [HeardScheduler(runtime, registry, defaults()) for _ in range(4)]
+    threads = [threading.Thread(target=c.tick) for c in clocks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert recorder.runs == [("T1", "2026-W49")]
+
+
+def test_a_job_missed_while_no_clock_ran_runs_once_if_its_period_is_current(runtime, registry, recorder, clock,
+                                                                           make_workspace):  # fmt: skip
+    make_workspace("T1")
+    scheduler = HeardScheduler(runtime, registry, defaults())
+    clock["value"] = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)  # Wednesday: Monday's fire was missed
+    assert [o.status for o in scheduler.tick()] == ["succeeded"]
+    assert recorder.runs == [("T1", "2026-W49")]
+    clock["value"] = datetime(2026, 12, 2, 14, 0, 30, tzinfo=UTC)
+    assert [o.status for o in scheduler.tick()] == ["skipped"]
+    assert recorder.runs == [("T1", "2026-W49")]
+
+
+def test_a_job_never_fires_for_a_time_before_the_install(runtime, registry, recorder, clock, make_workspace):
+    make_workspace("T1", time_zone="Europe/Berlin", installed_at=datetime(2026, 12, 1, 12, tzinfo=UTC))  # a Tuesday
+    scheduler = HeardScheduler(runtime, registry, defaults())
+    clock["value"] = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    assert scheduler.tick() == [] and recorder.runs == []
+    clock["value"] = datetime(2026, 12, 7, 9, 0, 10, tzinfo=UTC)  # the next Monday
+    assert [o.status for o in scheduler.tick()] == ["succeeded"]
+
+
+def test_a_failed_jobs_work_is_rolled_back_with_its_ledger_row_failed(runtime, registry, clock, make_workspace):
+    workspace = make_workspace("T1")
+
+    def half_done(context):
+        set_setting(context.session, workspace.id, "half", True, by=None, now=context.now)
+        raise RuntimeError("slack said no")
+
+    registry = JobRegistry.of([JobSpec("weekly-test", half_done, "week", "a test job")])
+    outcome = run_job(runtime, registry, "weekly-test", "T1")
+    assert outcome.status == "failed"
+    with runtime.sessions() as session:
+        assert session.scalar(select(JobRun.status)) == "failed"
+        assert get_setting(session, workspace.id, "half") is None
+
+
+def test_a_succeeded_jobs_work_and_ledger_row_commit_together(runtime, clock, make_workspace):
+    workspace = make_workspace("T1")
+    seen = []
+
+    def work(context):
+        set_setting(context.session, workspace.id, "done", True, by=None, now=context.now)
+        # Until the job returns, nobody sees the run finished or its work.
+        with runtime.engine.connect() as other:
+            seen.append(other.execute(select(JobRun.status)).scalar())
+        return "ok"
+
+    registry = JobRegistry.of([JobSpec("weekly-test", work, "week", "a test job")])
+    assert run_job(runtime, registry, "weekly-test", "T1").status == "succeeded"
+    assert seen == ["running"]
+    with runtime.sessions() as session:
+        assert session.scalar(select(JobRun.status)) == "succeeded"
+        assert get_setting(session, workspace.id, "done") is True
 
 
 def test_job_statuses_show_schedule_last_and_next_run(runtime, registry, clock, make_workspace):

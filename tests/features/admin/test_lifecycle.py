@@ -56,7 +56,7 @@ def heard_with_scheduler(db_url, fake_slack, acme):
 
 
 def next_fire(scheduler, job_id: str) -> datetime:
-    trigger = scheduler.scheduler.get_job(job_id).trigger
+    trigger = scheduler.trigger_of(job_id)
     return trigger.get_next_fire_time(None, datetime(2026, 11, 25, 12, tzinfo=UTC))
 
 
