@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.features import load_rooms
+from bot.features import ROOMS, load_rooms
 from bot.rooms import Room, RoomConflict, Rooms
 from bot.scheduler.registry import JobSpec
 from bot.slack.commands import (
@@ -61,7 +61,8 @@ def test_rooms_refuse_to_start_when_two_declare_the_same_thing():
 
 def test_heards_own_rooms_declare_nothing_twice():
     rooms = load_rooms()
-    assert [room.name for room in rooms] == ["admin", "feedback"]
+    assert [room.name for room in rooms] == list(ROOMS)
+    assert {"admin", "feedback", "decisions"} <= set(ROOMS)
     assert {c.name for c in rooms.router} >= {"config", "feedback", "feedback-channel", "me", "schedule"}
 
 

@@ -118,6 +118,7 @@ EXAMPLES = {
     "feedback-channel": f"feedback-channel add {channel('C0GENERAL1')}",
     "ignore-after": "ignore-after 3d",
     "ack-emoji": "ack-emoji add eyes",
+    "decision-nudges": "decision-nudges dm",
 }
 ADMIN_ONLY = sorted(name for name, sub in {c.name: c for c in load_rooms().router}.items() if sub.admin_only)
 

@@ -20,6 +20,9 @@ HEADERS = {
     "feedback.csv": ["id", "team_id", "text", "reporter", "created_at", "source", "channel", "ts",
                      "permalink", "status", "acknowledged_at", "acknowledged_by"],
     "audit.csv": ["id", "team_id", "at", "actor", "action", "old_value", "new_value"],
+    "decisions.csv": ["id", "team_id", "department", "author", "logged_at", "impact", "decision", "affected",
+                      "evidence", "linked_feedback"],
+    "decision_links.csv": ["decision_id", "team_id", "feedback_id", "linked_at"],
 }  # fmt: skip
 
 
