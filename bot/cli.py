@@ -48,6 +48,8 @@ ONE_LINE_ERRORS = (
     # Two rooms declaring one /heard form, job or callback id: a broken install, not a
     # passing fault; the line names both rooms.
     ("bot.rooms", "RoomConflict", 1),
+    # A second processor or clock on one SQLite file.
+    ("bot.db.locks", "AlreadyRunning", 1),
 )
 
 # Loggers whose start-up chatter would bury `heard run`'s one-line error: Bolt warns that
@@ -222,6 +224,15 @@ def runtime_for_cli(settings: Settings):
     return runtime
 
 
+def _claim_roles(settings: Settings, *roles: str) -> None:
+    """On SQLite, refuse (one line, exit 1) to be a second processor or clock, before
+    touching the database."""
+    from bot.db.locks import claim_role
+
+    for role in roles:
+        claim_role(settings.database_url, role)
+
+
 def _scheduler(runtime):
     from bot.scheduler.runner import HeardScheduler
     from bot.scheduler.schedules import load_default_schedules, schedules_dir
@@ -250,6 +261,7 @@ def run(
     settings = load_settings()
     mode = settings.require_slack()
     _configure_logging()
+    _claim_roles(settings, "processor", *(() if no_scheduler else ("clock",)))
     runtime = runtime_for_cli(settings)
     scheduler = None if no_scheduler else _scheduler(runtime)
     with _quiet(*SLACK_LOGGERS):
@@ -317,6 +329,7 @@ def worker():
     settings = load_settings()
     settings.require_slack()
     _configure_logging()
+    _claim_roles(settings, "processor")
     runtime = runtime_for_cli(settings)
     with _quiet(*SLACK_LOGGERS):
         from bot.app import build_app
@@ -382,8 +395,8 @@ def inbox_retry(
 def clock():
     """Run only the scheduler: the clock of a scaled deployment.
 
-    Run one clock beside any number of `heard run --no-scheduler` processes; jobs
-    run once per workspace and period whichever process starts them.
+    Run clocks beside any number of `heard run --no-scheduler` processes; jobs run
+    once per workspace and period whichever clock starts them (on SQLite, one clock).
 
     \b
     Example:
@@ -401,6 +414,7 @@ def clock():
             "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (installations in the database)"
         )
     _configure_logging()
+    _claim_roles(settings, "clock")
     runtime = runtime_for_cli(settings)
     scheduler = _scheduler(runtime)
     stop = threading.Event()

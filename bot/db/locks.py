@@ -1,12 +1,16 @@
-"""A lock in the process for SQLite's busiest writers (see `write_lock`)."""
+"""Locks for SQLite: a lock in the process for its busiest writers (`write_lock`), and one
+process per role on a database file (`claim_role`)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import weakref
 from contextlib import AbstractContextManager, nullcontext
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 WAIT_SECONDS = 15  # as long as SQLite's own busy timeout (`bot.db.engine`)
 
@@ -47,3 +51,40 @@ def write_lock(engine: Engine) -> AbstractContextManager:
     if lock is None:
         lock = _WRITERS.setdefault(engine, _WriterLock())
     return lock
+
+
+class AlreadyRunning(Exception):
+    """Another process already plays this role on this SQLite database; one line."""
+
+
+_ROLES = {"processor": "processes stored Slack events", "clock": "runs the scheduler"}
+_HELD: list[int] = []  # lock files held open for the life of the process
+
+
+def claim_role(database: Engine | str, role: str) -> None:
+    """On SQLite, make this process the only one that `role`s the database file, until it
+    exits; raise `AlreadyRunning` when another has. Nothing to do on PostgreSQL, where any
+    number of processors and clocks share the work.
+
+    One inbox processor per SQLite file (it takes back every claim when it starts, which
+    a second one would steal) and one clock (one writer: two would only wait for each
+    other). The lock is the operating system's (`flock` on a file beside the database),
+    so a killed process releases it.
+    """
+    url = database.url if isinstance(database, Engine) else make_url(database)
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if not path or path == ":memory:":
+        return
+    descriptor = os.open(f"{path}.{role}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(descriptor, 20, 0).decode(errors="replace").strip() or "?"
+        os.close(descriptor)
+        raise AlreadyRunning(
+            f"another Heard process (pid {holder}) already {_ROLES[role]} on {path}; "
+            "on SQLite run one, or use PostgreSQL to run several"
+        ) from None
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+    _HELD.append(descriptor)

@@ -1,0 +1,65 @@
+"""On SQLite, a second clock or event processor refuses to start, in one line; on
+PostgreSQL any number may run."""
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import create_engine
+
+from bot.db.locks import AlreadyRunning, claim_role
+from tests.cli.run import heard, one_line
+
+HOLD = """
+import sys
+from sqlalchemy import create_engine
+from bot.db.locks import claim_role
+claim_role(create_engine(sys.argv[1]), sys.argv[2])
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def holder(url: str, role: str, cwd) -> subprocess.Popen:
+    """Another process playing `role` on the database until its stdin closes."""
+    process = subprocess.Popen([sys.executable, "-c", HOLD, url, role], cwd=cwd, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+def test_a_second_clock_on_one_sqlite_file_stops_in_one_line(tmp_path):
+    url = f"sqlite:///{tmp_path}/heard.db"
+    first = holder(url, "clock", tmp_path)
+    try:
+        result = heard("clock", cwd=tmp_path, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-unused")
+        assert result.returncode == 1
+        line = one_line(result.stderr)
+        assert f"(pid {first.pid}) already runs the scheduler on {tmp_path}/heard.db" in line
+        assert "use PostgreSQL to run several" in line
+    finally:
+        first.stdin.close()
+        first.wait(10)
+    claim_role(create_engine(url), "clock")  # the first one stopped: the role is free
+
+
+def test_the_processor_role_is_one_process_too_and_roles_are_separate(tmp_path):
+    url = f"sqlite:///{tmp_path}/heard.db"
+    first = holder(url, "processor", tmp_path)
+    try:
+        with pytest.raises(AlreadyRunning, match="already processes stored Slack events"):
+            claim_role(create_engine(url), "processor")
+        claim_role(create_engine(url), "clock")  # a clock beside it is fine
+    finally:
+        first.stdin.close()
+        first.wait(10)
+
+
+def test_postgresql_lets_every_process_play_every_role(db_url):
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite's case is above")
+    engine = create_engine(db_url)
+    for _ in range(2):
+        claim_role(engine, "clock")
+        claim_role(engine, "processor")
+    engine.dispose()
