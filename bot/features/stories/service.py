@@ -10,8 +10,8 @@
   Slack refusing the post (an archived channel, Heard removed from it) frees the week
   again and the story stays in the bank; the admins are told once.
 - **Rotation.** The story posted fewest times comes next (so none repeats before the
-  bank is exhausted); among those, one whose customer or segment differs from last
-  week's, then the oldest.
+  bank is exhausted); among those, the least recently posted, then the oldest, skipping
+  ahead to one whose customer or segment differs from last week's when there is one.
 - **Engagement.** Reactions and thread replies by people on a post are rows, removed
   when the reaction is removed or the reply deleted; reflections are rows too.
 """
@@ -22,7 +22,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -239,7 +239,15 @@ def next_story(session: Session, workspace_id: int) -> Story | None:
     if not approved:
         return None
     fewest = min(entry.posts for entry in approved)
-    candidates = [entry.story for entry in approved if entry.posts == fewest]
+    last_turn = dict(session.execute(
+        select(StoryPost.story_id, func.max(StoryPost.queued_at))
+        .where(StoryPost.workspace_id == workspace_id, StoryPost.status != PostStatus.FAILED)
+        .group_by(StoryPost.story_id)
+    ).all())  # fmt: skip
+    # Least recently posted first (never posted before all), then the oldest.
+    candidates = sorted((entry.story for entry in approved if entry.posts == fewest),
+                        key=lambda story: (last_turn.get(story.id) or datetime.min.replace(tzinfo=UTC),
+                                           story.created_at, story.id))  # fmt: skip
     last = latest_post(session, workspace_id)
     if last is not None:
         previous = session.get(Story, last.story_id)

@@ -119,6 +119,8 @@ EXAMPLES = {
     "ignore-after": "ignore-after 3d",
     "ack-emoji": "ack-emoji add eyes",
     "decision-nudges": "decision-nudges dm",
+    "story now": "story now",
+    "story list": "story list",
 }
 ADMIN_ONLY = sorted(name for name, sub in {c.name: c for c in load_rooms().router}.items() if sub.admin_only)
 

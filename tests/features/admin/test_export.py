@@ -23,6 +23,10 @@ HEADERS = {
     "decisions.csv": ["id", "team_id", "department", "author", "logged_at", "impact", "decision", "affected",
                       "evidence", "linked_feedback"],
     "decision_links.csv": ["decision_id", "team_id", "feedback_id", "linked_at"],
+    "stories.csv": ["id", "team_id", "title", "customer", "what_happened", "learned", "link", "submitted_by",
+                    "anonymous", "source", "state", "created_at", "reviewed_by", "times_posted", "last_posted_at"],
+    "engagement.csv": ["post_id", "team_id", "story_id", "title", "week", "channel", "ts", "posted_at",
+                       "reactions", "replies", "reflections", "people"],
 }  # fmt: skip
 
 

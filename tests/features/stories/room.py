@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import OutboxMessage, Workspace
-from bot.features.stories import views
+from bot.features.stories import service, views
 from bot.features.stories.models import Reflection, Story, StoryEngagement, StoryPost
 from bot.scheduler.runner import run_job
 from bot.slack.outbox import deliver_due
@@ -142,7 +142,11 @@ class Stories:
             return list(session.scalars(select(Story).order_by(Story.id)))
 
     def posts(self) -> list[StoryPost]:
-        with self.runtime.sessions() as session:
+        """The week posts, with what Slack answered taken from the outbox (as Heard does
+        before it reads them)."""
+        with self.runtime.sessions.begin() as session:
+            workspace = session.scalar(select(Workspace).where(Workspace.team_id == ACME))
+            service.settle_posts(session, workspace, now=self.runtime.clock())
             return list(session.scalars(select(StoryPost).order_by(StoryPost.id)))
 
     def reflections(self) -> list[Reflection]:
