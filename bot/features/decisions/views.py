@@ -187,8 +187,8 @@ def no_departments_modal(command: str) -> dict:
 def logged_modal(decision: Decision, linked: int, *, again: bool = False) -> dict:
     """What the modal turns into once the decision is stored."""
     where = " and posted a summary in its channel" if decision.channel_id else ""
-    feedback = (f" The {linked} linked piece{'s' if linked != 1 else ''} of feedback now count as "
-                "acknowledged, and the people who shared them are told." if linked else "")  # fmt: skip
+    feedback = (f" The linked feedback ({linked} piece{'s' if linked != 1 else ''}) counts as acknowledged "
+                "now, and whoever shared it is told." if linked else "")  # fmt: skip
     head = "This decision was already logged." if again else f"Logged for {escape(decision.department)}{where}."
     return info_modal("Decision logged", f":white_check_mark: {head}{feedback}\n> {excerpt(decision.decided, 500)}")
 
