@@ -9,7 +9,9 @@ calling Slack, so two processes never send the same row.
 Slack has no idempotency keys of its own, so a process that dies between Slack's
 answer and recording it leaves a row "sending"; such rows are never resent
 automatically (a duplicate post is worse than a missing one) and are marked
-failed with that reason once stale.
+failed with that reason once stale. A claim is the time it was taken; an answer is
+recorded only while the row still holds that claim, so a row settled as stale is
+never overwritten by a late answer.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,8 +110,14 @@ def deliver_due(runtime: Runtime, *, limit: int = 50, sweep: bool = False) -> De
 
     Called right after a change queued something, it is one indexed read when nothing is
     due; called inside a unit of work (an inbox event's listeners), it runs once that
-    unit has committed, if the unit queued anything. The periodic sender (`sweep=True`: the scheduler, `heard worker`) also settles
-    claims a dead process left, which an event's hot path need not do each time.
+    unit has committed, if the unit queued anything. The periodic sender (`sweep=True`:
+    the scheduler, `heard worker`) also settles claims a dead process left, which an
+    event's hot path need not do each time.
+
+    Rows are claimed in one statement (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+    processes sending at once take different rows), the claim's time is its token, each
+    call to Slack happens outside any transaction, and its result is written only if the
+    claim is still this one's.
     """
     report = DeliveryReport()
     if in_unit():  # what the unit queued is not committed yet: send it once it is
@@ -117,68 +125,80 @@ def deliver_due(runtime: Runtime, *, limit: int = 50, sweep: bool = False) -> De
             on_commit(lambda: deliver_due(runtime, limit=limit, sweep=sweep), key=("deliver_due", id(runtime)))
         return report
     now = runtime.clock()
-    with runtime.sessions() as session:
-        if sweep:
+    if sweep:
+        with runtime.sessions.begin() as session:
             _expire_stale_claims(session, now)
-        due = session.execute(
-            select(OutboxMessage.id, Workspace.team_id, Workspace.enterprise_id)
-            .join(Workspace, Workspace.id == OutboxMessage.workspace_id)
-            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now)
-            .order_by(OutboxMessage.not_before, OutboxMessage.id)
-            .limit(limit)
-        ).all()
-    for message_id, team_id, enterprise_id in due:
-        _deliver_one(runtime, message_id, team_id, enterprise_id, report)
+    with runtime.sessions.begin() as session:
+        claimed = session.connection().execute(_CLAIM, {"now": now, "n": limit}).all()
+        teams = dict(session.execute(
+            select(Workspace.id, Workspace).where(Workspace.id.in_({row.workspace_id for row in claimed}))
+        ).all()) if claimed else {}  # fmt: skip
+        targets = {wid: (w.team_id, w.enterprise_id) for wid, w in teams.items()}
+    for row in sorted(claimed, key=lambda r: (r.not_before, r.id)):
+        team_id, enterprise_id = targets[row.workspace_id]
+        _deliver_one(runtime, row, team_id, enterprise_id, claimed_at=now, report=report)
     return report
 
 
-def _claim(session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
-    claimed = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
-    )
-    session.commit()
-    if claimed.rowcount != 1:
-        return None  # another process took it
-    return session.get(OutboxMessage, message_id)
+# Built once: every send claims. The subquery picks the due rows; the outer UPDATE takes
+# them, and RETURNING hands over what to send.
+_CLAIM = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= bindparam("now"))
+        .order_by(OutboxMessage.not_before, OutboxMessage.id).limit(bindparam("n"))
+        .with_for_update(skip_locked=True).scalar_subquery()
+    ), OutboxMessage.status == OutboxStatus.PENDING)
+    .values(status=OutboxStatus.SENDING, claimed_at=bindparam("now"), attempts=OutboxMessage.attempts + 1)
+    .returning(OutboxMessage.id, OutboxMessage.workspace_id, OutboxMessage.idempotency_key,
+               OutboxMessage.method, OutboxMessage.payload, OutboxMessage.attempts, OutboxMessage.not_before)
+)  # fmt: skip
 
 
-def _deliver_one(runtime, message_id, team_id, enterprise_id, report: DeliveryReport) -> None:
-    with runtime.sessions() as session:
-        message = _claim(session, message_id, runtime.clock())
-        if message is None:
-            return
-        key = message.idempotency_key
-        try:
-            client = runtime.client_for(team_id, enterprise_id)
-            response = client.api_call(message.method, json=message.payload)
-        except NoTokenForWorkspace as exc:
-            _fail(message, str(exc), runtime.clock())
+def _deliver_one(runtime: Runtime, row, team_id: str, enterprise_id: str | None, *, claimed_at: datetime,
+                 report: DeliveryReport) -> None:  # fmt: skip
+    """Call Slack for one claimed row (no transaction open), then record what happened."""
+    key = row.idempotency_key
+    try:
+        client = runtime.client_for(team_id, enterprise_id)
+        response = client.api_call(row.method, json=row.payload)
+    except NoTokenForWorkspace as exc:
+        outcome = _failed(str(exc), runtime.clock())
+        report.failed.append(key)
+    except SlackApiError as exc:
+        error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
+        now = runtime.clock()
+        if error in PERMANENT_ERRORS or row.attempts >= MAX_ATTEMPTS:
+            outcome = _failed(error, now)
             report.failed.append(key)
-        except SlackApiError as exc:
-            error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
-            now = runtime.clock()
-            if error in PERMANENT_ERRORS or message.attempts >= MAX_ATTEMPTS:
-                _fail(message, error, now)
-                report.failed.append(key)
-            else:
-                retry_after = _retry_after(exc, message.attempts)
-                message.status, message.last_error = OutboxStatus.PENDING, error
-                message.not_before = now + retry_after
-                report.retrying.append(key)
-        except OSError as exc:  # Slack unreachable after the client's own retries
-            message.status, message.last_error = OutboxStatus.PENDING, f"{type(exc).__name__}: {exc}"
-            message.not_before = runtime.clock() + _retry_after(None, message.attempts)
-            report.retrying.append(key)
         else:
-            message.status, message.sent_at = OutboxStatus.SENT, runtime.clock()
-            message.last_error = None
-            message.result = {k: response.get(k) for k in ("channel", "ts") if response.get(k)}
-            report.sent.append(key)
-        session.commit()
-        if message.status == OutboxStatus.FAILED:
-            log.warning("outbox %s failed: %s", key, message.last_error)
+            outcome = {"status": OutboxStatus.PENDING, "last_error": error,
+                       "not_before": now + _retry_after(exc, row.attempts)}  # fmt: skip
+            report.retrying.append(key)
+    except OSError as exc:  # Slack unreachable after the client's own retries
+        outcome = {"status": OutboxStatus.PENDING, "last_error": f"{type(exc).__name__}: {exc}",
+                   "not_before": runtime.clock() + _retry_after(None, row.attempts)}  # fmt: skip
+        report.retrying.append(key)
+    else:
+        outcome = {"status": OutboxStatus.SENT, "sent_at": runtime.clock(), "last_error": None,
+                   "result": {k: response.get(k) for k in ("channel", "ts") if response.get(k)}}  # fmt: skip
+        report.sent.append(key)
+    with runtime.sessions.begin() as session:
+        recorded = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.status == OutboxStatus.SENDING,
+                   OutboxMessage.claimed_at == claimed_at)
+            .values(**outcome)
+        ).rowcount  # fmt: skip
+    if not recorded:  # the claim went stale and was settled meanwhile: what it says stands
+        log.warning("outbox %s: the answer came after its claim was settled; not recorded (%s)", key, outcome["status"])
+    elif outcome["status"] == OutboxStatus.FAILED:
+        log.warning("outbox %s failed: %s", key, outcome["last_error"])
+
+
+def _failed(reason: str, now: datetime) -> dict[str, Any]:
+    return {"status": OutboxStatus.FAILED, "last_error": reason, "sent_at": None, "not_before": now}
 
 
 def _retry_after(exc: SlackApiError | None, attempts: int) -> timedelta:
@@ -191,18 +211,12 @@ def _retry_after(exc: SlackApiError | None, attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
 
 
-def _fail(message: OutboxMessage, reason: str, now: datetime) -> None:
-    message.status, message.last_error, message.sent_at = OutboxStatus.FAILED, reason, None
-    message.not_before = now
-
-
 def _expire_stale_claims(session: Session, now: datetime) -> None:
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - STALE_CLAIM)
         .values(status=OutboxStatus.FAILED, last_error="interrupted while sending; not resent to avoid a duplicate")
     )
-    session.commit()
 
 
 def sent_result(session: Session, key: str) -> dict[str, Any] | None:

@@ -147,3 +147,57 @@ def test_uninstalled_workspace_messages_fail_without_a_call(engine, fake_slack, 
     assert outbox.deliver_due(runtime).failed == ["k"]
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+class _SlackCall:
+    """Stands in for the client for one call: `during()` runs while Slack "answers"."""
+
+    def __init__(self, runtime, during):
+        self.real = runtime.client_for
+        self.during = during
+
+    def __call__(self, team_id, enterprise_id=None):
+        client = self.real(team_id, enterprise_id)
+        during = self.during
+
+        class Client:
+            def api_call(self, method, json):
+                during()
+                return client.api_call(method, json=json)
+
+        return Client()
+
+
+def test_no_transaction_is_open_while_slack_answers(slack_runtime, workspace, fake_slack, monkeypatch):
+    message, _ = post(slack_runtime, workspace, "k")
+    seen = []
+
+    def lock_the_row_elsewhere():  # fails at once if the sender's claim still held a lock
+        with slack_runtime.engine.connect() as other:
+            if other.dialect.name == "sqlite":
+                other.exec_driver_sql("PRAGMA busy_timeout = 0")
+                other.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                other.execute(select(OutboxMessage.id).where(OutboxMessage.id == message.id)
+                              .with_for_update(nowait=True))  # fmt: skip
+            seen.append("locked")
+            other.rollback()
+
+    monkeypatch.setattr(slack_runtime, "client_for", _SlackCall(slack_runtime, lock_the_row_elsewhere))
+    assert outbox.deliver_due(slack_runtime).sent == ["k"]
+    assert seen == ["locked"]
+
+
+def test_an_answer_after_the_claim_was_settled_is_not_recorded(slack_runtime, workspace, fake_slack, monkeypatch):
+    post(slack_runtime, workspace, "k")
+
+    def settled_meanwhile():  # another process's sweep takes the claim for a dead one's
+        later = NOW + outbox.STALE_CLAIM + timedelta(seconds=1)
+        with slack_runtime.sessions.begin() as session:
+            outbox._expire_stale_claims(session, later)
+
+    monkeypatch.setattr(slack_runtime, "client_for", _SlackCall(slack_runtime, settled_meanwhile))
+    outbox.deliver_due(slack_runtime)
+    assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1
+    message = rows(slack_runtime)["k"]
+    assert (message.status, message.last_error) == ("failed", "interrupted while sending; not resent to avoid a duplicate")
