@@ -122,6 +122,15 @@ class Stories:
         self.event({"type": "message", "subtype": "message_deleted", "channel": STORIES, "deleted_ts": ts,
                     "hidden": True, "previous_message": {"type": "message", "ts": ts, "thread_ts": thread_ts}})
 
+    def home(self, user: str) -> dict:
+        """Open the App Home as `user`; returns the view Heard published."""
+        event = {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
+        assert self.heard.sender.event(event, team_id=ACME).status == 200
+        self.heard.listeners.drain()
+        call = [c for c in self.slack.calls_to("views.publish") if c.args["user_id"] == user][-1]
+        assert call.ok, call.error  # the fake validates the view against Block Kit
+        return self.slack.published_home(user)
+
     # -- Heard's side ----------------------------------------------------------------------------
 
     def run_weekly(self, trigger: str = "schedule"):
