@@ -9,15 +9,16 @@ in its defaults (the feedback room: `bot/features/feedback/config.py`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import AuditEntry, WorkspaceSetting
-from bot.workspaces import set_setting
+from bot.db.models import AuditEntry, Workspace, WorkspaceSetting
+from bot.workspaces import get_setting, set_setting
 
 STORIES_CHANNEL = "stories_channel"  # channel id
 DIGEST_CHANNEL = "digest_channel"  # channel id (optional leadership channel)
@@ -64,6 +65,25 @@ def change_setting(
     old = set_setting(session, workspace_id, key, value, by=by, now=now)
     record_audit(session, workspace_id, actor=by, action=action, old=old, new=value, now=now)
     return old
+
+
+def edit_setting(
+    session: Session, workspace_id: int, key: str, edit: Callable[[Any], Any], *, by: str | None,
+    now: datetime, action: str,
+) -> tuple[Any, Any]:  # fmt: skip
+    """Change a setting from what it is now: `edit(stored value or None) -> new value`.
+    Returns (old, new); an exception from `edit` changes nothing.
+
+    No concurrent change is lost (two admins adding a channel each at the same moment both
+    get theirs): the workspace's row is locked first, with an UPDATE that changes nothing
+    (a row lock on PostgreSQL, the database's write lock on SQLite), so another edit of
+    the workspace's settings waits for this transaction and then reads what it wrote.
+    """
+    session.execute(update(Workspace).where(Workspace.id == workspace_id).values(id=Workspace.id))
+    old = get_setting(session, workspace_id, key)
+    new = edit(old)
+    change_setting(session, workspace_id, key, new, by=by, now=now, action=action)
+    return old, new
 
 
 def record_audit(

@@ -12,7 +12,13 @@ from datetime import timedelta
 
 from bot.db.models import Workspace
 from bot.features.feedback import history, service, views
-from bot.features.feedback.config import ACK_EMOJI, FEEDBACK_CHANNELS, IGNORE_AFTER, load_config
+from bot.features.feedback.config import (
+    ACK_EMOJI,
+    DEFAULT_ACK_EMOJI,
+    FEEDBACK_CHANNELS,
+    IGNORE_AFTER,
+    load_config,
+)
 from bot.features.feedback.kinds import Source
 from bot.slack import outbox
 from bot.slack.blocks import channel_link, escape
@@ -22,7 +28,7 @@ from bot.slack.emoji import custom_emoji, is_standard
 from bot.slack.history import SlackReadError, error_code
 from bot.slack.outbox import deliver_due
 from bot.slack.requests import channel_id as mentioned_channel
-from bot.workspace_settings import change_setting
+from bot.workspace_settings import change_setting, edit_setting
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +152,16 @@ def feedback_channel_command(request: CommandRequest) -> CommandReply:
     if channel is None:
         raise UsageError(f"`{escape(word[:40])}` is not a channel; pick one with Slack's #-autocomplete.")
     runtime, now = request.runtime, request.runtime.clock()
-    with runtime.sessions() as session:
-        current = list(load_config(session, request.workspace_id).feedback_channels)
     if action == "remove":
-        if channel not in current:
-            raise CommandFailed(f"{channel_link(channel)} is not a feedback channel.")
+
+        def without(stored) -> list[str]:
+            if channel not in (stored or []):
+                raise CommandFailed(f"{channel_link(channel)} is not a feedback channel.")
+            return [c for c in stored if c != channel]
+
         with runtime.sessions.begin() as session:
-            change_setting(session, request.workspace_id, FEEDBACK_CHANNELS, [c for c in current if c != channel],
-                           by=request.user_id, now=now, action="feedback-channel remove")  # fmt: skip
+            edit_setting(session, request.workspace_id, FEEDBACK_CHANNELS, without,
+                         by=request.user_id, now=now, action="feedback-channel remove")  # fmt: skip
         return CommandReply(
             f"{channel_link(channel)} is no longer a feedback channel. Its items stay in Heard; "
             "new messages there are not tracked."
@@ -175,9 +183,15 @@ def add_feedback_channel(runtime, client, workspace_id: int, user_id: str, chann
     if channel in current:
         raise CommandFailed(f"{channel_link(channel)} is already a feedback channel.")
     info = ensure_postable(client, channel)  # joins a public channel; explains the rest
+
+    def with_it(stored) -> list[str]:  # what is stored now: another change may have come meanwhile
+        if info.id in (stored or []):
+            raise CommandFailed(f"{channel_link(info.id)} is already a feedback channel.")
+        return [*(stored or []), info.id]
+
     with runtime.sessions.begin() as session:
-        change_setting(session, workspace_id, FEEDBACK_CHANNELS, [*current, info.id],
-                       by=user_id, now=runtime.clock(), action="feedback-channel add")  # fmt: skip
+        edit_setting(session, workspace_id, FEEDBACK_CHANNELS, with_it,
+                     by=user_id, now=runtime.clock(), action="feedback-channel add")  # fmt: skip
     return info.id
 
 
@@ -244,14 +258,22 @@ def ack_emoji_command(request: CommandRequest) -> CommandReply:
         if len(current) >= MAX_ACK_EMOJI:
             raise CommandFailed(f"Heard keeps at most {MAX_ACK_EMOJI} acknowledgement emoji; remove one first.")
         unverified = not emoji_exists(request.client, name)
-        updated = [*current, name]
-    else:
-        if name not in current:
-            raise CommandFailed(f"`{name}` is not an acknowledgement emoji.")
-        updated = [e for e in current if e != name]
+    elif name not in current:
+        raise CommandFailed(f"`{name}` is not an acknowledgement emoji.")
+
+    def edited(stored) -> list[str]:  # from what is stored now, not what was read above
+        emoji = list(stored) if stored is not None else list(DEFAULT_ACK_EMOJI)
+        if action == "remove":
+            return [e for e in emoji if e != name]
+        if name in emoji:
+            raise CommandFailed(f":{name}: already acknowledges feedback.")
+        if len(emoji) >= MAX_ACK_EMOJI:
+            raise CommandFailed(f"Heard keeps at most {MAX_ACK_EMOJI} acknowledgement emoji; remove one first.")
+        return [*emoji, name]
+
     with runtime.sessions.begin() as session:
-        change_setting(session, request.workspace_id, ACK_EMOJI, updated, by=request.user_id,
-                       now=runtime.clock(), action=f"ack-emoji {action}")  # fmt: skip
+        _, updated = edit_setting(session, request.workspace_id, ACK_EMOJI, edited, by=request.user_id,
+                                  now=runtime.clock(), action=f"ack-emoji {action}")  # fmt: skip
     shown = " ".join(f":{e}:" for e in updated) or "none (only replies and buttons acknowledge now)"
     note = (
         " Reactions already counted stay counted." if action == "remove"
