@@ -60,6 +60,21 @@ def test_demo_shows_feedback_acknowledged_ignored_and_the_loop_closed(demo_outpu
     assert "Your customer feedback: 1 acknowledged, 2 ignored." in demo_output
 
 
+def test_demo_shows_departments_prompted_one_logging_and_one_nudged(demo_output):
+    prompts = step(demo_output, "Decision prompts")
+    assert "decision-prompts: succeeded — 2 department(s) prompted" in prompts
+    assert "Decision log for Product" in prompts and "Decision log for Support" in prompts
+    assert "decision-prompts: skipped — already ran for" in prompts
+    logged = " ".join(step(demo_output, "A decision that links ignored feedback").split())
+    assert "The modal opens with the department preselected: Support." in logged
+    assert "Support logged a decision by priya" in logged
+    assert "The linked feedback went from ignored to acknowledged" in logged
+    assert "@priya linked a decision to the customer feedback you shared." in logged
+    nudged = step(demo_output, "A silent department is nudged")
+    assert "decision-nudges: succeeded — 1 silent department(s) nudged" in nudged
+    assert "Product has not logged a decision" in nudged and "Support has not" not in nudged
+
+
 def test_what_heard_posts_never_pings(demo_output):
     posted = [line for line in demo_output.splitlines() if line.startswith("│")]
     assert any("@\u2060channel" in line for line in posted)  # Priya's @channel, defused
