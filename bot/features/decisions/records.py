@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.db.models import OutboxMessage, Workspace
+from bot.features.decisions import views
 from bot.features.decisions.models import Decision, DecisionLink
 from bot.rooms import ExportFile, ForgetRequest, Forgotten
 
@@ -19,7 +21,9 @@ BATCH = 500
 
 def forget(request: ForgetRequest) -> list[Forgotten]:
     """A decision belongs to its department and stays; it no longer names its author,
-    who becomes the stand-in (so "distinct authors" still counts them once)."""
+    who becomes the stand-in (so "distinct authors" still counts them once), and the
+    channel summaries of their decisions Heard still holds no longer name them either."""
+    _unname_summaries(request.session, request.workspace_id, request.user_id)
     anonymised = request.session.execute(
         update(Decision)
         .where(Decision.workspace_id == request.workspace_id, Decision.author_user_id == request.user_id)
@@ -27,6 +31,26 @@ def forget(request: ForgetRequest) -> list[Forgotten]:
         .execution_options(synchronize_session=False)
     ).rowcount or 0
     return [Forgotten("decisions_anonymised", anonymised, "decision", "decisions", "anonymised")]
+
+
+def _unname_summaries(session: Session, workspace_id: int, user_id: str) -> None:
+    team_id = session.scalar(select(Workspace.team_id).where(Workspace.id == workspace_id))
+    authored = {
+        f"decision-summary:{team_id}:{decision.id}": decision
+        for decision in session.scalars(
+            select(Decision).where(Decision.workspace_id == workspace_id, Decision.author_user_id == user_id))
+    }  # fmt: skip
+    if not authored:
+        return
+    linked = dict(session.execute(
+        select(DecisionLink.decision_id, func.count()).where(
+            DecisionLink.decision_id.in_([d.id for d in authored.values()])).group_by(DecisionLink.decision_id)
+    ).all())  # fmt: skip
+    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.in_(authored))):
+        decision = authored[message.idempotency_key]
+        text, blocks = views.summary(decision, linked.get(decision.id, 0), None)
+        message.payload = {**message.payload, "text": text, "blocks": blocks}
+    session.flush()
 
 
 def _decision_rows(session: Session, team_of: dict[int, str]) -> Iterator[tuple]:

@@ -72,6 +72,16 @@ def test_participation_for_a_seeded_month(session, month):
     assert (finance.prompted, finance.logged, finance.impact["none"]) == (0, 1, 1)
 
 
+def test_forget_takes_the_authors_name_out_of_their_decisions_summaries(decisions):
+    decisions.at(TUESDAY)
+    decisions.submit(decisions.open_modal(user=PRIYA), user=PRIYA, decided="Support answers in 4 hours",
+                     name="priya")  # fmt: skip
+    with decisions.runtime.sessions.begin() as session:
+        forget_person(session, decisions.workspace_id, PRIYA, rooms=load_rooms(), by=MAYA, now=TUESDAY)
+    [summary] = decisions.outbox("decision-summary:")
+    assert "priya" not in str(summary.payload) and "Support answers in 4 hours" in summary.payload["text"]
+
+
 def test_participation_of_a_week_and_of_a_quiet_workspace(session, month, make_workspace):
     week = queries.participation(session, month.id, datetime(2026, 11, 23, tzinfo=UTC),
                                  datetime(2026, 11, 30, tzinfo=UTC))  # fmt: skip
