@@ -75,6 +75,17 @@ def test_demo_shows_departments_prompted_one_logging_and_one_nudged(demo_output)
     assert "Product has not logged a decision" in nudged and "Support has not" not in nudged
 
 
+def test_demo_shows_a_story_submitted_approved_posted_once_and_engaged_with(demo_output):
+    story = " ".join(step(demo_output, "A customer story").split())
+    assert "A customer story is waiting for approval (submitted by @sam)" in story
+    assert "weekly-story: succeeded — story 1 queued for" in story
+    assert "Shared by @sam" in story and "[ Reflect ]" in story
+    assert "Run again the same week: skipped — already ran for" in story
+    assert "1 story post(s) in #customer-stories" in story
+    assert "@lena would change: Check where our own alerts land" in story
+    assert "Story engagement this week: 1 posted, 2 reactions, 0 replies, 1 reflection, 2 people." in story
+
+
 def test_what_heard_posts_never_pings(demo_output):
     posted = [line for line in demo_output.splitlines() if line.startswith("│")]
     assert any("@\u2060channel" in line for line in posted)  # Priya's @channel, defused

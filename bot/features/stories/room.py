@@ -1,6 +1,6 @@
 """What the stories room adds to Heard (see `bot.rooms`)."""
 
-from bot.features.stories import handlers, records, views
+from bot.features.stories import demo, handlers, records, views
 from bot.features.stories.commands import COMMANDS
 from bot.features.stories.jobs import JOBS
 from bot.rooms import ManifestPart, Room
@@ -29,4 +29,5 @@ ROOM = Room(
     ),
     forget=records.forget,
     exports=(records.STORIES_EXPORT, records.ENGAGEMENT_EXPORT),
+    demo_steps=demo.DEMO_STEPS,
 )
