@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot.db.models import JobRun
 
 STALE_AFTER = timedelta(hours=1)
+RETRY_FAILED_AFTER = timedelta(minutes=15)  # how long a clock waits before trying a failed run again
 
 
 class RunStatus(StrEnum):
@@ -30,9 +31,14 @@ class RunStatus(StrEnum):
 
 
 def claim_run(
-    session: Session, *, job: str, workspace_id: int, period: str, trigger: str, now: datetime
-) -> JobRun | None:
-    """Claim the run of `job` for this workspace and period, or None if it ran or is running."""
+    session: Session, *, job: str, workspace_id: int, period: str, trigger: str, now: datetime,
+    failed_wait: timedelta = timedelta(0),
+) -> JobRun | None:  # fmt: skip
+    """Claim the run of `job` for this workspace and period, or None if it ran or is running.
+
+    A failed run may be claimed again once `failed_wait` has passed since it ended (the
+    clock waits `RETRY_FAILED_AFTER` between tries, an operator's `heard jobs run` not at all).
+    """
     try:
         with session.begin_nested():
             run = JobRun(
@@ -51,7 +57,7 @@ def claim_run(
             JobRun.job == job,
             JobRun.workspace_id == workspace_id,
             JobRun.period == period,
-            (JobRun.status == RunStatus.FAILED)
+            ((JobRun.status == RunStatus.FAILED) & (JobRun.finished_at <= now - failed_wait))
             | ((JobRun.status == RunStatus.RUNNING) & (JobRun.started_at < now - STALE_AFTER)),
         )
         .values(

@@ -158,11 +158,14 @@ def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, 
         period = period_key(spec.period, scheduled_for or now, workspace.time_zone)
         if workspace.paused:
             return RunOutcome(job, team_id, period, RunStatus.SKIPPED, "workspace is paused (/heard resume)")
-        run = ledger.claim_run(
-            session, job=job, workspace_id=workspace.id, period=period, trigger=trigger, now=now
-        )
+        failed_wait = ledger.RETRY_FAILED_AFTER if trigger == "schedule" else timedelta(0)
+        run = ledger.claim_run(session, job=job, workspace_id=workspace.id, period=period, trigger=trigger,
+                               now=now, failed_wait=failed_wait)  # fmt: skip
         if run is None:
-            return RunOutcome(job, team_id, period, RunStatus.SKIPPED, f"already ran for {period}")
+            why = f"already ran for {period}"
+            if failed_wait:
+                why += f" (or failed less than {failed_wait.seconds // 60} minutes ago)"
+            return RunOutcome(job, team_id, period, RunStatus.SKIPPED, why)
         try:
             context = JobContext(
                 job=job, team_id=team_id, workspace_id=workspace.id,
@@ -282,7 +285,7 @@ class HeardScheduler:
             if fire is None:
                 continue
             outcome = run_job(self.runtime, self.registry, planned.spec.name, planned.team_id, scheduled_for=fire)
-            if outcome.status is not RunStatus.SKIPPED or "already ran" not in outcome.detail:
+            if outcome.status is not RunStatus.SKIPPED or not outcome.detail.startswith("already ran"):
                 log.info("job %s for %s: %s (%s)", outcome.job, outcome.team_id, outcome.status, outcome.detail)
             outcomes.append(outcome)
         return outcomes

@@ -93,7 +93,7 @@ def test_failed_run_is_recorded_and_may_be_retried(runtime, registry, recorder, 
     with runtime.sessions() as session:
         assert session.scalar(select(JobRun.status)) == "failed"
     recorder.fail_with = None
-    assert run_job(runtime, registry, "weekly-test", "T1").status == "succeeded"
+    assert run_job(runtime, registry, "weekly-test", "T1", trigger="manual").status == "succeeded"
     with runtime.sessions() as session:
         assert session.scalars(select(JobRun.status)).all() == ["succeeded"]
 
@@ -297,3 +297,27 @@ def test_job_statuses_show_schedule_last_and_next_run(runtime, registry, clock, 
     assert rows["T2"].next_run == datetime(2026, 11, 27, 7, 30, tzinfo=UTC)
     only = job_statuses(runtime, registry, defaults(), team_id="T2")
     assert [row.team_id for row in only] == ["T2"]
+
+
+def test_a_clock_tries_a_failed_run_again_only_after_a_wait(runtime, registry, recorder, clock, make_workspace):
+    make_workspace("T1", time_zone="Europe/Berlin")
+    scheduler = HeardScheduler(runtime, registry, defaults())
+    recorder.fail_with = RuntimeError("slack is down")
+    clock["value"] = datetime(2026, 11, 30, 9, 0, 10, tzinfo=UTC)
+    assert [o.status for o in scheduler.tick()] == ["failed"]
+    recorder.fail_with = None
+    clock["value"] += timedelta(seconds=30)  # the next tick: too soon
+    assert [o.status for o in scheduler.tick()] == ["skipped"] and recorder.runs == []
+    assert run_job(runtime, registry, "weekly-test", "T1", trigger="manual").status == "succeeded"  # by hand: at once
+    assert recorder.runs == [("T1", "2026-W49")]
+
+
+def test_a_failed_scheduled_run_is_tried_again_after_the_wait(runtime, registry, recorder, clock, make_workspace):
+    make_workspace("T1", time_zone="Europe/Berlin")
+    scheduler = HeardScheduler(runtime, registry, defaults())
+    recorder.fail_with = RuntimeError("slack is down")
+    clock["value"] = datetime(2026, 11, 30, 9, 0, 10, tzinfo=UTC)
+    scheduler.tick()
+    recorder.fail_with = None
+    clock["value"] += ledger.RETRY_FAILED_AFTER
+    assert [o.status for o in scheduler.tick()] == ["succeeded"]
