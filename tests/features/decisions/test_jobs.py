@@ -167,6 +167,34 @@ def test_only_a_department_silent_since_its_prompt_is_nudged_once(room):
     assert room.nudges() == [(PRODUCT, "2026-W48", "channel")]
 
 
+def test_two_concurrent_nudge_rounds_nudge_each_silent_department_once(room):
+    room.run("decision-prompts")
+    runtimes = [room.runtime, Runtime.from_settings(room.runtime.settings, clock=lambda: THURSDAY)]
+    start = threading.Barrier(2)
+    reports, errors = [], []
+
+    def nudge(runtime):
+        try:
+            with runtime.sessions.begin() as session:
+                workspace = session.get(Workspace, room.workspace_id)
+                start.wait()
+                reports.append(service.send_nudges(session, workspace, "2026-W48", command="/heard", now=THURSDAY,
+                                                   members=lambda group: None))  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - a thread's failure is shown by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=nudge, args=(runtime,)) for runtime in runtimes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    runtimes[1].engine.dispose()
+    assert errors == []
+    assert sorted(name for r in reports for name in r.in_channel) == [PRODUCT, SUPPORT]
+    assert sorted(name for r in reports for name in r.already) == [PRODUCT, SUPPORT]
+    assert len(room.nudges()) == 2 and len(room.outbox("decision-nudge:")) == 2
+
+
 def test_a_decision_before_the_prompt_does_not_count(room):
     room.at(TUESDAY - timedelta(days=1))
     log_decision(room, PRIYA, SUPPORT, GENERAL)
