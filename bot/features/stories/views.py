@@ -193,8 +193,8 @@ def channel_problem(problem: str, channel: str | None, command: str = "/heard") 
 
 def empty_bank(command: str = "/heard") -> tuple[str, list[dict]]:
     text = (f"There is no approved customer story for this week's post, so Heard posted nothing. "
-            f"Add one with `{command} story add` (or approve one waiting for you) and post it with "
-            f"`{command} story now`.")  # fmt: skip
+            f"Add one with `{command} story add` (or approve one waiting for you, such as a draft Heard "
+            f"wrote from recent feedback) and post it with `{command} story now`.")  # fmt: skip
     return text, to_dicts([section(text)])
 
 
