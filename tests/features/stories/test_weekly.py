@@ -11,7 +11,7 @@ from bot.features.stories.service import post_week
 from bot.slack.outbox import deliver_due
 from tests.features.feedback.helpers import pings, texts
 from tests.features.stories.room import MONDAY, STORY
-from tests.people import ACME, ARCHIVED, PRIYA, SAM, STORIES
+from tests.people import ACME, ARCHIVED, PRIYA, PRODUCT, SAM, STORIES
 
 
 def acme(session) -> Workspace:
@@ -127,6 +127,16 @@ def test_an_archived_channel_tells_admins_once_and_keeps_the_story_for_the_next_
     stories.set_channel(STORIES)
     assert "Posted *One*" in stories.command("story now", user=PRIYA)["text"]
     assert len(stories.posted()) == 1
+
+
+def test_a_channel_heard_was_removed_from_tells_admins_once(stories):
+    approved(stories, ("One", "Northwind"))
+    stories.set_channel(PRODUCT)  # public, Heard not a member
+    stories.run_weekly()
+    stories.run_weekly(trigger="manual")
+    told = [m for m in stories.dms(PRIYA) if "was not posted" in m["text"]]
+    assert len(told) == 1 and "Heard is not in the stories channel" in told[0]["text"]
+    assert stories.posts() == [] and stories.slack.messages(PRODUCT) == []
 
 
 def test_no_stories_channel_tells_admins_once(stories):
