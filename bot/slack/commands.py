@@ -292,6 +292,16 @@ def register_slash_command(app: App, dispatcher: SlashDispatcher) -> None:
             ack(response_type="ephemeral", text=quick)
             return
         ack()
+        trigger_id = command.get("trigger_id")
+        if isinstance(trigger_id, str) and trigger_id:
+            from bot.slack import inbox  # here: `heard --help` loads this module, not SQLAlchemy
+
+            runtime = dispatcher.runtime
+            if not inbox.first_delivery(runtime, f"command:{trigger_id}", now=runtime.clock()):
+                # The same signed request again (Slack sends each command once, with a new
+                # trigger_id): someone replayed it. It changes nothing and gets no reply.
+                log.warning("replayed /heard from %s in %s dropped", command.get("user_id"), context.team_id)
+                return
         try:
             result = dispatcher.dispatch(
                 client, team_id=context.team_id, user_id=str(command["user_id"]), text=text,

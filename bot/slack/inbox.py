@@ -116,6 +116,28 @@ def _store_statement(insert_for) -> Insert:
 _STORE = {"postgresql": _store_statement(pg_insert), "sqlite": _store_statement(sqlite_insert)}  # built once
 
 
+def first_delivery(runtime: Runtime, key: str, *, now: datetime) -> bool:
+    """Record a delivery Heard acts on at once rather than through the inbox (a slash
+    command, by its `trigger_id`): True the first time, False for a replay of the same
+    signed request. Kept as a row already done, forgotten with the rest (`KEEP_DONE`),
+    long after Slack's signature on it has expired (five minutes)."""
+    values = {"event_id": key[:MAX_EVENT_ID], "seen_at": now}
+    with write_lock(runtime.engine), _one_statement(runtime.engine) as connection:
+        return connection.execute(_SEEN[runtime.engine.dialect.name], values).first() is not None
+
+
+def _seen_statement(insert_for) -> Insert:
+    return (
+        insert_for(InboxEvent)
+        .values(team_id="", body="", status=InboxStatus.DONE, attempts=0, received_at=bindparam("seen_at"),
+                finished_at=bindparam("seen_at"))
+        .on_conflict_do_nothing(index_elements=["event_id"]).returning(InboxEvent.event_id)
+    )  # fmt: skip
+
+
+_SEEN = {"postgresql": _seen_statement(pg_insert), "sqlite": _seen_statement(sqlite_insert)}  # built once
+
+
 @dataclass(frozen=True)
 class Claimed:
     event_id: str

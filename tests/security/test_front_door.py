@@ -20,9 +20,10 @@ from urllib.parse import quote, urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.db.models import InboxEvent
+from bot.features.feedback.models import FeedbackItem
 from bot.sandbox.signing import EVENTS_PATH
 from bot.slack.front import MAX_BODY_BYTES
 from tests.features.feedback.room import feedback  # noqa: F401  (the fixture)
@@ -401,3 +402,17 @@ def test_a_command_that_says_payload_is_not_lost(feedback):  # noqa: F811 - the 
     reply = feedback.command("feedback Globex says the payload export drops rows", user=PRIYA)
     assert "Logged as customer feedback" in reply["text"]
     assert [i.text for i in feedback.items()] == ["Globex says the payload export drops rows"]
+
+
+def test_a_replayed_slash_command_changes_nothing_and_gets_no_reply(heard, caplog):
+    # The same signed body twice within the five minutes its signature is good for.
+    url = heard.slack.response_url(ACME)
+    sent = [heard.sender.command("feedback Customers say the CSV export is slow", team_id=ACME, user_id=MAYA,
+                                 response_url=url, trigger_id="13345224609.738")
+            for _ in range(2)]  # fmt: skip
+    heard.listeners.drain()
+    assert [response.status for response in sent] == [200, 200]
+    assert len(heard.slack.responses(url)) == 1
+    with heard.runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FeedbackItem)) == 1
+    assert "replayed /heard" in caplog.text
