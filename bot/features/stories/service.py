@@ -385,6 +385,10 @@ def settle_posts(session: Session, workspace: Workspace, *, now: datetime, comma
         if status == OutboxStatus.SENT and result and result.get("ts"):
             post.status, post.message_ts, post.posted_at = PostStatus.POSTED, result["ts"], sent_at
             post.channel_id = result.get("channel") or post.channel_id
+            # Reflections shared before Heard knew where the post landed go to its thread now.
+            for reflection in session.scalars(select(Reflection).where(Reflection.post_id == post.id,
+                                                                       Reflection.shared.is_(True))):  # fmt: skip
+                share_reflection(session, workspace, post, reflection, now=now)
         else:
             post.status, post.error = PostStatus.FAILED, (error or "failed")[:64]
             tell_admins(session, workspace, key=f"stories-undelivered:{workspace.team_id}:{post.week}:{post.attempt}",

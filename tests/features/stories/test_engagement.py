@@ -8,7 +8,10 @@ from sqlalchemy import select
 
 from bot.db.models import Workspace
 from bot.features.stories import views
+from bot.features.stories.models import StoryPost
 from bot.features.stories.queries import story_engagement
+from bot.scheduler.runner import run_job
+from bot.slack.outbox import deliver_due
 from tests.features.feedback.helpers import pings, texts
 from tests.features.stories.room import MONDAY, STORIES
 from tests.people import ACME, HEARD, HEARD_BOT_ID, JONAS, LENA, PRIYA, SAM, TOMAS
@@ -115,3 +118,18 @@ def test_export_writes_stories_and_engagement(stories, tmp_path):
     engagement_rows = (tmp_path / "engagement.csv").read_text().splitlines()
     assert len(story_rows) == 2 and ",1," in story_rows[1]
     assert engagement_rows[1].endswith(",1,1,0,2")
+
+
+def test_a_reflection_shared_before_heard_knew_the_posts_ts_reaches_the_thread(stories):
+    """The post was sent but Heard had not read Slack's answer yet when Lena shared her
+    reflection: it goes to the thread once Heard does."""
+    stories.add_story(user=PRIYA)
+    run_job(stories.runtime, stories.runtime.rooms.registry, "weekly-story", ACME)  # queued, not sent yet
+    with stories.runtime.sessions() as session:
+        post_id = session.scalar(select(StoryPost.id))
+    stories.reflect(post_id, user=LENA, text="Walk the floor.", share=True)
+    deliver_due(stories.runtime)  # the post goes out
+    [post] = stories.posts()  # Heard reads what Slack answered, and shares the reflection
+    deliver_due(stories.runtime)
+    [reply] = stories.slack.thread(STORIES, post.message_ts)[1:]
+    assert "Walk the floor." in reply["text"]
