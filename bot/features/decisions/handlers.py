@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import timedelta
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
@@ -29,6 +30,7 @@ from bot.slack.outbox import deliver_due
 log = logging.getLogger(__name__)
 
 MAX_QUERY = 100  # characters of a picker search that count; Slack sends up to 10 KB
+LINKABLE_FOR = timedelta(days=180)  # the picker offers recent feedback
 OPTIONS_SHOWN = 25
 METADATA_LIMIT = 3000  # Slack's private_metadata limit
 
@@ -135,13 +137,15 @@ def submit(runtime: Runtime, workspace_id: int, body: dict, view: dict) -> dict:
 
 
 def feedback_options(runtime: Runtime, workspace_id: int, query: object) -> list[dict]:
-    """The picker's options for `query`: recent feedback whose text or customer holds it.
+    """The picker's options for `query`: feedback of the last 180 days whose text or customer
+    holds it, newest first.
     A hostile or huge query is cut to its first words and searched as plain text."""
     started = time.monotonic()
     words = " ".join(str(query or "")[:MAX_QUERY].split()) if isinstance(query, str) else ""
     try:
         with runtime.sessions() as session:
-            found = feedback.search(session, workspace_id, words, limit=OPTIONS_SHOWN)
+            found = feedback.search(session, workspace_id, words, since=runtime.clock() - LINKABLE_FOR,
+                                    limit=OPTIONS_SHOWN)  # fmt: skip
     except Exception:  # an options request must get an answer, even an empty one
         log.exception("feedback search for the decision picker failed")
         return []

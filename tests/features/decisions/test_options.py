@@ -25,10 +25,13 @@ def room(decisions, workspace, engine):
         (decisions.workspace_id, "<!channel> urgent: 100% of the invoices & receipts are PDF only " * 3, None),
         (globex.id, "Northwind says the tracker never updates", "Northwind"),
     ]
+    old = FeedbackItem(workspace_id=decisions.workspace_id, text="Northwind, a year ago: the warehouse map is slow",
+                       source="command", said_at=TUESDAY - timedelta(days=365))  # fmt: skip
     with session_factory(engine).begin() as session:
         for number, (workspace_id, text, customer) in enumerate(items):
             session.add(FeedbackItem(workspace_id=workspace_id, text=text, customer=customer, source="command",
                                      reporter_user_id="U0SAM00006", said_at=TUESDAY - timedelta(hours=number)))
+        session.add(old)  # not recent: never offered
     return decisions
 
 
