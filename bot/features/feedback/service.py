@@ -106,6 +106,9 @@ class SweepReport:
         )
 
 
+MAX_ID = 2**63 - 1  # the largest id either database stores
+
+
 # -- capture ------------------------------------------------------------------------------
 
 
@@ -296,6 +299,8 @@ def find_item(session: Session, workspace_id: int, item_id: int | str) -> Feedba
         number = int(item_id)
     except (TypeError, ValueError):
         raise UnknownItem("That feedback item does not exist.") from None
+    if not 0 < number <= MAX_ID:  # a forged button value: SQLite raises on an id past 64 bits
+        raise UnknownItem("That feedback item does not exist.")
     item = session.get(FeedbackItem, number)
     if item is None or item.workspace_id != workspace_id:
         raise UnknownItem("That feedback item does not exist (it may have been deleted).")

@@ -165,6 +165,12 @@ def test_items_of_another_workspace_are_not_found(session, workspace, make_works
     assert service.item_at(session, workspace.id, FEEDBACK, theirs.message_ts) is None
 
 
+@pytest.mark.parametrize("forged", ["9" * 40, str(2**63), "-1", "0", "1e3", " 7", None])
+def test_a_forged_item_id_is_unknown_not_an_error(session, workspace, forged):
+    with pytest.raises(service.UnknownItem):  # not OverflowError from SQLite for 40 digits
+        service.find_item(session, workspace.id, forged)
+
+
 def test_my_feedback_counts_and_lists_newest_first(session, workspace):
     for n in range(12):
         new_item(session, workspace, ts=f"1.{n:06d}", hours_ago=12 - n, text=f"item {n}")
