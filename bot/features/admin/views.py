@@ -345,7 +345,7 @@ def admin_home(snapshot: ConfigSnapshot, items: list[ChecklistItem], settings: l
 def greeting(user_id: str, snapshot: ConfigSnapshot, items: list[ChecklistItem], about: list[tuple[str, str]],
              command: str) -> tuple[str, list[dict]]:  # fmt: skip
     """The DM to whoever installed Heard: thanks, and the setup checklist."""
-    text = f"Thanks for adding Heard to {snapshot.workspace_name}! Here is how to set it up."
+    text = f"Thanks for adding Heard to {escape(snapshot.workspace_name)}! Here is how to set it up."
     blocks = [
         section(f"Hi {mention(user_id)}! Thanks for adding Heard to *{escape(snapshot.workspace_name)}*. "
                 "Heard keeps your company close to its customers"

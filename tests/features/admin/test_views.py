@@ -70,3 +70,11 @@ def test_forget_report_counts_read_as_a_sentence():
     assert text == ("Forgot <@U0SAM00006>: 1 feedback item anonymised; 2 reflections deleted; "
                     "no longer recorded as the installer.")  # fmt: skip
     assert views.forget_text("U0SAM00006", ForgetReport()).endswith("Heard held no personal data about them.")
+
+
+def test_the_greetings_fallback_text_pings_nobody_whatever_the_workspace_is_called():
+    name = "Acme <!channel> & <@U0BOSS01>"
+    snapshot = SimpleNamespace(workspace_name=name, time_zone="Europe/Berlin")
+    text, blocks = views.greeting("U0MAYA0001", snapshot, [], [], "/heard")
+    assert "<!channel>" not in text and "<@U0BOSS01>" not in text
+    assert "Acme &lt;!channel&gt; &amp; &lt;@U0BOSS01&gt;" in text
