@@ -1,0 +1,48 @@
+"""bot.slack.engagement: what a message or reaction event does to engagement with a
+message, read once for the feedback and stories rooms."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.slack.engagement import Deleted, Reaction, Reply, engagement
+from tests.people import SLACKBOT
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+KEYS = st.sampled_from(["type", "channel", "user", "ts", "thread_ts", "subtype", "bot_id", "message",
+                        "previous_message", "deleted_ts", "item", "reaction"])  # fmt: skip
+
+
+@given(st.dictionaries(KEYS, JSONISH, max_size=8))
+def test_engagement_never_raises_on_odd_payloads(event):
+    assert engagement(event) is None or isinstance(engagement(event), Reply | Deleted | Reaction)
+
+
+def test_a_persons_reply_counts_and_a_bots_never_does():
+    reply = {"type": "message", "channel": "C1", "user": "U1", "text": "hi", "ts": "2.000001", "thread_ts": "1.000001"}
+    assert engagement(reply) == Reply("C1", "2.000001", "1.000001", "U1")
+    assert engagement(reply | {"subtype": "thread_broadcast"}) == Reply("C1", "2.000001", "1.000001", "U1")
+    assert engagement(reply | {"bot_id": "B1"}) is None
+    assert engagement(reply | {"user": SLACKBOT}) is None
+    assert engagement(reply | {"thread_ts": "2.000001"}) is None  # a thread's parent is not a reply
+    assert engagement(reply | {"subtype": "channel_join"}) is None
+
+
+def test_deletions_of_replies_and_parents():
+    deleted = {"type": "message", "subtype": "message_deleted", "channel": "C1", "deleted_ts": "2.000001",
+               "previous_message": {"ts": "2.000001", "thread_ts": "1.000001"}}  # fmt: skip
+    assert engagement(deleted) == Deleted("C1", "2.000001", "1.000001")
+    tombstone = {"type": "message", "subtype": "message_changed", "channel": "C1",
+                 "message": {"ts": "1.000001", "subtype": "tombstone"}}  # fmt: skip
+    assert engagement(tombstone) == Deleted("C1", "1.000001", None)
+
+
+def test_reactions_added_and_removed_without_skin_tone():
+    event = {"type": "reaction_added", "user": "U1", "reaction": "+1::skin-tone-2",
+             "item": {"type": "message", "channel": "C1", "ts": "1.000001"}}  # fmt: skip
+    assert engagement(event) == Reaction("C1", "1.000001", "U1", "+1", added=True)
+    assert engagement(event | {"type": "reaction_removed"}) == Reaction("C1", "1.000001", "U1", "+1", added=False)
+    assert engagement(event | {"item": {"type": "file", "file": "F1"}}) is None
