@@ -1,0 +1,351 @@
+"""The offline theme engine: ignored feedback grouped into themes, with no key and no model.
+
+`find_themes(items)` takes feedback items (an id and a text each) and returns themes that
+partition them exactly: every item is in exactly one theme. Themes come largest first, each
+with a short label made of its top terms, the ids of all its items and up to three
+representative items (those closest to the theme's centre).
+
+How (scikit-learn, imported only here and only when called, so `heard --help` stays light):
+
+- Text is normalised (lower case, links, digits and punctuation dropped, a light suffix
+  strip) and duplicates are grouped, so a pasted message counted ten times is one point
+  with weight ten.
+- Features: TF-IDF over words and over character 3-5-grams inside words (robust to typos
+  and to languages without an English stop list), reduced by LSA (truncated SVD) to
+  `LSA_DIMENSIONS` and L2-normalised.
+- k-means for every k on a grid from 2 to `MAX_THEMES` (never more than a third of the
+  distinct texts); the number of themes is the k with the best cosine silhouette. Adjusted
+  mutual information punishes splitting one concern into many small themes, and a
+  silhouette over a low-dimensional LSA space does not keep rewarding more themes the way
+  NMI does.
+- Above `FIT_SAMPLE` distinct texts, the features and themes are found on a random sample
+  and every other text is assigned to the theme whose word profile it matches best (a
+  sparse product, linear in the number of items); texts with no known word fall back to
+  the full features.
+- Items with no words at all (only emoji, links or numbers) form a theme of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+LSA_DIMENSIONS = 15
+MAX_THEMES = 40
+FIT_SAMPLE = 1500
+REPRESENTATIVES = 3
+LABEL_TERMS = 3
+NO_WORDS_LABEL = "No words (only emoji, links or numbers)"
+
+_LINK = re.compile(r"https?://\S+|www\.\S+|<[^>]*>")  # Slack wraps links and mentions in <>
+_NOT_A_LETTER = re.compile(r"[\W\d_]+")
+_SUFFIXES = ("ing", "ed", "es", "s")
+_SEED = 18
+# Fine where themes are few, coarser above: a 26th theme differs little from a 23rd.
+_K_GRID = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 23, 26, 30, 35, 40)
+
+
+@dataclass(frozen=True)
+class Theme:
+    """One theme of feedback: its label, every item's id, and the most typical items."""
+
+    label: str
+    item_ids: tuple[str, ...]
+    representative_ids: tuple[str, ...]
+    terms: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.item_ids)
+
+
+def find_themes(items: Iterable[tuple[str, str]]) -> list[Theme]:
+    """Group feedback items `(id, text)` into themes that partition them exactly.
+
+    Every id appears in exactly one theme; themes are ordered largest first (ties by
+    label). The number of themes is chosen from the data. Ids must be unique.
+    """
+    ids: list[str] = []
+    texts: list[str] = []
+    for item_id, text in items:
+        ids.append(str(item_id))
+        texts.append(text or "")
+    if len(set(ids)) != len(ids):
+        raise ValueError("feedback item ids must be unique")
+    if not ids:
+        return []
+
+    # Duplicates (after normalising) are one point: cheaper, and a message pasted ten
+    # times should weigh more but not form a theme by itself.
+    groups: dict[str, list[int]] = {}
+    for index, text in enumerate(texts):
+        groups.setdefault(normalise(text), []).append(index)
+    wordless = groups.pop("", [])
+    distinct = list(groups)
+
+    themes: list[Theme] = []
+    if distinct:
+        from threadpoolctl import threadpool_limits
+
+        originals = [texts[groups[t][0]] for t in distinct]
+        # One thread: k-means on a few thousand points is over in milliseconds, while
+        # OpenMP threads spinning on two shared cores made each fit 10x slower.
+        with threadpool_limits(limits=1):
+            theme_of_distinct, labels, centre_ranks = _cluster(
+                distinct, originals, [groups[t] for t in distinct]
+            )
+        members: dict[int, list[int]] = {}
+        for position, theme in enumerate(theme_of_distinct):
+            members.setdefault(int(theme), []).extend(groups[distinct[position]])
+        for theme, indexes in members.items():
+            indexes.sort()
+            representatives = tuple(
+                ids[groups[distinct[position]][0]] for position in centre_ranks[theme]
+            )
+            themes.append(
+                Theme(
+                    label=" · ".join(labels[theme]) or "Other feedback",
+                    item_ids=tuple(ids[i] for i in indexes),
+                    representative_ids=representatives,
+                    terms=tuple(labels[theme]),
+                )
+            )
+    if wordless:
+        themes.append(
+            Theme(
+                label=NO_WORDS_LABEL,
+                item_ids=tuple(ids[i] for i in wordless),
+                representative_ids=tuple(ids[i] for i in wordless[:REPRESENTATIVES]),
+            )
+        )
+    themes.sort(key=lambda theme: (-theme.count, theme.label, theme.item_ids[0]))
+    return themes
+
+
+def normalise(text: str) -> str:
+    """Lower case, without links, digits or punctuation, each word lightly stemmed."""
+    lowered = text.lower()
+    if "http" in lowered or "www." in lowered or "<" in lowered:
+        lowered = _LINK.sub(" ", lowered)
+    return " ".join(_stem(word) for word in _NOT_A_LETTER.sub(" ", lowered).split())
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+class _Features:
+    """Word and character TF-IDF, then LSA; fitted on the texts it is given."""
+
+    def __init__(self, texts: Sequence[str]):
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.words = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+        self.chars = TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(3, 5))
+        sparse = self._sparse(texts, fit=True)
+        dimensions = min(LSA_DIMENSIONS, sparse.shape[0] - 1, sparse.shape[1] - 1)
+        self.lsa = TruncatedSVD(dimensions, random_state=_SEED) if dimensions >= 2 else None
+        self.fitted = self._reduce(sparse, fit=True)
+
+    def _sparse(self, texts: Sequence[str], *, fit: bool):
+        from scipy.sparse import csr_matrix, hstack
+
+        parts = []
+        for vectorizer in (self.words, self.chars):
+            try:
+                parts.append(
+                    vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts)
+                )
+            except ValueError:  # only stop words: no vocabulary for this analyser
+                parts.append(csr_matrix((len(texts), 1)))
+                vectorizer.heard_empty = True
+        self.fitted_words = parts[0]
+        return hstack(parts).tocsr()
+
+    def _reduce(self, sparse, *, fit: bool):
+        from sklearn.preprocessing import normalize
+
+        if self.lsa is None:
+            return normalize(sparse.toarray())
+        reduced = self.lsa.fit_transform(sparse) if fit else self.lsa.transform(sparse)
+        return normalize(reduced)
+
+    def transform(self, texts: Sequence[str]):
+        from scipy.sparse import csr_matrix, hstack
+
+        parts = []
+        for vectorizer in (self.words, self.chars):
+            if getattr(vectorizer, "heard_empty", False):
+                parts.append(csr_matrix((len(texts), 1)))
+            else:
+                parts.append(vectorizer.transform(texts))
+        return self._reduce(hstack(parts).tocsr(), fit=False)
+
+
+def _cluster(
+    distinct: list[str], originals: list[str], members: list[list[int]]
+) -> tuple[np.ndarray, dict[int, list[str]], dict[int, list[int]]]:
+    """Theme of every distinct text, each theme's label terms, and its texts by typicality."""
+    import numpy as np
+
+    weights = np.array([len(m) for m in members], dtype=float)
+    rng = np.random.default_rng(_SEED)
+    if len(distinct) > FIT_SAMPLE:
+        sample = np.sort(rng.choice(len(distinct), FIT_SAMPLE, replace=False))
+    else:
+        sample = np.arange(len(distinct))
+    sample_texts = [distinct[i] for i in sample]
+    features = _Features(sample_texts)
+    points = features.fitted
+    sample_themes, centres = _choose_themes(points, weights[sample])
+
+    themes = np.empty(len(distinct), dtype=int)
+    themes[sample] = sample_themes
+    if len(sample) < len(distinct):
+        rest = np.setdiff1d(np.arange(len(distinct)), sample, assume_unique=True)
+        themes[rest] = _assign(features, sample_themes, centres, [distinct[i] for i in rest])
+
+    labels = _labels(
+        [distinct[i] for i in sample],
+        [originals[i] for i in sample],
+        sample_themes,
+        weights[sample],
+    )
+    # Representatives: the sampled texts closest to their theme's centre (cosine).
+    closeness = np.einsum("ij,ij->i", points, centres[sample_themes])
+    ranks: dict[int, list[int]] = {}
+    for position in np.lexsort((sample, -closeness)):
+        theme = int(sample_themes[position])
+        if len(ranks.setdefault(theme, [])) < REPRESENTATIVES:
+            ranks[theme].append(int(sample[position]))
+    for theme in np.unique(themes):  # a theme only assigned to (never in the sample)
+        ranks.setdefault(int(theme), [int(np.flatnonzero(themes == theme)[0])])
+    return themes, labels, ranks
+
+
+def _choose_themes(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """k-means at every k of the grid; the k with the best cosine silhouette wins."""
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import normalize
+
+    count = len(points)
+    distinct_points = len(np.unique(points.round(6), axis=0))
+    largest = min(MAX_THEMES, count // 3, distinct_points)
+    if largest < 2:
+        return np.zeros(count, dtype=int), normalize(points.mean(axis=0, keepdims=True))
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    for k in [k for k in _K_GRID if k <= largest]:
+        model = KMeans(k, n_init=1, random_state=_SEED).fit(points, sample_weight=weights)
+        if len(np.unique(model.labels_)) < 2:
+            continue
+        score = silhouette_score(points, model.labels_, metric="cosine")
+        if best is None or score > best[0]:
+            best = (score, model.labels_, model.cluster_centers_)
+    if best is None:
+        return np.zeros(count, dtype=int), normalize(points.mean(axis=0, keepdims=True))
+    _, themes, centres = best
+    themes = np.unique(themes, return_inverse=True)[1]  # no empty theme numbers
+    centres = np.vstack([points[themes == t].mean(axis=0) for t in range(themes.max() + 1)])
+    return themes, normalize(centres)
+
+
+def _assign(features: _Features, sample_themes, centres, texts: list[str]):
+    """The theme of every text outside the sample, in time linear in their number.
+
+    A text's cosine to a theme's word profile is a sum over its words, so one sparse
+    product scores every text against every theme; only texts none of whose words the
+    sample knew go through the full features (characters and LSA).
+    """
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    words = features.words
+    theme_count = centres.shape[0]
+    if getattr(words, "heard_empty", False):
+        return np.argmax(features.transform(texts) @ centres.T, axis=1)
+    vocabulary = words.vocabulary_
+    idf = words.idf_
+    # Each theme's mean TF-IDF word vector, as a words x themes matrix weighted by idf.
+    fitted = features.fitted_words
+    membership = csr_matrix(
+        (np.ones(len(sample_themes)), (sample_themes, np.arange(len(sample_themes)))),
+        shape=(theme_count, len(sample_themes)),
+    )
+    profiles = np.asarray((membership @ fitted).todense()).T  # words x themes
+    profiles /= np.maximum(np.bincount(sample_themes, minlength=theme_count), 1)
+    profiles *= idf[:, None]
+
+    analyse = words.build_analyzer()
+    ids: list[int] = []
+    ends = [0]
+    for text in texts:
+        for token in analyse(text):
+            index = vocabulary.get(token)
+            if index is not None:
+                ids.append(index)
+        ends.append(len(ids))
+    counts = csr_matrix(
+        (np.ones(len(ids)), np.array(ids, dtype=np.int64), np.array(ends, dtype=np.int64)),
+        shape=(len(texts), len(vocabulary)),
+    )
+    scores = np.asarray(counts @ profiles)
+    themes = np.argmax(scores, axis=1)
+    unknown = np.flatnonzero(scores.max(axis=1) <= 0)
+    if len(unknown):
+        themes[unknown] = np.argmax(
+            features.transform([texts[i] for i in unknown]) @ centres.T, axis=1
+        )
+    return themes
+
+
+def _labels(texts: list[str], originals: list[str], themes, weights) -> dict[int, list[str]]:
+    """Each theme's top terms: words frequent in it and rare elsewhere (weighted by copies),
+    each shown as the form customers wrote most often ("charged", not "charg")."""
+    import math
+
+    stop = _stop_words()
+    surface: dict[str, Counter[str]] = {}
+    in_theme: dict[int, Counter[str]] = {}
+    overall: Counter[str] = Counter()
+    sizes: Counter[int] = Counter()
+    for text, original, theme, weight in zip(texts, originals, themes, weights, strict=True):
+        for word in _NOT_A_LETTER.sub(" ", _LINK.sub(" ", original.lower())).split():
+            surface.setdefault(_stem(word), Counter())[word] += 1
+        words = {w for w in text.split() if len(w) > 2 and w not in stop}
+        in_theme.setdefault(int(theme), Counter()).update(dict.fromkeys(words, weight))
+        overall.update(dict.fromkeys(words, weight))
+        sizes[int(theme)] += weight
+    total = sum(sizes.values())
+    labels: dict[int, list[str]] = {}
+    for theme, counter in in_theme.items():
+        scored = sorted(counter, key=lambda w: (-counter[w] * math.log(1 + total / overall[w]), w))
+        enough = min(2, sizes[theme])  # a term said once is not a theme's name
+        chosen = [w for w in scored if counter[w] >= enough][:LABEL_TERMS]
+        labels[theme] = [surface[w].most_common(1)[0][0] if w in surface else w for w in chosen]
+    return labels
+
+
+_STOP: frozenset[str] | None = None
+
+
+def _stop_words() -> frozenset[str]:
+    """English stop words plus the courtesies every message carries, as stems."""
+    global _STOP
+    if _STOP is None:
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        courtesies = {"please", "thanks", "thank", "just", "hello", "team", "hey"}
+        _STOP = frozenset(_stem(w) for w in ENGLISH_STOP_WORDS | courtesies)
+    return _STOP

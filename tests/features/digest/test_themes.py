@@ -1,0 +1,174 @@
+"""The offline theme engine: an exact partition, sensible themes, every awkward input.
+
+Quality is measured on tests/data/themes/feedback.csv: 449 customer messages in 20 topics
+with human labels, written for Heard (not real customers' words), by NMI and adjusted
+mutual information (AMI) with the engine choosing the number of themes itself.
+"""
+
+import csv
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
+
+from bot.features.digest.themes import NO_WORDS_LABEL, find_themes
+
+CORPUS = Path(__file__).resolve().parents[2] / "data" / "themes" / "feedback.csv"
+
+
+def corpus() -> list[tuple[str, str]]:
+    return [(row["text"], row["label"]) for row in csv.DictReader(CORPUS.open(encoding="utf-8"))]
+
+
+def assert_partition(themes, ids):
+    found = [item_id for theme in themes for item_id in theme.item_ids]
+    assert sorted(found) == sorted(ids)  # every id, each exactly once
+    assert [theme.count for theme in themes] == sorted((t.count for t in themes), reverse=True)
+    for theme in themes:
+        assert theme.count >= 1 and theme.label
+        assert 1 <= len(theme.representative_ids) <= 3
+        assert set(theme.representative_ids) <= set(theme.item_ids)
+
+
+def scores(rows):
+    items = [(str(n), text) for n, (text, _) in enumerate(rows)]
+    themes = find_themes(items)
+    assert_partition(themes, [item_id for item_id, _ in items])
+    theme_of = {item_id: n for n, theme in enumerate(themes) for item_id in theme.item_ids}
+    truth = [label for _, label in rows]
+    found = [theme_of[item_id] for item_id, _ in items]
+    return normalized_mutual_info_score(truth, found), adjusted_mutual_info_score(truth, found)
+
+
+def test_the_corpus_is_what_the_readme_says():
+    rows = corpus()
+    assert len(rows) == 449 and len({label for _, label in rows}) == 20
+
+
+def test_quality_on_the_whole_corpus_choosing_the_count():
+    nmi, ami = scores(corpus())
+    # Measured 0.567 / 0.502 (README "Themes"); issue 18's goal, 0.65 / 0.58, is not met.
+    assert nmi >= 0.55
+    assert ami >= 0.48
+
+
+@pytest.mark.parametrize(("size", "nmi_floor", "ami_floor"), [(60, 0.62, 0.22), (200, 0.52, 0.36)])
+def test_quality_on_subsamples_choosing_the_count(size, nmi_floor, ami_floor):
+    rows = corpus()
+    results = [scores(random.Random(seed).sample(rows, size)) for seed in range(3)]
+    assert sum(nmi for nmi, _ in results) / len(results) >= nmi_floor
+    assert sum(ami for _, ami in results) / len(results) >= ami_floor
+
+
+def test_themes_are_labelled_by_what_customers_said():
+    themes = find_themes((str(n), text) for n, (text, _) in enumerate(corpus()))
+    words = {word for theme in themes for word in theme.label.split(" · ")}
+    assert {"export", "search", "dark", "support"} <= words
+
+
+def test_no_items_no_themes():
+    assert find_themes([]) == []
+
+
+def test_one_item_is_one_theme():
+    [theme] = find_themes([("F1", "The export to CSV is broken")])
+    assert theme.item_ids == ("F1",) and theme.representative_ids == ("F1",)
+    assert "export" in theme.label
+
+
+def test_two_items():
+    themes = find_themes([("a", "login fails"), ("b", "invoice charged twice")])
+    assert_partition(themes, ["a", "b"])
+
+
+def test_emoji_and_links_only_have_a_theme_of_their_own():
+    items = [
+        ("e1", "🔥🔥🔥"),
+        ("e2", "https://example.com/ticket/123"),
+        ("e3", "<https://acme.example/x|link> 👍"),
+        ("e4", "12345 !!!"),
+        ("e5", ""),
+        ("w1", "search results are wrong"),
+        ("w2", "search does not find my document"),
+    ]
+    themes = find_themes(items)
+    assert_partition(themes, [item_id for item_id, _ in items])
+    no_words = next(theme for theme in themes if theme.label == NO_WORDS_LABEL)
+    assert set(no_words.item_ids) == {"e1", "e2", "e3", "e4", "e5"}
+
+
+def test_duplicates_stay_together_and_each_is_counted():
+    items = [(f"d{n}", "Charged twice this month!") for n in range(30)]
+    items += [(f"x{n}", text) for n, (text, _) in enumerate(corpus()[:40])]
+    themes = find_themes(items)
+    assert_partition(themes, [item_id for item_id, _ in items])
+    holding = {theme.label for theme in themes if {"d0", "d29"} & set(theme.item_ids)}
+    assert len(holding) == 1
+    theme = next(t for t in themes if "d0" in t.item_ids)
+    assert {f"d{n}" for n in range(30)} <= set(theme.item_ids)
+
+
+def test_five_languages():
+    texts = [
+        "I can't log in since this morning",
+        "Ich kann mich seit heute Morgen nicht anmelden",
+        "No puedo iniciar sesión desde esta mañana",
+        "Je ne peux pas me connecter depuis ce matin",
+        "Non riesco ad accedere da stamattina",
+        "La facture est arrivée deux fois",
+        "Die Rechnung kam zweimal",
+        "La factura llegó dos veces",
+        "The invoice arrived twice",
+        "La fattura è arrivata due volte",
+        "日本語のフィードバック：検索が遅い",
+    ]
+    items = [(str(n), text) for n, text in enumerate(texts)]
+    assert_partition(find_themes(items), [str(n) for n in range(len(texts))])
+
+
+def test_only_stop_words():
+    items = [("a", "the and of"), ("b", "is it"), ("c", "why not")]
+    assert_partition(find_themes(items), ["a", "b", "c"])
+
+
+def test_ids_must_be_unique():
+    with pytest.raises(ValueError):
+        find_themes([("a", "one"), ("a", "two")])
+
+
+def test_many_items_are_fitted_on_a_sample_and_all_assigned(monkeypatch):
+    from bot.features.digest import themes as engine
+
+    monkeypatch.setattr(engine, "FIT_SAMPLE", 150)
+    rows = corpus()
+    rng = random.Random(1)
+    items = [(f"i{n}", f"{rng.choice(rows)[0]} #{n}") for n in range(1200)]
+    items.append(("unknown", "zzqx vvbrm"))  # no word the sample knew
+    found = find_themes(items)
+    assert_partition(found, [item_id for item_id, _ in items])
+    assert 2 <= len(found) <= engine.MAX_THEMES
+
+
+def test_the_same_input_gives_the_same_themes():
+    items = [(str(n), text) for n, (text, _) in enumerate(corpus()[:120])]
+    assert find_themes(items) == find_themes(items)
+
+
+words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(words, max_size=40))
+def test_any_texts_are_partitioned_exactly(texts):
+    items = [(f"id{n}", text) for n, text in enumerate(texts)]
+    assert_partition(find_themes(items), [item_id for item_id, _ in items])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from([t for t, _ in corpus()[:60]] + ["", "🙂", "ok"]), max_size=80))
+def test_corpus_mixtures_with_repeats_are_partitioned_exactly(texts):
+    items = [(f"id{n}", text) for n, text in enumerate(texts)]
+    assert_partition(find_themes(items), [item_id for item_id, _ in items])
