@@ -125,6 +125,12 @@ class Settings(BaseSettings):
             return SlackMode.HTTP
         return None
 
+    @property
+    def sealing_secret(self) -> str:
+        """The secret `bot.slack.sealed` keys what Heard gives Slack to hand back: the
+        signing secret, or in Socket Mode (which has none) the app token, else the bot token."""
+        return self.slack_signing_secret or self.slack_app_token or self.slack_bot_token or ""
+
     def require_slack(self) -> SlackMode:
         """Check the Slack credentials `heard run` needs; raise ConfigError naming what's missing."""
         mode = self.slack_mode

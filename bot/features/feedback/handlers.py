@@ -27,6 +27,7 @@ from bot.slack.blocks import channel_link
 from bot.slack.history import any_message
 from bot.slack.markup import is_conversation_id, is_user_id
 from bot.slack.outbox import deliver_due
+from bot.slack.sealed import seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -252,15 +253,16 @@ def shortcut_view(runtime: Runtime, client: WebClient, context: BoltContext, bod
     if len(json.dumps(text)) <= MAX_METADATA_TEXT:
         metadata["t"] = text  # else re-read from Slack on submit: private_metadata is small
     card_channel = config.feedback_channels[0] if config.feedback_channels and channel not in config.feedback_channels else None
-    return views.log_modal(text, author, metadata, card_channel)
+    return views.log_modal(text, author, seal(metadata, runtime.settings.sealing_secret), card_channel)
 
 
 def log_submitted(runtime: Runtime, client: WebClient, workspace_id: int, user: str, view: dict):
     """Store what the shortcut's modal submitted; returns the view to show and the items."""
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
+    meta = unseal(view.get("private_metadata"), runtime.settings.sealing_secret)
+    try:  # None: changed on the way, so not what Heard wrote (a forged reporter, channel or text)
         channel, ts = str(meta["c"]), str(meta["ts"])
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
+        log.warning("log-feedback submission by %s with metadata Heard did not write; refused", user)
         return views.info_modal("Can't log this", "Heard lost track of the message; try again."), []
     if not events.valid_ts(ts) or not is_conversation_id(channel):
         return views.info_modal("Can't log this", "Heard lost track of the message; try again."), []

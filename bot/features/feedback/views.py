@@ -245,8 +245,9 @@ def _input(block_id: str, label: str, *, placeholder: str, max_length: int, mult
     )  # fmt: skip
 
 
-def log_modal(text: str, author: str | None, metadata: dict, card_channel: str | None) -> dict:
-    """The shortcut's modal: what is being logged, and three optional details."""
+def log_modal(text: str, author: str | None, metadata: str, card_channel: str | None) -> dict:
+    """The shortcut's modal: what is being logged, and three optional details. `metadata`
+    is what the submission brings back, sealed (`bot.slack.sealed`)."""
     by = f" by {person(author)}" if author else ""
     where = (
         f"Heard will post it in {channel_link(card_channel)} so the team can acknowledge it."
@@ -261,7 +262,7 @@ def log_modal(text: str, author: str | None, metadata: dict, card_channel: str |
     ]  # fmt: skip
     return View(
         type="modal", callback_id=LOG_MODAL, title="Log feedback", submit="Log",
-        close="Cancel", blocks=blocks, private_metadata=json.dumps(metadata),
+        close="Cancel", blocks=blocks, private_metadata=metadata,
     ).to_dict()  # fmt: skip
 
 

@@ -94,6 +94,17 @@ def test_a_reply_on_the_original_message_acknowledges(feedback):
     assert feedback.items()[0].acknowledged_by == LENA
 
 
+def test_a_submission_whose_metadata_was_changed_logs_nothing(feedback):
+    message = feedback.slack.post_as(SAM, GENERAL, "Fabrikam needs e-invoices or they leave at renewal.")
+    modal = shortcut(feedback, message, user=TOMAS, channel=GENERAL)
+    payload, _, tag = modal["private_metadata"].rpartition(".")
+    forged = json.loads(payload) | {"a": PRIYA}  # credit someone else as the reporter
+    modal["private_metadata"] = json.dumps(forged, separators=(",", ":")) + "." + tag
+    answer = submit(feedback, modal, user=TOMAS)
+    assert "lost track of the message" in texts(answer["view"])
+    assert feedback.items() == []
+
+
 def test_shortcut_on_a_bot_message_makes_the_logger_the_reporter(feedback):
     zendesk = {"type": "message", "subtype": "bot_message", "bot_id": ZENDESK_BOT, "username": "Zendesk",
                "text": 'New ticket #48213 from Contoso: "Robot stops at aisle 7"', "ts": "1795000100.000100"}
