@@ -161,11 +161,13 @@ def normalise_all(texts: Sequence[str]) -> list[str]:
     if "http" in joined or "www." in joined or "<" in joined:
         joined = _LINK.sub(" ", joined)
     raw = joined.encode("utf-8", "surrogatepass").translate(_ASCII_NOT_A_WORD)
-    parts = raw.decode("utf-8", "surrogatepass").split(_SEPARATOR)
-    return [
-        " ".join(part.split()) if part.isascii() else " ".join(_NOT_A_WORD.sub(" ", part).split())
-        for part in parts
-    ]
+    decoded = raw.decode("utf-8", "surrogatepass")
+    # Runs of spaces are left inside a text (they make no word); only the ends are cut.
+    parts = list(map(str.strip, decoded.split(_SEPARATOR)))
+    if not decoded.isascii():
+        for index in [i for i, part in enumerate(parts) if not part.isascii()]:
+            parts[index] = " ".join(_NOT_A_WORD.sub(" ", parts[index]).split())
+    return parts
 
 
 class _Features:
@@ -278,7 +280,6 @@ def _choose_themes(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
     """k-means at every k of the grid; the k with the best cosine silhouette wins."""
     import numpy as np
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
     from sklearn.preprocessing import normalize
 
     count = len(points)
@@ -287,11 +288,12 @@ def _choose_themes(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
     if largest < 2:
         return np.zeros(count, dtype=int), normalize(points.mean(axis=0, keepdims=True))
     best: tuple[float, np.ndarray, np.ndarray] | None = None
+    distances = np.clip(1.0 - points @ points.T, 0.0, 2.0)  # cosine: the points are unit
     for k in [k for k in _K_GRID if k <= largest]:
         model = KMeans(k, n_init=1, random_state=_SEED).fit(points, sample_weight=weights)
         if len(np.unique(model.labels_)) < 2:
             continue
-        score = silhouette_score(points, model.labels_, metric="cosine")
+        score = _silhouette(distances, model.labels_)
         if best is None or score > best[0]:
             best = (score, model.labels_, model.cluster_centers_)
     if best is None:
@@ -300,6 +302,28 @@ def _choose_themes(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
     themes = np.unique(themes, return_inverse=True)[1]  # no empty theme numbers
     centres = np.vstack([points[themes == t].mean(axis=0) for t in range(themes.max() + 1)])
     return themes, normalize(centres)
+
+
+def _silhouette(distances: np.ndarray, themes: np.ndarray) -> float:
+    """The mean silhouette (as sklearn.metrics.silhouette_score, a point alone scoring 0),
+    from one matrix product per k instead of sklearn's pass over all distances per k."""
+    import numpy as np
+
+    count = themes.max() + 1
+    membership = np.zeros((len(themes), count))
+    membership[np.arange(len(themes)), themes] = 1.0
+    sums = distances @ membership
+    sizes = membership.sum(axis=0)
+    own = sizes[themes]
+    rows = np.arange(len(themes))
+    within = sums[rows, themes] / np.maximum(own - 1, 1)
+    means = sums / np.maximum(sizes, 1)
+    means[:, sizes == 0] = np.inf
+    means[rows, themes] = np.inf
+    nearest = means.min(axis=1)
+    scores = (nearest - within) / np.maximum(np.maximum(within, nearest), 1e-12)
+    scores[own == 1] = 0.0
+    return float(scores.mean())
 
 
 def _assign(features: _Features, sample_themes, centres, texts: list[str]):
