@@ -50,12 +50,16 @@ def test_the_corpus_is_what_the_readme_says():
 
 def test_quality_on_the_whole_corpus_choosing_the_count():
     nmi, ami = scores(corpus())
-    # Measured 0.567 / 0.502 (README "Themes"); issue 18's goal, 0.65 / 0.58, is not met.
-    assert nmi >= 0.55
-    assert ami >= 0.48
+    # Measured 0.579 / 0.516 with 16 themes (README "Themes"): issue 18's goal, NMI 0.65
+    # and AMI 0.58, is not met on this corpus. The engine is deterministic; the floors sit
+    # just under the figures so a change that costs quality fails here.
+    assert nmi >= 0.56
+    assert ami >= 0.50
 
 
-@pytest.mark.parametrize(("size", "nmi_floor", "ami_floor"), [(60, 0.62, 0.22), (200, 0.52, 0.36)])
+# Means over three samples, measured 0.720 / 0.379 (60 messages, ~18 topics of 1 to 7
+# each) and 0.605 / 0.443 (200): the rule is not tuned to one corpus size.
+@pytest.mark.parametrize(("size", "nmi_floor", "ami_floor"), [(60, 0.68, 0.33), (200, 0.57, 0.40)])
 def test_quality_on_subsamples_choosing_the_count(size, nmi_floor, ami_floor):
     rows = corpus()
     results = [scores(random.Random(seed).sample(rows, size)) for seed in range(3)]
