@@ -26,6 +26,7 @@ from bot.rooms import HomeContext, RoomContext
 from bot.runtime import NoTokenForWorkspace, Runtime
 from bot.slack.markup import is_conversation_id
 from bot.slack.outbox import deliver_due
+from bot.slack.sealed import seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,9 @@ def open_modal(runtime: Runtime, client: WebClient, workspace_id: int, *, user_i
     if selected is None:
         selected = members.preselect(client, departments, user_id, channel_id if is_conversation_id(channel_id) else None)
     channels = {d.name: d.channel_id for d in departments}
-    metadata = {"channels": channels} if len(json.dumps(channels)) < METADATA_LIMIT else {}
-    return _open(client, trigger_id, views.decision_modal(names, selected, metadata))
+    metadata = {"channels": channels} if len(json.dumps(channels)) < METADATA_LIMIT - 100 else {}
+    sealed = seal(metadata, runtime.settings.sealing_secret)
+    return _open(client, trigger_id, views.decision_modal(names, selected, sealed))
 
 
 def _open(client: WebClient, trigger_id: str | None, view: dict) -> bool:
@@ -85,8 +87,9 @@ def _open(client: WebClient, trigger_id: str | None, view: dict) -> bool:
     return True
 
 
-def submission_of(body: dict, view: dict) -> service.Submission:
-    """The modal's values as the service takes them (shape checked, nothing believed)."""
+def submission_of(body: dict, view: dict, secret: str) -> service.Submission:
+    """The modal's values as the service takes them (shape checked, nothing believed; the
+    departments' channels only from metadata Heard sealed itself)."""
     values = (view.get("state") or {}).get("values") or {}
 
     def element(block: Field) -> dict:
@@ -106,11 +109,8 @@ def submission_of(body: dict, view: dict) -> service.Submission:
     picked = element(Field.LINKS).get("selected_options")
     links = tuple(str(o.get("value")) for o in picked if isinstance(o, dict) and o.get("value") is not None) \
         if isinstance(picked, list) else ()  # fmt: skip
-    try:
-        metadata = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        metadata = {}
-    channels = metadata.get("channels") if isinstance(metadata, dict) else None
+    metadata = unseal(view.get("private_metadata"), secret) or {}  # changed on the way: not believed
+    channels = metadata.get("channels")
     user = body.get("user") or {}
     return service.Submission(
         author_user_id=str(user.get("id")), department=chosen(Field.DEPARTMENT), decided=text(Field.DECIDED),
@@ -124,7 +124,7 @@ def submission_of(body: dict, view: dict) -> service.Submission:
 def submit(runtime: Runtime, workspace_id: int, body: dict, view: dict) -> dict:
     """Store what the modal submitted; returns the ack's arguments (inline errors, or the
     modal turned into a confirmation)."""
-    submission = submission_of(body, view)
+    submission = submission_of(body, view, runtime.settings.sealing_secret)
     now = runtime.clock()
     try:
         with runtime.sessions.begin() as session:

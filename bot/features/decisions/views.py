@@ -7,7 +7,6 @@ decision mentions a person or a group, so a summary in a department channel ping
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -137,7 +136,7 @@ def department_option(name: str) -> Option:
     return Option(value=name, label=truncate(name, OPTION_TEXT_LIMIT))
 
 
-def decision_modal(departments: Sequence[str], selected: str | None, metadata: dict) -> dict:
+def decision_modal(departments: Sequence[str], selected: str | None, metadata: str) -> dict:
     """The decision log: department (preselected when Heard can tell), what was decided,
     the customer impact, who is affected, the evidence, and the feedback that informed it."""
     options = [department_option(name) for name in departments[:MAX_DEPARTMENT_OPTIONS]]
@@ -170,7 +169,7 @@ def decision_modal(departments: Sequence[str], selected: str | None, metadata: d
     ]  # fmt: skip
     return View(
         type="modal", callback_id=LOG_MODAL, title="Log a decision", submit="Log", close="Cancel",
-        blocks=blocks, private_metadata=json.dumps(metadata),
+        blocks=blocks, private_metadata=metadata,
     ).to_dict()  # fmt: skip
 
 

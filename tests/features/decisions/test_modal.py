@@ -120,6 +120,16 @@ def test_a_department_removed_before_the_submit_keeps_the_decision_under_its_nam
     assert len(room.heard_posts(LEADERS)) == 1
 
 
+def test_channels_in_metadata_heard_did_not_seal_are_not_believed(room):
+    modal = room.open_modal(user=TOMAS, channel=LEADERS)
+    with room.runtime.sessions.begin() as session:
+        remove_department(session, room.workspace_id, PRODUCT, by=MAYA, now=TUESDAY)
+    forged = {**modal, "private_metadata": '{"channels": {"Product": "C0STORIES1"}}'}
+    answer = room.submit(forged, user=TOMAS, department=PRODUCT)
+    assert answer["response_action"] == "errors" and set(answer["errors"]) == {Field.DEPARTMENT}
+    assert room.decisions() == [] and room.heard_posts(STORIES) == []
+
+
 # -- refused inline, nothing stored ------------------------------------------------------------------
 
 
