@@ -162,9 +162,10 @@ def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, 
         run = ledger.claim_run(session, job=job, workspace_id=workspace.id, period=period, trigger=trigger,
                                now=now, failed_wait=failed_wait)  # fmt: skip
         if run is None:
+            existing = ledger.existing_run(session, job=job, workspace_id=workspace.id, period=period)
             why = f"already ran for {period}"
-            if failed_wait:
-                why += f" (or failed less than {failed_wait.seconds // 60} minutes ago)"
+            if existing is not None and existing.status == RunStatus.FAILED:
+                why = f"failed for {period} less than {failed_wait.seconds // 60} minutes ago; tried again later"
             return RunOutcome(job, team_id, period, RunStatus.SKIPPED, why)
         try:
             context = JobContext(
@@ -285,7 +286,7 @@ class HeardScheduler:
             if fire is None:
                 continue
             outcome = run_job(self.runtime, self.registry, planned.spec.name, planned.team_id, scheduled_for=fire)
-            if outcome.status is not RunStatus.SKIPPED or not outcome.detail.startswith("already ran"):
+            if outcome.status is not RunStatus.SKIPPED:  # a skip repeats every tick of the period
                 log.info("job %s for %s: %s (%s)", outcome.job, outcome.team_id, outcome.status, outcome.detail)
             outcomes.append(outcome)
         return outcomes
