@@ -497,7 +497,9 @@ def jobs_run(
     """Run one job now, for one or every workspace.
 
     A job runs once per workspace and period: running it again in the same hour, day
-    or week (as the job says) does nothing.
+    or week (as the job says) does nothing. What the job posts is sent before the
+    command ends when Slack's credentials are set, else by a running `heard run`,
+    `worker` or `clock`.
 
     \b
     Example:
@@ -529,6 +531,10 @@ def jobs_run(
         output().print(
             f"{job} {team_id} {outcome.period or ''}: {outcome.status} — {outcome.detail}"
         )
+    if runtime.settings.slack_mode is not None:  # without credentials here, a running sender sends it
+        from bot.slack.outbox import deliver_due
+
+        deliver_due(runtime)  # what the job queued, now rather than at a sender's next sweep
     if failed:
         raise typer.Exit(1)
 
