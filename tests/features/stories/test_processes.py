@@ -21,6 +21,7 @@ def test_two_concurrent_job_processes_post_the_week_once(stories, db_url, acme, 
     outputs = [run.communicate(timeout=90)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert sum("story 1 queued" in output for output in outputs) == 1, outputs
+    assert len(stories.posted()) == 1  # each `heard jobs run` sends what it queued before it ends
     deliver_due(stories.runtime)
     assert len(stories.posted()) == 1
     assert len(stories.posts()) == 1 and len(stories.outbox("story:")) == 1
