@@ -166,6 +166,8 @@ def run_job(runtime: Runtime, registry: JobRegistry, job: str, team_id: str, *, 
             why = f"already ran for {period}"
             if existing is not None and existing.status == RunStatus.FAILED:
                 why = f"failed for {period} less than {failed_wait.seconds // 60} minutes ago; tried again later"
+            elif existing is not None and existing.status == RunStatus.RUNNING:
+                why = f"running elsewhere for {period}"
             return RunOutcome(job, team_id, period, RunStatus.SKIPPED, why)
         try:
             context = JobContext(
@@ -227,6 +229,7 @@ class HeardScheduler:
         self.defaults = defaults
         self._lock = threading.Lock()
         self._planned: dict[str, PlannedJob] = {}
+        self._finished: set[tuple[str, str, str]] = set()  # (job, team, period) known to have succeeded
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1},
@@ -280,15 +283,24 @@ class HeardScheduler:
         """Run every job whose fire time is due in its current period and has not run."""
         self.sync()
         now = self.runtime.clock()
-        outcomes = []
+        outcomes, finished = [], set()
         for planned in list(self._planned.values()):
             fire = last_due(planned, now)
             if fire is None:
                 continue
+            period = period_key(planned.spec.period, fire, planned.time_zone)
+            key = (planned.spec.name, planned.team_id, period)
+            if key in self._finished:  # known done: no query, and no write on SQLite, each tick
+                finished.add(key)
+                outcomes.append(RunOutcome(key[0], key[1], period, RunStatus.SKIPPED, f"already ran for {period}"))
+                continue
             outcome = run_job(self.runtime, self.registry, planned.spec.name, planned.team_id, scheduled_for=fire)
             if outcome.status is not RunStatus.SKIPPED:  # a skip repeats every tick of the period
                 log.info("job %s for %s: %s (%s)", outcome.job, outcome.team_id, outcome.status, outcome.detail)
+            if outcome.status is RunStatus.SUCCEEDED or outcome.detail == f"already ran for {period}":
+                finished.add(key)
             outcomes.append(outcome)
+        self._finished = finished  # what is no longer due is forgotten
         return outcomes
 
     def scheduled_job_ids(self) -> list[str]:

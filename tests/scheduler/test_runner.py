@@ -321,3 +321,20 @@ def test_a_failed_scheduled_run_is_tried_again_after_the_wait(runtime, registry,
     recorder.fail_with = None
     clock["value"] += ledger.RETRY_FAILED_AFTER
     assert [o.status for o in scheduler.tick()] == ["succeeded"]
+
+
+def test_a_clock_does_not_ask_the_ledger_again_for_a_period_it_knows_ran(runtime, registry, recorder, clock,
+                                                                        make_workspace, monkeypatch):  # fmt: skip
+    import bot.scheduler.runner as runner
+
+    make_workspace("T1", time_zone="Europe/Berlin")
+    scheduler = HeardScheduler(runtime, registry, defaults())
+    clock["value"] = datetime(2026, 11, 30, 9, 0, 10, tzinfo=UTC)
+    assert [o.status for o in scheduler.tick()] == ["succeeded"]
+
+    def no_more_claims(*args, **kwargs):
+        raise AssertionError("the ledger was asked again")
+
+    monkeypatch.setattr(runner, "run_job", no_more_claims)
+    clock["value"] += timedelta(hours=1)
+    assert [(o.status, o.detail) for o in scheduler.tick()] == [("skipped", "already ran for 2026-W49")]
