@@ -325,7 +325,7 @@ def test_a_failed_scheduled_run_is_tried_again_after_the_wait(runtime, registry,
 
 def test_a_clock_does_not_ask_the_ledger_again_for_a_period_it_knows_ran(runtime, registry, recorder, clock,
                                                                         make_workspace, monkeypatch):  # fmt: skip
-    import bot.scheduler.runner as runner
+    from bot.scheduler import runner
 
     make_workspace("T1", time_zone="Europe/Berlin")
     scheduler = HeardScheduler(runtime, registry, defaults())
