@@ -75,7 +75,10 @@ def claim_role(database: Engine | str, role: str) -> None:
     path = url.database if url.get_backend_name() == "sqlite" else None
     if not path or path == ":memory:":
         return
-    descriptor = os.open(f"{path}.{role}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        descriptor = os.open(f"{path}.{role}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:  # no such directory, read-only: opening the database says so in one line
+        return
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -63,3 +63,10 @@ def test_postgresql_lets_every_process_play_every_role(db_url):
         claim_role(engine, "clock")
         claim_role(engine, "processor")
     engine.dispose()
+
+
+def test_a_database_in_a_missing_directory_is_still_one_clear_line(tmp_path):
+    url = f"sqlite:///{tmp_path}/no/such/dir/heard.db"
+    result = heard("clock", cwd=tmp_path, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-unused")
+    assert result.returncode == 1
+    assert "cannot connect to the database" in one_line(result.stderr)
