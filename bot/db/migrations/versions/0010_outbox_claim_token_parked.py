@@ -1,15 +1,15 @@
 """outbox: a claim token per claim, and failed rows become parked (an operator can retry them)
 
-Revision ID: 0009_outbox_claim_token_parked
-Revises: 0008_decisions
+Revision ID: 0010_outbox_claim_token_parked
+Revises: 0009_digest
 Create Date: 2026-11-29 13:45:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_outbox_claim_token_parked"
-down_revision = "0008_decisions"
+revision = "0010_outbox_claim_token_parked"
+down_revision = "0009_digest"
 branch_labels = None
 depends_on = None
 
