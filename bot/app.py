@@ -29,6 +29,7 @@ from bot.slack.manifest import bot_scopes
 from bot.slack.middleware import FROM_INBOX, EventStore, store_events, workspace_guard
 from bot.slack.outbox import deliver_due
 from bot.slack.people import People, caller_access, fetch_workspace_info
+from bot.slack.requests import typed_interactions
 from bot.workspaces import record_install
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     # Unknown workspaces are dropped before anything is stored, even an event.
     front.use(workspace_guard(runtime))
     front.use(store_events(events))
+    front.use(typed_interactions)  # every interaction read once, into typed fields
     register_slash_command(front, SlashDispatcher(runtime, rooms.router, access, notify=notify, intro=intro))
     processing.use(workspace_guard(runtime))
     for app in (front, _EventsOnly(processing)):

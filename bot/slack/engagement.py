@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 # `file_share` is a post with files attached.
 PERSON_SUBTYPES = frozenset({None, "file_share"})
 SLACKBOT = "USLACKBOT"
-_TS = re.compile(r"^\d{1,12}\.\d{1,6}$")
+# Seconds since 1970 and microseconds. Ten digits reach the year 2286: a longer `ts`
+# (999999999999.999999) is no message Slack sent, and its time would overflow a datetime.
+_TS = re.compile(r"\d{1,10}\.\d{1,6}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,14 @@ def engagement(event: dict) -> Act | None:
     if kind != "message":
         return None
     return deletion(event) or reply(event)
+
+
+def engaged_ts(act: Act | None) -> str | None:
+    """The message an act is about: the reacted-to message, or the parent of the thread
+    a reply was posted or deleted in (None for a top-level deletion)."""
+    if isinstance(act, Reaction):
+        return act.ts
+    return act.thread_ts if isinstance(act, Reply | Deleted) else None
 
 
 def deletion(event: dict) -> Deleted | None:
@@ -127,10 +137,11 @@ def by_a_bot(message: dict) -> bool:
 
 
 def valid_ts(value) -> bool:
-    return isinstance(value, str) and bool(_TS.match(value))
+    """A Slack message `ts` whose time :func:`ts_time` can tell (before the year 2286)."""
+    return isinstance(value, str) and _TS.fullmatch(value) is not None
 
 
 def ts_time(ts: str) -> datetime:
-    """When a Slack message was said: its `ts` is epoch seconds."""
+    """When a Slack message was said: its `ts` is epoch seconds (check it with :func:`valid_ts`)."""
     seconds, _, fraction = ts.partition(".")
     return datetime.fromtimestamp(int(seconds), UTC).replace(microsecond=int(fraction.ljust(6, "0")[:6]))

@@ -26,6 +26,7 @@ from bot.rooms import HomeContext, RoomContext
 from bot.runtime import NoTokenForWorkspace, Runtime
 from bot.slack.markup import is_conversation_id
 from bot.slack.outbox import deliver_due
+from bot.slack.requests import Interaction, interaction_of
 from bot.slack.sealed import seal, unseal
 
 log = logging.getLogger(__name__)
@@ -42,20 +43,19 @@ def register(app: App, room: RoomContext) -> None:
     @app.action(views.LOG_ACTION)
     def on_log_pressed(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         ack()
-        action = (body.get("actions") or [{}])[0]
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        open_modal(runtime, client, context["workspace_id"], user_id=body["user"]["id"], channel_id=channel,
-                   trigger_id=body.get("trigger_id"), department=action.get("value"))  # fmt: skip
+        request = interaction_of(context, body)
+        open_modal(runtime, client, context["workspace_id"], user_id=request.user_id, channel_id=request.channel_id,
+                   trigger_id=request.trigger_id, department=request.value)  # fmt: skip
 
     @app.view(views.LOG_MODAL)
-    def on_log_submitted(ack: Ack, body: dict, view: dict, context: BoltContext):
-        answer = submit(runtime, context["workspace_id"], body, view)
+    def on_log_submitted(ack: Ack, body: dict, context: BoltContext):
+        answer = submit(runtime, context["workspace_id"], interaction_of(context, body))
         ack(**answer)
         deliver_due(runtime)
 
     @app.options(views.LINKS_ACTION)
     def on_links_search(ack: Ack, body: dict, context: BoltContext):
-        ack(options=feedback_options(runtime, context["workspace_id"], body.get("value")))
+        ack(options=feedback_options(runtime, context["workspace_id"], interaction_of(context, body).value))
 
 
 def open_modal(runtime: Runtime, client: WebClient, workspace_id: int, *, user_id: str, channel_id: str | None,
@@ -87,44 +87,26 @@ def _open(client: WebClient, trigger_id: str | None, view: dict) -> bool:
     return True
 
 
-def submission_of(body: dict, view: dict, secret: str) -> service.Submission:
-    """The modal's values as the service takes them (shape checked, nothing believed; the
-    departments' channels only from metadata Heard sealed itself)."""
-    values = (view.get("state") or {}).get("values") or {}
-
-    def element(block: Field) -> dict:
-        found = values.get(block) or {}
-        first = next(iter(found.values()), None) if isinstance(found, dict) else None
-        return first if isinstance(first, dict) else {}
-
-    def text(block: Field) -> str | None:
-        value = element(block).get("value")
-        return value if isinstance(value, str) else None
-
-    def chosen(block: Field) -> str | None:
-        option = element(block).get("selected_option")
-        value = option.get("value") if isinstance(option, dict) else None
-        return value if isinstance(value, str) else None
-
-    picked = element(Field.LINKS).get("selected_options")
-    links = tuple(str(o.get("value")) for o in picked if isinstance(o, dict) and o.get("value") is not None) \
-        if isinstance(picked, list) else ()  # fmt: skip
-    metadata = unseal(view.get("private_metadata"), secret) or {}  # changed on the way: not believed
+def submission_of(request: Interaction, secret: str) -> service.Submission:
+    """The modal's values as the service takes them (shape checked at the edge, nothing
+    believed; the departments' channels only from metadata Heard sealed itself)."""
+    view = request.view
+    values = view.values
+    metadata = unseal(view.private_metadata, secret) or {}  # changed on the way: not believed
     channels = metadata.get("channels")
-    user = body.get("user") or {}
     return service.Submission(
-        author_user_id=str(user.get("id")), department=chosen(Field.DEPARTMENT), decided=text(Field.DECIDED),
-        impact=chosen(Field.IMPACT), affected=text(Field.AFFECTED), evidence=text(Field.EVIDENCE),
-        feedback_ids=links, submission_key=view.get("id") if isinstance(view.get("id"), str) else None,
-        author_name=user.get("name") if isinstance(user.get("name"), str) else None,
+        author_user_id=request.user_id, department=values.selected(Field.DEPARTMENT),
+        decided=values.text(Field.DECIDED), impact=values.selected(Field.IMPACT),
+        affected=values.text(Field.AFFECTED), evidence=values.text(Field.EVIDENCE),
+        feedback_ids=values.selected_values(Field.LINKS), submission_key=view.id, author_name=request.user_name,
         known_channels={str(k): str(v) for k, v in channels.items()} if isinstance(channels, dict) else {},
     )  # fmt: skip
 
 
-def submit(runtime: Runtime, workspace_id: int, body: dict, view: dict) -> dict:
+def submit(runtime: Runtime, workspace_id: int, request: Interaction) -> dict:
     """Store what the modal submitted; returns the ack's arguments (inline errors, or the
     modal turned into a confirmation)."""
-    submission = submission_of(body, view, runtime.settings.sealing_secret)
+    submission = submission_of(request, runtime.settings.sealing_secret)
     now = runtime.clock()
     try:
         with runtime.sessions.begin() as session:

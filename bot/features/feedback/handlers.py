@@ -21,12 +21,14 @@ from bot.features.feedback import events, history, service, setup, views
 from bot.features.feedback.config import load_config
 from bot.features.feedback.kinds import AckKind, ItemStatus, Source
 from bot.features.feedback.models import FeedbackItem
-from bot.rooms import HomeContext, RoomContext
+from bot.rooms import CardButton, HomeContext, RoomContext, Rooms
 from bot.runtime import Runtime
 from bot.slack.blocks import channel_link
+from bot.slack.engagement import engaged_ts, engagement
 from bot.slack.history import any_message
 from bot.slack.markup import is_conversation_id, is_user_id
 from bot.slack.outbox import deliver_due
+from bot.slack.requests import Interaction, View, interaction_of
 from bot.slack.sealed import seal, unseal
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,10 @@ def register(app: App, room: RoomContext) -> None:
         else:
             found = events.reaction(event)
             channel = found.channel if found else None
-        return channel is not None and _tracked_channel(runtime, context.get("workspace_id"), channel)
+        if channel is None:
+            return False
+        return _tracked_channel(runtime, context.get("workspace_id"), channel,
+                                engaged_ts(engagement(event)), room.rooms)  # fmt: skip
 
     @app.event("message", matchers=[concerns_feedback])
     def on_message(event: dict, context: BoltContext, client: WebClient):
@@ -66,70 +71,77 @@ def register(app: App, room: RoomContext) -> None:
     @app.shortcut(views.LOG_SHORTCUT)
     def on_log_feedback(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         ack()
-        _open(client, body, shortcut_view(runtime, client, context, body))
+        request = interaction_of(context, body)
+        _open(client, request, shortcut_view(runtime, client, context, request))
 
     @app.view(views.LOG_MODAL)
-    def on_log_submitted(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
-        answer, changed = log_submitted(runtime, client, context["workspace_id"], body["user"]["id"], view)
+    def on_log_submitted(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        request = interaction_of(context, body)
+        answer, changed = log_submitted(runtime, client, context["workspace_id"], request.user_id, request.view)
         ack(response_action="update", view=answer)
         _after_change(runtime, client, changed)
 
     @app.action(views.ACKNOWLEDGE_ACTION)
     def on_acknowledge(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
         ack()
-        user = body["user"]["id"]
+        request = interaction_of(context, body)
+        user = request.user_id
         now = runtime.clock()
         with runtime.sessions.begin() as session:
             workspace = session.get(Workspace, context["workspace_id"])
             try:
-                item = service.find_item(session, workspace.id, _action_value(body))
+                item = service.find_item(session, workspace.id, request.value)
             except service.UnknownItem as exc:
-                return _answer(client, body, respond, str(exc))
+                return _answer(client, request, respond, str(exc))
             result = service.acknowledge(session, workspace, item, kind=AckKind.BUTTON, user_id=user,
                                          ref="acknowledge", now=now)  # fmt: skip
             text = acknowledge_answer(item, result, user)
-        _answer(client, body, respond, text, item=item)
+        _answer(client, request, respond, text, item=item)
         _after_change(runtime, client, [item])
 
     @app.action(views.RESOLVE_ACTION)
     def on_resolve(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
         ack()
+        request = interaction_of(context, body)
         with runtime.sessions() as session:
             try:
-                item = service.find_item(session, context["workspace_id"], _action_value(body))
+                item = service.find_item(session, context["workspace_id"], request.value)
             except service.UnknownItem as exc:
-                return _answer(client, body, respond, str(exc))
+                return _answer(client, request, respond, str(exc))
         if item.status == ItemStatus.RESOLVED:
-            return _answer(client, body, respond, f"Already resolved by {views.person(item.resolved_by)}.")
+            return _answer(client, request, respond, f"Already resolved by {views.person(item.resolved_by)}.")
         modal = views.resolve_modal(item, {"item": item.id})
-        _open(client, body, modal, push=(body.get("container") or {}).get("type") == "view")
+        _open(client, request, modal, push=request.container_type == "view")
 
     @app.view(views.RESOLVE_MODAL)
-    def on_resolve_submitted(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
-        note = _value(view, views.RESOLUTION_INPUT)
-        try:
-            item_id = json.loads(view.get("private_metadata") or "{}").get("item")
-        except (ValueError, AttributeError):
-            item_id = None
+    def on_resolve_submitted(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        request = interaction_of(context, body)
+        note = request.view.values.filled(views.RESOLUTION_INPUT)
+        item_id = request.view.metadata().get("item")  # any workspace's item is refused by find_item
         now = runtime.clock()
         with runtime.sessions.begin() as session:
             workspace = session.get(Workspace, context["workspace_id"])
             try:
                 item = service.find_item(session, workspace.id, item_id)
-                service.resolve(session, workspace, item, user_id=body["user"]["id"], note=note, now=now)
+                service.resolve(session, workspace, item, user_id=request.user_id, note=note, now=now)
             except service.FeedbackError as exc:
                 return ack(response_action="errors", errors={views.RESOLUTION_INPUT: str(exc)})
         ack()
         _after_change(runtime, client, [item])
 
 
-def _tracked_channel(runtime: Runtime, workspace_id: int | None, channel: str) -> bool:
+def _tracked_channel(runtime: Runtime, workspace_id: int | None, channel: str, engaged: str | None = None,
+                     rooms: Rooms | None = None) -> bool:  # fmt: skip
+    """A feedback channel, or one holding an item or a card. A reaction or reply on a
+    message another room posted and follows (`engaged`: the story post in a stories channel
+    that is also a feedback channel) is that room's event, never feedback's."""
     if workspace_id is None:
         return False
     with runtime.sessions() as session:
-        if channel in load_config(session, workspace_id).feedback_channels:
-            return True
-        return service.has_items_in(session, workspace_id, channel)
+        if channel not in load_config(session, workspace_id).feedback_channels and \
+                not service.has_items_in(session, workspace_id, channel):
+            return False
+        return engaged is None or rooms is None or rooms.message_owner(session, workspace_id, channel, engaged) is None
 
 
 # -- events ------------------------------------------------------------------------------------
@@ -210,13 +222,18 @@ def _after_change(runtime: Runtime, client: WebClient, items: list[FeedbackItem]
         on_commit(lambda item=item: refresh_card(runtime, client, item), key=("refresh-card", item.id))
 
 
+def contributed(runtime: Runtime) -> tuple[CardButton, ...]:
+    """The buttons other rooms add to feedback cards (`bot.rooms.CardButton`)."""
+    return runtime.rooms.card_buttons("feedback") if runtime.rooms is not None else ()
+
+
 def refresh_card(runtime: Runtime, client: WebClient, item: FeedbackItem) -> None:
     with runtime.sessions.begin() as session:
         service.link_cards(session, item.workspace_id)
         current = session.get(FeedbackItem, item.id)
         if current is None or not current.card_ts:
             return
-        blocks, text = views.card(current)
+        blocks, text = views.card(current, contributed(runtime))
         channel, ts = current.card_channel_id, current.card_ts
     try:
         client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
@@ -227,28 +244,28 @@ def refresh_card(runtime: Runtime, client: WebClient, item: FeedbackItem) -> Non
 # -- the shortcut --------------------------------------------------------------------------------
 
 
-def shortcut_view(runtime: Runtime, client: WebClient, context: BoltContext, body: dict) -> dict:
+def shortcut_view(runtime: Runtime, client: WebClient, context: BoltContext, request: Interaction) -> dict:
     """The modal for "Log as customer feedback": details to fill in, or why not."""
-    message = body.get("message") or {}
-    channel = (body.get("channel") or {}).get("id") or ""
-    ts = message.get("ts") or body.get("message_ts") or ""
-    if not events.valid_ts(ts) or not channel:
+    channel, ts = request.channel_id, request.message_ts
+    if request.message is None or ts is None or channel is None:
         return views.info_modal("Can't log this", "Slack did not say which message this is.")
+    message = request.message
     with runtime.sessions() as session:
         item = service.item_at(session, context["workspace_id"], channel, ts)
         config = load_config(session, context["workspace_id"])
         heard = session.get(Workspace, context["workspace_id"]).bot_user_id
         if item is not None:
-            return views.info_modal("Already tracked", "Heard already tracks this as customer feedback.", item)
-    if heard and message.get("user") == heard:
+            return views.info_modal("Already tracked", "Heard already tracks this as customer feedback.", item,
+                                    contributed(runtime))  # fmt: skip
+    if heard and message.user == heard:
         return views.info_modal("Can't log this", "That is one of Heard's own messages, not customer feedback.")
-    text = events.message_text(message)
+    text = events.message_text(message.raw)
     if not text.strip():
         return views.info_modal("Nothing to log", "That message has no text (only files or attachments), "
                                 "so there is nothing to track. Describe it with `/heard feedback`.")  # fmt: skip
-    by_a_person = message.get("user") and not message.get("bot_id")
-    author = message["user"] if by_a_person else None
-    bot_name = None if by_a_person else (message.get("username") or (message.get("bot_profile") or {}).get("name"))
+    by_a_person = is_user_id(message.user) and not message.by_a_bot
+    author = message.user if by_a_person else None
+    bot_name = None if by_a_person else message.bot_name
     metadata = {"c": channel, "ts": ts, "a": author, "bn": bot_name}
     if len(json.dumps(text)) <= MAX_METADATA_TEXT:
         metadata["t"] = text  # else re-read from Slack on submit: private_metadata is small
@@ -256,9 +273,9 @@ def shortcut_view(runtime: Runtime, client: WebClient, context: BoltContext, bod
     return views.log_modal(text, author, seal(metadata, runtime.settings.sealing_secret), card_channel)
 
 
-def log_submitted(runtime: Runtime, client: WebClient, workspace_id: int, user: str, view: dict):
+def log_submitted(runtime: Runtime, client: WebClient, workspace_id: int, user: str, view: View):
     """Store what the shortcut's modal submitted; returns the view to show and the items."""
-    meta = unseal(view.get("private_metadata"), runtime.settings.sealing_secret)
+    meta = unseal(view.private_metadata, runtime.settings.sealing_secret)
     try:  # None: changed on the way, so not what Heard wrote (a forged reporter, channel or text)
         channel, ts = str(meta["c"]), str(meta["ts"])
     except (KeyError, TypeError):
@@ -278,15 +295,16 @@ def log_submitted(runtime: Runtime, client: WebClient, workspace_id: int, user: 
             text=text, said_at=events.ts_time(ts), source=Source.SHORTCUT,
             reporter_user_id=author or user,
             reporter_name=meta.get("bn") if isinstance(meta.get("bn"), str) else None,
-            customer=_value(view, views.CUSTOMER_INPUT), origin=_value(view, views.ORIGIN_INPUT),
-            note=_value(view, views.NOTE_INPUT), channel_id=channel, message_ts=ts,
+            customer=view.values.filled(views.CUSTOMER_INPUT), origin=view.values.filled(views.ORIGIN_INPUT),
+            note=view.values.filled(views.NOTE_INPUT), channel_id=channel, message_ts=ts,
             permalink=service.message_link(workspace, channel, ts), logged_by_user_id=user,
         )  # fmt: skip
         captured = service.capture(session, workspace, said, now=now)
         if not captured.created:
             return views.info_modal("Already tracked", "Heard already tracks this as customer feedback.",
                                     captured.item), []  # fmt: skip
-        card_channel = service.post_card(session, workspace, captured.item, load_config(session, workspace_id), now=now)
+        card_channel = service.post_card(session, workspace, captured.item, load_config(session, workspace_id), now=now,
+                                         buttons=contributed(runtime))  # fmt: skip
         who = "you" if said.reporter_user_id == user else views.person(said.reporter_user_id)
         where = f" and posted it in {channel_link(card_channel)}" if card_channel else ""
         answer = views.info_modal(
@@ -315,47 +333,31 @@ def acknowledge_answer(item: FeedbackItem, result: service.AckResult, user: str)
     return "Nothing changed."
 
 
-def _answer(client: WebClient, body: dict, respond, text: str, *, item: FeedbackItem | None = None) -> None:
+def _answer(client: WebClient, request: Interaction, respond, text: str, *, item: FeedbackItem | None = None) -> None:
     """Tell the person who pressed a button what happened: ephemerally under a message,
     or by updating the modal the button was in."""
-    container = body.get("container") or {}
-    if container.get("type") == "view" and body.get("view"):
-        view = body["view"]
+    if request.container_type == "view" and request.view and request.view.id:
         try:
-            client.views_update(view_id=view["id"], hash=view.get("hash"),
+            client.views_update(view_id=request.view.id, hash=request.view.hash,
                                 view=views.info_modal("Customer feedback", text, item))  # fmt: skip
         except SlackApiError as exc:
             log.info("could not update view: %s", exc.response.get("error"))
         return
-    if body.get("response_url"):
+    if request.response_url:
         respond(text=text, response_type="ephemeral", replace_original=False)
 
 
-def _open(client: WebClient, body: dict, view: dict, *, push: bool = False) -> None:
+def _open(client: WebClient, request: Interaction, view: dict, *, push: bool = False) -> None:
     """Open (or push) a modal. Slack refuses an expired trigger (three seconds) or a second
     use of one: the person sees nothing happen and can press again; that is a log line,
     not a listener's traceback."""
     try:
         if push:
-            client.views_push(trigger_id=body.get("trigger_id"), view=view)
+            client.views_push(trigger_id=request.trigger_id, view=view)
         else:
-            client.views_open(trigger_id=body.get("trigger_id"), view=view)
+            client.views_open(trigger_id=request.trigger_id, view=view)
     except SlackApiError as exc:
         log.info("could not open a modal: %s", exc.response.get("error"))
-
-
-def _action_value(body: dict) -> str | None:
-    actions = body.get("actions") or [{}]
-    return actions[0].get("value")
-
-
-def _value(view: dict, block_id: str) -> str | None:
-    values = ((view.get("state") or {}).get("values") or {}).get(block_id) or {}
-    for element in values.values():
-        value = element.get("value") if isinstance(element, dict) else None
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
 
 
 # -- App Home --------------------------------------------------------------------------------------

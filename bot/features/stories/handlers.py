@@ -6,7 +6,6 @@ or a channel holding a post), read through the shared :mod:`bot.slack.engagement
 
 from __future__ import annotations
 
-import json
 import logging
 
 from slack_bolt import Ack, App, BoltContext
@@ -21,9 +20,12 @@ from bot.rooms import HomeContext, RoomContext
 from bot.runtime import Runtime
 from bot.slack import engagement
 from bot.slack.outbox import deliver_due
+from bot.slack.requests import MAX_INTEGER, FormValues, View, interaction_of, record_id
 from bot.workspace_settings import load_config
 
 log = logging.getLogger(__name__)
+
+SOURCES = ("command", "feedback", "draft")  # where a story came from, as its metadata says
 
 
 def register(app: App, room: RoomContext) -> None:
@@ -53,7 +55,7 @@ def register(app: App, room: RoomContext) -> None:
 
     @app.view(views.ADD_MODAL)
     def on_story_submitted(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
-        user = body["user"]["id"]
+        user = interaction_of(context, body).user_id
         caller = room.access(client, context.team_id, user)
         answer = story_submitted(runtime, context["workspace_id"], user, caller.is_admin, view)
         if "errors" in answer:
@@ -74,12 +76,12 @@ def register(app: App, room: RoomContext) -> None:
     @app.action(views.EDIT_ACTION)
     def on_edit(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
         ack()
-        user = body["user"]["id"]
+        user = interaction_of(context, body).user_id
         if not room.access(client, context.team_id, user).is_admin:
             return respond(text="Only Heard admins review stories.", response_type="ephemeral", replace_original=False)
         with runtime.sessions() as session:
             try:
-                story = service.find_story(session, context["workspace_id"], _action_value(body))
+                story = service.find_story(session, context["workspace_id"], interaction_of(context, body).action_record_id)
             except service.StoryError as exc:
                 return respond(text=str(exc), response_type="ephemeral", replace_original=False)
             fields = {name: getattr(story, name) for name in (*service.LIMITS, "anonymous")}
@@ -90,7 +92,7 @@ def register(app: App, room: RoomContext) -> None:
         ack()
         with runtime.sessions() as session:
             try:
-                post = service.find_post(session, context["workspace_id"], _action_value(body))
+                post = service.find_post(session, context["workspace_id"], interaction_of(context, body).action_record_id)
             except service.StoryError as exc:
                 return respond(text=str(exc), response_type="ephemeral", replace_original=False)
             modal = views.reflect_modal(session.get(Story, post.story_id), post.id)
@@ -98,7 +100,7 @@ def register(app: App, room: RoomContext) -> None:
 
     @app.view(views.REFLECT_MODAL)
     def on_reflection(ack: Ack, body: dict, view: dict, context: BoltContext):
-        answer = reflection_submitted(runtime, context["workspace_id"], body["user"]["id"], view)
+        answer = reflection_submitted(runtime, context["workspace_id"], interaction_of(context, body).user_id, view)
         if "errors" in answer:
             return ack(response_action="errors", errors=answer["errors"])
         ack(response_action="update", view=answer["view"])
@@ -134,31 +136,20 @@ def count_engagement(runtime: Runtime, workspace_id: int, event: dict) -> bool:
 # -- modals ---------------------------------------------------------------------------------------
 
 
-def _values(view: dict) -> dict:
-    return (view.get("state") or {}).get("values") or {}
+def _values(view: dict) -> FormValues:
+    return FormValues.of(view.get("state"))  # shape-checked (bot.slack.requests)
 
 
 def _text(view: dict, block_id: str) -> str:
-    for element in (_values(view).get(block_id) or {}).values():
-        value = element.get("value") if isinstance(element, dict) else None
-        if isinstance(value, str):
-            return value
-    return ""
+    return _values(view).text(block_id) or ""
 
 
 def _checked(view: dict, block_id: str) -> bool:
-    for element in (_values(view).get(block_id) or {}).values():
-        if isinstance(element, dict) and element.get("selected_options"):
-            return True
-    return False
+    return _values(view).checked(block_id)
 
 
 def _metadata(view: dict) -> dict:
-    try:
-        found = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
+    return View.of(view).metadata()
 
 
 def story_submitted(runtime: Runtime, workspace_id: int, user: str, is_admin: bool, view: dict) -> dict:
@@ -176,12 +167,12 @@ def story_submitted(runtime: Runtime, workspace_id: int, user: str, is_admin: bo
             if meta.get("edit") is not None:
                 if not is_admin:
                     return {"view": views.info_modal("Not saved", "Only Heard admins edit stories.")}
-                story = service.edit_story(session, workspace_id, meta["edit"], draft, user_id=user, now=now)
+                story = service.edit_story(session, workspace_id, record_id(meta["edit"]), draft, user_id=user, now=now)
                 return {"view": views.info_modal("Story saved", views.reviewed(story))}
             submitted = service.submit_story(
                 session, workspace, draft, user_id=user, is_admin=is_admin, now=now,
-                submit_key=view.get("id") or None, source=meta.get("source") or "command",
-                feedback_item_id=meta.get("item") if isinstance(meta.get("item"), int) else None,
+                submit_key=View.of(view).id, source=meta["source"] if meta.get("source") in SOURCES else "command",
+                feedback_item_id=record_id(meta.get("item"), MAX_INTEGER),
             )  # fmt: skip
             title, message = views.submitted(submitted.story, created=submitted.created, is_admin=is_admin)
     except service.StoryInvalid as exc:
@@ -196,10 +187,10 @@ def reflection_submitted(runtime: Runtime, workspace_id: int, user: str, view: d
     try:
         with runtime.sessions.begin() as session:
             workspace = session.get(Workspace, workspace_id)
-            post = service.find_post(session, workspace_id, _metadata(view).get("post"))
+            post = service.find_post(session, workspace_id, record_id(_metadata(view).get("post")))
             shared = _checked(view, views.SHARE)
             service.reflect(session, workspace, post, user_id=user, text=_text(view, views.REFLECTION),
-                            shared=shared, submit_key=view.get("id") or "", now=now)  # fmt: skip
+                            shared=shared, submit_key=View.of(view).id or "", now=now)  # fmt: skip
     except service.StoryInvalid as exc:
         return {"errors": {views.REFLECTION: next(iter(exc.errors.values()))}}
     except service.StoryError as exc:
@@ -209,13 +200,13 @@ def reflection_submitted(runtime: Runtime, workspace_id: int, user: str, view: d
 
 def _review(runtime: Runtime, room: RoomContext, client: WebClient, body: dict, context: BoltContext, respond, *,
             approve: bool) -> None:  # fmt: skip
-    user = body["user"]["id"]
+    user = interaction_of(context, body).user_id
     if not room.access(client, context.team_id, user).is_admin:
         respond(text="Only Heard admins review stories.", response_type="ephemeral", replace_original=False)
         return
     try:
         with runtime.sessions.begin() as session:
-            story = service.review(session, context["workspace_id"], _action_value(body), approve=approve,
+            story = service.review(session, context["workspace_id"], interaction_of(context, body).action_record_id, approve=approve,
                                    user_id=user, now=runtime.clock())  # fmt: skip
             text = views.reviewed(story)
     except service.StoryError as exc:
@@ -229,10 +220,6 @@ def _open(client: WebClient, body: dict, view: dict) -> None:
         client.views_open(trigger_id=body.get("trigger_id"), view=view)
     except SlackApiError as exc:
         log.info("could not open a modal: %s", exc.response.get("error"))
-
-
-def _action_value(body: dict) -> str | None:
-    return ((body.get("actions") or [{}])[0]).get("value")
 
 
 # -- App Home ---------------------------------------------------------------------------------------
