@@ -20,6 +20,12 @@ names it. What it may declare, each optional:
 - `digest_sections`: its sections of the leadership digest (:class:`DigestSection`).
 - `on_install`: work when a workspace gets its installer (the setup greeting).
 - `demo_steps`: functions `step(demo)` that `heard demo` runs, in room order.
+- `card_buttons`: buttons it adds to another room's item cards (:class:`CardButton`).
+  The other room renders them as data, without naming the room that declared them.
+- `owns_message(session, workspace_id, channel, ts)`: True for a message this room
+  posted and follows (reactions and thread replies on it are this room's). Another
+  room's event listeners leave events on such a message alone, so two rooms can share
+  a channel (a stories channel that is also a feedback channel).
 
 Its command-line additions live in `bot/features/<room>/cli.py` (`register_cli(app)`),
 apart from `room.py`, so `heard --help` never imports Bolt or SQLAlchemy.
@@ -166,6 +172,23 @@ class DigestSection:
 
 
 @dataclass(frozen=True)
+class CardButton:
+    """A button one room adds to another room's item cards (e.g. "Turn into a story" on
+    resolved feedback). `room` names the room whose cards show it; `states` the item
+    states it shows in (that room's words; empty: every state). The card sets the
+    button's value to the item's id; the declaring room listens to `action_id` (one of
+    its manifest callbacks) and reads the item through the other room's `queries.py`."""
+
+    room: str
+    label: str
+    action_id: str
+    states: tuple[str, ...] = ()
+
+    def shows_for(self, state: str) -> bool:
+        return not self.states or state in self.states
+
+
+@dataclass(frozen=True)
 class Room:
     name: str
     about: tuple[tuple[str, str], ...] = ()  # (title, one or two sentences): "How Heard works"
@@ -182,11 +205,14 @@ class Room:
     digest_sections: tuple[DigestSection, ...] = ()
     on_install: Callable[[Session, int, str, datetime, Runtime], None] | None = None
     demo_steps: tuple[Callable[[Any], None], ...] = ()
+    card_buttons: tuple[CardButton, ...] = ()
+    owns_message: Callable[[Session, int, str, str], bool] | None = None
 
 
 class RoomConflict(Exception):
-    """Two rooms declared the same thing (a `/heard` form, a job, a callback id, a file);
-    Heard refuses to start, with one line naming both."""
+    """Two rooms declared the same thing (a `/heard` form, a job, a callback id, a file),
+    or a room declared a card button it does not listen to; Heard refuses to start, with
+    one line naming the rooms."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +233,11 @@ class Rooms:
         _unique(rooms, "job", lambda room: (job.name for job in room.jobs))
         _unique(rooms, "callback id", lambda room: room.manifest.callbacks)
         _unique(rooms, "export file", lambda room: (f.name for f in room.exports))
+        for room in rooms:
+            for card_button in room.card_buttons:
+                if card_button.action_id not in room.manifest.callbacks:
+                    raise RoomConflict(f"the {room.name} room's card button {card_button.action_id!r} is not "
+                                       "among its callbacks")  # fmt: skip
         registry = JobRegistry.of(job for room in rooms for job in room.jobs)
         return cls(rooms, router, registry)
 
@@ -275,6 +306,18 @@ class Rooms:
 
     def demo_steps(self) -> list[Callable[[Any], None]]:
         return [step for room in self.rooms for step in room.demo_steps]
+
+    def card_buttons(self, room: str) -> tuple[CardButton, ...]:
+        """The buttons other rooms add to `room`'s item cards, in room order."""
+        return tuple(button for other in self.rooms if other.name != room
+                     for button in other.card_buttons if button.room == room)  # fmt: skip
+
+    def message_owner(self, session: Session, workspace_id: int, channel: str, ts: str) -> str | None:
+        """The room that posted message `ts` in `channel` and follows it, if one does."""
+        for room in self.rooms:
+            if room.owns_message and room.owns_message(session, workspace_id, channel, ts):
+                return room.name
+        return None
 
 
 def _unique(rooms: tuple[Room, ...], what: str, names: Callable[[Room], Iterable[str]]) -> None:

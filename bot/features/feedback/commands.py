@@ -127,7 +127,9 @@ def feedback_command(request: CommandRequest) -> CommandReply:
             customer=parsed.customer, origin=parsed.origin, logged_by_user_id=request.user_id,
         )  # fmt: skip
         item = service.capture(session, workspace, said, now=now).item
-        card_channel = service.post_card(session, workspace, item, load_config(session, workspace.id), now=now)
+        buttons = runtime.rooms.card_buttons("feedback") if runtime.rooms is not None else ()  # other rooms' buttons
+        card_channel = service.post_card(session, workspace, item, load_config(session, workspace.id), now=now,
+                                         buttons=buttons)  # fmt: skip
     return CommandReply(
         views.logged_reply(item, card_channel, request.command),
         after=lambda: deliver_due(runtime),

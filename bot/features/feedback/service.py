@@ -18,8 +18,10 @@ close-the-loop DM) are queued in the outbox under keys, in the same transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,12 +29,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.db.models import OutboxMessage, Workspace
+from bot.db.models import Workspace
 from bot.features.feedback import views
 from bot.features.feedback.config import FeedbackConfig, load_config
 from bot.features.feedback.kinds import AckKind, ItemStatus, Source
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
-from bot.slack.outbox import OutboxStatus, enqueue
+from bot.slack.outbox import enqueue, outcomes
+
+if TYPE_CHECKING:
+    from bot.rooms import CardButton
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +203,8 @@ _IMPORTED = select(FeedbackItem).where(
 
 
 def post_card(
-    session: Session, workspace: Workspace, item: FeedbackItem, config: FeedbackConfig, *, now: datetime
+    session: Session, workspace: Workspace, item: FeedbackItem, config: FeedbackConfig, *, now: datetime,
+    buttons: Sequence[CardButton] = (),
 ) -> str | None:
     """Queue Heard's confirmation card in the first feedback channel, once per item.
 
@@ -206,6 +212,7 @@ def post_card(
     message elsewhere, `/heard feedback`): the card is where teammates see it and can
     acknowledge it. Channel feedback gets no card — a Heard reply under it would look like
     an answer and double the channel's noise — and imports get none (history, in bulk).
+    `buttons` are those other rooms add to cards (`bot.rooms.CardButton`).
     Returns the channel the card goes to, or None.
     """
     if item.source not in (Source.SHORTCUT, Source.COMMAND) or not config.feedback_channels:
@@ -215,7 +222,7 @@ def post_card(
     channel = config.feedback_channels[0]
     item.card_channel_id = channel
     session.flush()
-    blocks, text = views.card(item)
+    blocks, text = views.card(item, buttons)
     enqueue(
         session, workspace_id=workspace.id, key=card_key(workspace, item),
         method="chat.postMessage",
@@ -249,11 +256,8 @@ def link_cards(session: Session, workspace_id: int, channel_id: str | None = Non
         return 0
     keys = {f"feedback-card:{team_id}:{item.id}": item for item, team_id in pending}
     linked = 0
-    for key, result in session.execute(
-        select(OutboxMessage.idempotency_key, OutboxMessage.result).where(
-            OutboxMessage.idempotency_key.in_(keys), OutboxMessage.status == OutboxStatus.SENT
-        )
-    ):
+    for key, outcome in outcomes(session, keys).items():
+        result = outcome.result if outcome.delivered else None
         if result and result.get("ts"):
             item = keys[key]
             item.card_channel_id, item.card_ts = result.get("channel") or item.card_channel_id, result["ts"]

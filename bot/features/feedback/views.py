@@ -7,6 +7,7 @@ Every piece of user text (the feedback, customer, origin, notes) goes through
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from bot.slack.markup import is_link_url, is_user_id
 if TYPE_CHECKING:
     from bot.features.feedback.models import FeedbackItem
     from bot.features.feedback.service import MyFeedback
+    from bot.rooms import CardButton
 
 ACKNOWLEDGE_ACTION = "feedback_acknowledge"
 RESOLVE_ACTION = "feedback_resolve"
@@ -104,8 +106,9 @@ def _details(item: FeedbackItem) -> list[str]:
     return details
 
 
-def card(item: FeedbackItem) -> tuple[list[dict], str]:
-    """Heard's confirmation card in the feedback channel, with Acknowledge / Resolve."""
+def card(item: FeedbackItem, extra: Sequence[CardButton] = ()) -> tuple[list[dict], str]:
+    """Heard's confirmation card in the feedback channel, with Acknowledge / Resolve and
+    the buttons other rooms add to cards in the item's state (`extra`, `bot.rooms`)."""
     who = reporter(item)
     logged_by = (
         f" (logged by {person(item.logged_by_user_id)})"
@@ -121,28 +124,31 @@ def card(item: FeedbackItem) -> tuple[list[dict], str]:
         notes.append(f"note: {excerpt(item.note, 300)}")
     notes.append(f"said {day(item.said_at)}")
     blocks.append(context(" · ".join(notes)))
-    blocks += status_blocks(item)
+    blocks += status_blocks(item, extra=extra)
     text = f"Customer feedback from {who}: {excerpt(item.text, 200)}"
     return to_dicts(blocks), text
 
 
-def status_blocks(item: FeedbackItem, *, buttons: bool = True) -> list:
-    """The status line, and the buttons while there is something left to do."""
+def status_blocks(item: FeedbackItem, *, buttons: bool = True, extra: Sequence[CardButton] = ()) -> list:
+    """The status line, and the buttons while there is something left to do, then those
+    of `extra` (other rooms' card buttons) that show in the item's state."""
     blocks = []
+    elements = []
     if item.status == ItemStatus.RESOLVED:
         line = f"{STATUS_LABELS[ItemStatus.RESOLVED]} by {person(item.resolved_by)}"
         if item.resolution_note:
             line += f": {excerpt(item.resolution_note, 300)}"
         blocks.append(context(line))
-        return blocks
-    if item.status == ItemStatus.ACKNOWLEDGED:
-        blocks.append(context(f"{STATUS_LABELS[ItemStatus.ACKNOWLEDGED]} by {person(item.acknowledged_by)}"))
-    if buttons:
-        elements = []
+    else:
+        if item.status == ItemStatus.ACKNOWLEDGED:
+            blocks.append(context(f"{STATUS_LABELS[ItemStatus.ACKNOWLEDGED]} by {person(item.acknowledged_by)}"))
         if item.status != ItemStatus.ACKNOWLEDGED:
             elements.append(button("Acknowledge", ACKNOWLEDGE_ACTION, value=str(item.id), style="primary"))
         elements.append(button("Resolve…", RESOLVE_ACTION, value=str(item.id)))
-        blocks.append(actions(*elements, block_id=f"feedback_actions_{item.id}"))
+    elements += [button(other.label, other.action_id, value=str(item.id))
+                 for other in extra if other.shows_for(str(item.status))]  # fmt: skip
+    if buttons and elements:
+        blocks.append(actions(*elements[:25], block_id=f"feedback_actions_{item.id}"))
     return blocks
 
 
@@ -266,13 +272,14 @@ def log_modal(text: str, author: str | None, metadata: str, card_channel: str | 
     ).to_dict()  # fmt: skip
 
 
-def info_modal(title: str, message: str, item: FeedbackItem | None = None) -> dict:
+def info_modal(title: str, message: str, item: FeedbackItem | None = None,
+               extra: Sequence[CardButton] = ()) -> dict:  # fmt: skip
     """A modal that only informs (the shortcut's answer when there is nothing to log)."""
     blocks = [section(message)]
     if item is not None:
         blocks.append(section(quote(item.text, 600)))
         blocks.append(context(f"{STATUS_LABELS.get(item.status, item.status)} · said {day(item.said_at)}"))
-        blocks += status_blocks(item)
+        blocks += status_blocks(item, extra=extra)
     return View(type="modal", title=title[:24], close="Close", blocks=blocks).to_dict()
 
 
