@@ -13,8 +13,12 @@ Slack does, including its refusals:
   limits slack_sdk does not enforce (see `message_block_errors` and `view_errors`);
 - tokens are checked per workspace, and ids from another workspace are not found.
 
-Faults (429 with Retry-After, 5xx) can be injected per method, and `wait_for` lets a test
-await a call made on another thread without sleeping.
+Faults (429 with Retry-After, 5xx) can be injected per method, also *after* a call was
+accepted (the message is posted, then the answer is a 5xx or the connection drops: what a
+timeout looks like to a client); `chaos` injects them at random rates, `limit_rate` enforces
+a per-minute limit per workspace and method; and `wait_for` lets a test await a call made
+on another thread without sleeping. `conversations.history` and `conversations.replies`
+return messages' `metadata` only with `include_all_metadata`, as Slack does.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import copy
 import functools
 import itertools
 import json
+import math
 import mimetypes
 import re
 import secrets
@@ -332,6 +337,32 @@ class _Fault:
     status: int
     retry_after: int
     remaining: int
+    after_accepting: bool = False  # the call takes effect, then the answer fails
+    drop: bool = False  # no answer at all: the connection closes (with after_accepting)
+
+
+DROP_HEADER = "X-Fake-Drop-Connection"  # from the API handler to the HTTP handler: answer nothing
+
+
+@dataclass
+class _Chaos:
+    """Random faults on some methods: `ratelimited` of calls get a 429 (nothing happens),
+    `after_accepting` take effect and then fail (half a 500, half a dropped connection)."""
+
+    methods: frozenset[str]
+    ratelimited: float
+    after_accepting: float
+    random: Any
+    retry_after: int = 1
+
+
+@dataclass
+class _RateLimit:
+    """At most `per_minute` calls of a method per workspace in any `60 / speed` seconds."""
+
+    per_minute: int
+    window: float
+    seen: dict[str | None, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -586,6 +617,9 @@ class FakeSlack:
         self._tokens: dict[str, str] = {}  # token -> team id
         self._calls: list[RecordedCall] = []
         self._faults: list[_Fault] = []
+        self._chaos: _Chaos | None = None
+        self._rate_limits: dict[str, _RateLimit] = {}
+        self.rate_limited = 0  # 429s answered by `limit_rate`
         self._install_codes: dict[str, tuple[SeedWorkspace, str]] = {}
         self._uploads: dict[str, _PendingUpload] = {}  # upload key -> pending file
         self._response_urls: dict[str, _ResponseUrl] = {}
@@ -593,6 +627,9 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._last_ts_micros = 0
         self._running: ServerThread | None = None
+        # Socket Mode (`bot.sandbox.fake_socket.FakeSocketMode` sets itself here when started):
+        # apps.connections.open, called with an app-level token, answers from it.
+        self.socket: Any = None
         for workspace in workspaces:
             self.add_workspace(workspace)
 
@@ -749,18 +786,40 @@ class FakeSlack:
             self._faults.clear()
 
     def inject_fault(
-        self, method: str | None, status: int = 429, retry_after: int = 1, times: int = 1
+        self, method: str | None, status: int = 429, retry_after: int = 1, times: int = 1,
+        *, after_accepting: bool = False, drop: bool = False,
     ) -> None:
         """Make the next `times` calls of `method` (None: any method) fail with `status`.
 
         429 answers `ratelimited` with a Retry-After header of `retry_after` seconds; 5xx
         answers `{"ok": false, "error": "internal_error"}`. The failed call is recorded
-        with `reached_handler=False` and changes nothing.
+        with `reached_handler=False` and changes nothing. With `after_accepting`, the call
+        is carried out first (recorded as handled) and only its answer fails: `status`, or
+        with `drop` no answer at all, the connection closed.
         """
         if status < 400:
             raise ValueError("a fault needs an HTTP error status (>= 400)")
         with self._lock:
-            self._faults.append(_Fault(method, status, retry_after, times))
+            self._faults.append(_Fault(method, status, retry_after, times, after_accepting or drop, drop))
+
+    def chaos(
+        self, methods: Iterable[str], *, ratelimited: float = 0.0, after_accepting: float = 0.0,
+        seed: int = 0, retry_after: int = 1,
+    ) -> None:
+        """From now on, answer a share of the calls to `methods` with faults: `ratelimited`
+        of them 429 (nothing happens), `after_accepting` carried out and then answered 500
+        or not at all (half each). `chaos((), …)` stops it."""
+        import random
+
+        with self._lock:
+            chosen = frozenset(methods)
+            self._chaos = _Chaos(chosen, ratelimited, after_accepting, random.Random(seed), retry_after) if chosen else None
+
+    def limit_rate(self, method: str, per_minute: int, *, speed: float = 1.0) -> None:
+        """Answer 429 (with Retry-After) to a call of `method` that would make more than
+        `per_minute` in any minute in its workspace; `speed` shortens the minute."""
+        with self._lock:
+            self._rate_limits[method] = _RateLimit(per_minute, 60.0 / speed)
 
     # -- state inspection -------------------------------------------------------------------------
 
@@ -905,7 +964,7 @@ class FakeSlack:
         return 404, {"Content-Type": "text/plain"}, b"not found"
 
     def _handle_api(
-        self, method: str, query: str, headers: Mapping[str, str], body: bytes
+        self, method: str, query: str, headers: Mapping[str, str], body: bytes, faults: bool = True
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
         token, basic_auth = _credentials(headers)
         try:
@@ -932,7 +991,12 @@ class FakeSlack:
                     False,
                 )
             team_id = self._tokens.get(token) if token else None
-            fault = self._take_fault(method)
+            fault = self._fault_for(method, team_id) if faults else None
+            if fault is not None and fault.after_accepting:  # carried out; only the answer fails
+                status, _, payload = self._handle_api(method, query, headers, body, faults=False)
+                if fault.drop:
+                    return status, {DROP_HEADER: "1"}, payload
+                return fault.status, {}, {"ok": False, "error": "internal_error"}
             if fault is not None:
                 error = (
                     "ratelimited"
@@ -952,6 +1016,9 @@ class FakeSlack:
                     False,
                 )
                 return status, extra, payload
+            if method == "apps.connections.open":  # an app-level token, no workspace
+                opened = self.socket.open_connection(token) if self.socket else {"ok": False, "error": "invalid_auth"}
+                return self._record(method, values, None, token, 200, opened, True)
             ws: _WorkspaceState | None = None
             if method not in TOKENLESS_METHODS:
                 if not token:
@@ -1050,6 +1117,28 @@ class FakeSlack:
             self._calls.append(call)
             self._changed.notify_all()
         return status, {}, response
+
+    def _fault_for(self, method: str, team_id: str | None) -> _Fault | None:
+        """The fault this call meets: an injected one, a chaos draw, or the rate limit."""
+        fault = self._take_fault(method)
+        chaos = self._chaos
+        if fault is None and chaos is not None and method in chaos.methods:
+            draw = chaos.random.random()
+            if draw < chaos.ratelimited:
+                fault = _Fault(method, 429, chaos.retry_after, 1)
+            elif draw < chaos.ratelimited + chaos.after_accepting:
+                fault = _Fault(method, 500, 0, 1, after_accepting=True, drop=chaos.random.random() < 0.5)
+        limit = self._rate_limits.get(method)
+        if fault is None and limit is not None:
+            now = time.monotonic()
+            seen = limit.seen.setdefault(team_id, [])
+            while seen and seen[0] <= now - limit.window:
+                seen.pop(0)
+            if len(seen) >= limit.per_minute:
+                self.rate_limited += 1
+                return _Fault(method, 429, max(1, math.ceil(seen[0] + limit.window - now)), 1)
+            seen.append(now)
+        return fault
 
     def _take_fault(self, method: str) -> _Fault | None:
         for fault in self._faults:
@@ -1623,7 +1712,7 @@ class FakeSlack:
         has_more = len(in_range) > limit
         next_cursor = _encode_cursor(f"next_ts:{page[-1]['ts']}") if has_more else ""
         return {
-            "messages": copy.deepcopy(page),
+            "messages": _with_metadata(page, args.flag("include_all_metadata")),
             "has_more": has_more,
             "pin_count": 0,
             "channel_actions_ts": None,
@@ -1659,7 +1748,7 @@ class FakeSlack:
         thread = [root, *(r for r in ws.replies(channel.id, root_ts) if in_range(r))]
         page, next_cursor = self._page(thread, args, default_limit=1000)
         return {
-            "messages": copy.deepcopy(page),
+            "messages": _with_metadata(page, args.flag("include_all_metadata")),
             "has_more": bool(next_cursor),
             "response_metadata": {"next_cursor": next_cursor},
         }
@@ -2084,6 +2173,15 @@ def _add_reaction(message: dict[str, Any], name: str, user_id: str) -> bool:
     return True
 
 
+def _with_metadata(messages: list[dict[str, Any]], include: bool) -> list[dict[str, Any]]:
+    """Copies of `messages`; their `metadata` only when asked for (`include_all_metadata`)."""
+    copies = copy.deepcopy(messages)
+    if not include:
+        for message in copies:
+            message.pop("metadata", None)
+    return copies
+
+
 def _mimetype(filename: str) -> str:
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
@@ -2148,6 +2246,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         status, headers, payload = fake._handle_http(
             self.command, url.path, url.query, dict(self.headers), body
         )
+        if headers.pop(DROP_HEADER, None):  # accepted, and then the connection drops
+            self.close_connection = True
+            return
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
