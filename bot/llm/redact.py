@@ -1,9 +1,12 @@
 """Remove personal data from text before it leaves for an LLM.
 
-`redact` replaces Slack user mentions and ids, email addresses, payment card numbers and
-phone numbers with placeholders (`[user]`, `[email]`, `[card]`, `[phone]`). It errs on the
-side of redacting: a ten-digit number that may be an order id but is shaped like a phone
-number goes too. Dates, times, versions, IP addresses and short order numbers stay.
+`redact` replaces Slack user, channel and user-group mentions and ids, email addresses,
+IBANs, payment card numbers and phone numbers with placeholders (`[user]`, `[channel]`,
+`[group]`, `[email]`, `[iban]`, `[card]`, `[phone]`). Card numbers must pass the Luhn check
+and IBANs the ISO 13616 mod-97 check, so an order number shaped like one stays. It errs on
+the side of redacting phones: a ten-digit number that may be an order id but is shaped like
+a phone number goes too. Dates, times, versions, IP addresses and short order numbers stay.
+Slack's broadcast mentions (`<!here>`, `<!channel>`, `<!everyone>`) name nobody and stay.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ __all__ = ["redact"]
 
 # Slack escapes mentions as <@U123ABC> or <@U123ABC|name>; W ids are Enterprise Grid users.
 _MENTION = re.compile(r"<@[UW][A-Z0-9]{2,}(?:\|[^>]*)?>")
+# Channels as <#C123ABC> or <#C123ABC|general> (G: private channels of old, D: DMs), user
+# groups as <!subteam^S123ABC> or <!subteam^S123ABC|@support>. A channel's name can say
+# who it is about (#deal-acme-jane), so the label goes with the id.
+_CHANNEL_MENTION = re.compile(r"<#[CGD][A-Z0-9]{2,}(?:\|[^>]*)?>")
+_GROUP_MENTION = re.compile(r"<!subteam\^[A-Z0-9]{2,}(?:\|[^>]*)?>")
 
 # Slack turns typed addresses into links, <mailto:a@b.com|a@b.com> and <tel:5551234|555-1234>;
 # the whole link goes, so a label cannot keep half of it.
@@ -56,10 +64,25 @@ _PHONE = re.compile(
 )
 _DATE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}[./-]\d{1,2}[./-]\d{1,2}", re.ASCII)
 _NON_DIGIT = re.compile(r"\D", re.ASCII)
+_PHONE_SEPARATOR = re.compile(r"[ .-]")
 
 # Bare ids as they appear in copied links or logs (U0123ABCD). Requiring a digit keeps
 # shouted words such as "UNDERSTOOD" or "WEDNESDAY".
 _USER_ID = re.compile(r"\b[UW](?=[A-Z0-9]*\d)[A-Z0-9]{6,12}\b", re.ASCII)
+# Channel and group ids are matched only with a digit second (C0123ABCD), as Slack issues
+# them: product codes such as "CODE1234" or "DEMO2024" stay.
+_CHANNEL_ID = re.compile(r"\b[CGD]\d[A-Z0-9]{7,10}\b", re.ASCII)
+_GROUP_ID = re.compile(r"\bS\d[A-Z0-9]{7,10}\b", re.ASCII)
+
+# IBANs: a country code, two check digits and 11-30 letters or digits, in one run or in
+# groups of four separated by single spaces (the printed form), upper or lower case. A
+# grouped candidate may run into a following short number ("... 0130 00 12"); the longest
+# run of whole groups that passes the mod-97 check is the IBAN (`_replace_iban`).
+_IBAN = re.compile(
+    r"\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)\b",
+    re.ASCII | re.IGNORECASE,
+)
+_IBAN_GROUPS = re.compile(r"[A-Z0-9]+", re.ASCII | re.IGNORECASE)
 
 
 def redact(text: str) -> str:
@@ -79,13 +102,38 @@ def redact(text: str) -> str:
 def _redact_once(text: str) -> str:
     # Mentions first: "<@U1|bob@example.com>" should become [user], not "<@[email]>".
     text = _MENTION.sub("[user]", text)
+    text = _CHANNEL_MENTION.sub("[channel]", text)
+    text = _GROUP_MENTION.sub("[group]", text)
     text = _MAILTO_LINK.sub("[email]", text)
     text = _TEL_LINK.sub("[phone]", text)
     text = _EMAIL.sub("[email]", text)
+    # IBANs before cards and phones: their digits would otherwise look like either.
+    text = _IBAN.sub(_replace_iban, text)
     # Cards before phones, or a phone pattern would take a bite out of a card number.
     text = _CARD.sub(_replace_card, text)
     text = _PHONE.sub(_replace_phone, text)
-    return _USER_ID.sub("[user]", text)
+    text = _USER_ID.sub("[user]", text)
+    text = _CHANNEL_ID.sub("[channel]", text)
+    return _GROUP_ID.sub("[group]", text)
+
+
+def _replace_iban(match: re.Match[str]) -> str:
+    candidate = match.group()
+    groups = _IBAN_GROUPS.findall(candidate)
+    for end in range(len(groups), 0, -1):
+        compact = "".join(groups[:end])
+        if 15 <= len(compact) <= 34 and _iban_valid(compact):
+            # Groups are separated by single spaces, so the prefix is their join.
+            return "[iban]" + candidate[len(" ".join(groups[:end])) :]
+    return candidate
+
+
+def _iban_valid(compact: str) -> bool:
+    """ISO 13616: move the first four characters to the end, letters to 10-35, mod 97 is 1."""
+    if not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return False
+    rearranged = (compact[4:] + compact[:4]).upper()
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
 
 
 def _replace_card(match: re.Match[str]) -> str:
@@ -121,8 +169,17 @@ def _luhn_valid(digits: str) -> bool:
 
 def _replace_phone(match: re.Match[str]) -> str:
     candidate = match.group()
+    if _DATE.fullmatch(candidate):
+        return candidate
     digit_count = len(_NON_DIGIT.sub("", candidate))
     # E.164 numbers have at most 15 digits; fewer than 7 is an order number or a count.
-    if not 7 <= digit_count <= 15 or _DATE.fullmatch(candidate):
-        return candidate
-    return "[phone]"
+    if 7 <= digit_count <= 15:
+        return "[phone]"
+    if digit_count > 15:
+        # A phone followed by another number ("+1 200 555 0100 00000"): the longest head
+        # that ends at a separator and is phone-sized is the phone; the rest stays.
+        for cut in reversed([m.start() for m in _PHONE_SEPARATOR.finditer(candidate)]):
+            head = candidate[:cut]
+            if 7 <= len(_NON_DIGIT.sub("", head)) <= 15 and not _DATE.fullmatch(head):
+                return "[phone]" + candidate[cut:]
+    return candidate

@@ -42,6 +42,17 @@ REDACTED = [
     ("<@U123ABC> said hi to <@U0123ABCD|bob>", "[user] said hi to [user]"),
     ("<@U0123ABCD|bob@example.com>", "[user]"),
     ("ids U0123ABCD and W0123ABCD.", "ids [user] and [user]."),
+    # Slack channels and user groups
+    ("channel <#C0123ABCD|general>", "channel [channel]"),
+    ("in <#C0123ABCD> and <#G0123ABCD|deal-acme>", "in [channel] and [channel]"),
+    ("ask <!subteam^S0123ABCD|@support> or <!subteam^S0123ABCD>", "ask [group] or [group]"),
+    ("ids C0123ABCD, D0123ABCD and S0123ABCD", "ids [channel], [channel] and [group]"),
+    # IBANs (mod-97 valid), printed, in one run, lower case, running into a number
+    ("pay DE89 3704 0044 0532 0130 00 now", "pay [iban] now"),
+    ("GB82WEST12345698765432", "[iban]"),
+    ("iban: gb82 west 1234 5698 7654 32.", "iban: [iban]."),
+    ("FR76 3000 6000 0112 3456 7890 189", "[iban]"),
+    ("NL91 ABNA 0417 1643 00 12", "[iban] 12"),
 ]
 
 KEPT = [
@@ -65,7 +76,9 @@ KEPT = [
     "price 1 000 000",
     "4111 1111 1111 1112",  # fails Luhn
     "UNDERSTOOD, WEDNESDAY",
-    "channel <#C0123ABCD|general>",
+    "<!here> and <!channel>, <!everyone>",
+    "GB82 WEST 1234 5698 7654 33",  # fails mod 97
+    "CODE1234, DEMO2024 and S3 bucket",
     "",
     "nothing personal here",
 ]
@@ -103,6 +116,47 @@ def card_numbers(draw):
 
 
 slack_ids = st.from_regex(r"[UW][0-9][A-Z0-9]{7}", fullmatch=True)
+channel_ids = st.from_regex(r"[CGD][0-9][A-Z0-9]{7,9}", fullmatch=True)
+group_ids = st.from_regex(r"S[0-9][A-Z0-9]{7,9}", fullmatch=True)
+labels = st.text(st.characters(blacklist_characters=">"), max_size=20)
+
+
+def _iban_check_digits(country: str, bban: str) -> str:
+    rearranged = bban + country + "00"
+    number = int("".join(str(int(char, 36)) for char in rearranged))
+    return f"{98 - number % 97:02d}"
+
+
+@st.composite
+def ibans(draw):
+    """Mod-97-valid IBANs, printed in groups of four or in one run, either case."""
+    country = draw(st.from_regex(r"[A-Z]{2}", fullmatch=True))
+    bban = draw(st.from_regex(r"[A-Z0-9]{11,30}", fullmatch=True))
+    iban = country + _iban_check_digits(country, bban) + bban
+    if draw(st.booleans()):
+        iban = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+    return iban.lower() if draw(st.booleans()) else iban
+
+
+@st.composite
+def phone_numbers(draw):
+    """Phones in the shapes people write: international, North American, European."""
+
+    def digits(n: int) -> str:
+        return draw(st.text("0123456789", min_size=n, max_size=n))
+
+    area = draw(st.sampled_from("23456789")) + digits(2)
+    exchange = draw(st.sampled_from("23456789")) + digits(2)
+    shape = draw(st.sampled_from(["intl", "nanp", "dashed", "national", "e164"]))
+    if shape == "intl":
+        return f"+{draw(st.integers(1, 99))} {area} {exchange} {digits(4)}"
+    if shape == "nanp":
+        return f"({area}) {exchange}-{digits(4)}"
+    if shape == "dashed":
+        return f"{area}-{exchange}-{digits(4)}"
+    if shape == "national":
+        return f"0{draw(st.integers(1, 99)):02d} {digits(7)}"
+    return f"+{draw(st.integers(1, 9))}{area}{exchange}{digits(4)}"
 
 
 def test_card_strategy_makes_luhn_valid_numbers():
@@ -143,3 +197,36 @@ def test_generated_card_never_survives(before, card, after):
 def test_generated_slack_user_id_never_survives(before, user_id, after):
     assert user_id not in redact(f"{before} {user_id} {after}")
     assert user_id not in redact(f"{before}<@{user_id}|{after.replace('>', '')}>")
+
+
+def test_iban_strategy_makes_valid_ibans():
+    # Guards the generator: the published example IBANs.
+    assert _iban_check_digits("DE", "370400440532013000") == "89"
+    assert _iban_check_digits("GB", "WEST12345698765432") == "82"
+
+
+@given(st.text(), ibans(), st.text())
+def test_generated_iban_never_survives(before, iban, after):
+    redacted = redact(f"{before} {iban} {after}")
+    assert iban not in redacted
+    assert iban.replace(" ", "") not in redacted.replace(" ", "")
+
+
+@given(st.text(), phone_numbers(), st.text())
+def test_generated_phone_never_survives(before, phone, after):
+    redacted = redact(f"{before} {phone} {after}")
+    assert phone not in redacted
+
+
+@given(st.text(), channel_ids, labels, st.text())
+def test_generated_channel_never_survives(before, channel_id, label, after):
+    assert channel_id not in redact(f"{before} <#{channel_id}|{label}> {after}")
+    assert channel_id not in redact(f"{before} <#{channel_id}> {after}")
+    assert channel_id not in redact(f"{before} {channel_id} {after}")
+
+
+@given(st.text(), group_ids, labels, st.text())
+def test_generated_user_group_never_survives(before, group_id, label, after):
+    redacted = redact(f"{before} <!subteam^{group_id}|@{label}> {after}")
+    assert group_id not in redacted and f"@{label}>" not in redacted
+    assert group_id not in redact(f"{before} {group_id} {after}")
