@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot.features.admin import commands, service, views
@@ -27,6 +28,7 @@ from bot.slack import outbox
 from bot.slack.blocks import truncate
 from bot.slack.channels import ChannelUnusable, ensure_postable
 from bot.slack.commands import UsageError
+from bot.slack.requests import FormValues, interaction_of
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,10 @@ class AdminRoom:
             snapshot = service.config_snapshot(session, caller.workspace_id, job_catalog(self.runtime), audit_entries=0)
         view = self._setting_view(client, snapshot, setting)
         if view is not None:
-            client.views_open(trigger_id=trigger_id, view=view)
+            try:
+                client.views_open(trigger_id=trigger_id, view=view)
+            except SlackApiError as exc:  # an expired trigger: the admin presses again
+                log.info("could not open the %s modal: %s", setting, exc.response.get("error"))
 
     def _setting_view(self, client: WebClient, snapshot: service.ConfigSnapshot, setting: str) -> dict | None:
         if setting == "stories_channel":
@@ -93,7 +98,7 @@ class AdminRoom:
             return views.schedule_modal(snapshot.schedules, snapshot.time_zone)
         return None
 
-    def check_setting(self, setting: str, values: dict) -> dict[str, str]:
+    def check_setting(self, setting: str, values: FormValues) -> dict[str, str]:
         """What a submission gets wrong without asking Slack; shown in the modal."""
         picked = _picked(values)
         try:
@@ -116,7 +121,7 @@ class AdminRoom:
             return {exc.field: _plain(exc.message)}
         return {}
 
-    def save_setting(self, client: WebClient, *, team_id: str, user_id: str, setting: str, values: dict) -> Saved:
+    def save_setting(self, client: WebClient, *, team_id: str, user_id: str, setting: str, values: FormValues) -> Saved:
         """A modal submission, after the ack: saved through the service functions the slash
         commands use. A refusal comes back as `errors` for the caller to pass on."""
         caller = self.context.access(client, team_id, user_id)
@@ -193,16 +198,14 @@ def _postable(client: WebClient, channel: str) -> None:
         raise FieldError("channel", str(exc)) from None
 
 
-def _picked(values: dict) -> dict:
+def _picked(values: FormValues) -> dict:
     """A modal's state values by block id: the selected channel, people, option or text.
 
     Anything not shaped as Slack sends it (a forged submission) reads as nothing picked.
     """
     picked = {}
-    for block_id, actions in (values if isinstance(values, dict) else {}).items():
-        for state in (actions if isinstance(actions, dict) else {}).values():
-            if not isinstance(state, dict):
-                continue
+    for block_id, actions in values.blocks.items():
+        for state in actions.values():
             kind = state.get("type")
             if kind == "conversations_select":
                 value = state.get("selected_conversation")
@@ -293,21 +296,23 @@ def _register_setting(app: App, room: AdminRoom, setting: str) -> None:
     @app.action(views.setup_action(setting))
     def open_setting(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         ack()
-        room.open_setting(client, team_id=context.team_id, user_id=body["user"]["id"],
-                          setting=setting, trigger_id=body["trigger_id"])  # fmt: skip
+        request = interaction_of(context, body)
+        room.open_setting(client, team_id=context.team_id, user_id=request.user_id,
+                          setting=setting, trigger_id=request.trigger_id)  # fmt: skip
 
     @app.view(views.setting_callback(setting))
-    def save_setting(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
-        values = (view.get("state") or {}).get("values") or {}
+    def save_setting(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        request = interaction_of(context, body)
+        values = request.view.values
         errors = room.check_setting(setting, values)
         if errors:
             ack(response_action="errors", errors=errors)
             return
         ack()
-        user_id = body["user"]["id"]
+        user_id = request.user_id
         saved = room.save_setting(client, team_id=context.team_id, user_id=user_id, setting=setting, values=values)
         if saved.errors:
-            room.tell(context.get("workspace_id"), user_id, setting, saved.errors, body.get("trigger_id"))
+            room.tell(context.get("workspace_id"), user_id, setting, saved.errors, request.trigger_id)
         for work in saved.after:
             work()
         room.publish_home(client, team_id=context.team_id, user_id=user_id)

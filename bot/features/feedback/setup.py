@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ConversationFilter,
     ConversationSelectElement,
@@ -23,6 +24,7 @@ from bot.rooms import ChecklistItem, RoomContext, SetupRequest
 from bot.slack import outbox
 from bot.slack.blocks import channel_link, escape, section
 from bot.slack.commands import CommandFailed, UsageError
+from bot.slack.requests import Interaction, interaction_of
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +87,8 @@ def channel_modal() -> dict:
     ).to_dict()  # fmt: skip
 
 
-def _picked_channel(view: dict) -> str | None:
-    state = (((view.get("state") or {}).get("values") or {}).get("channel") or {}).get("pick")
-    value = state.get("selected_conversation") if isinstance(state, dict) else None
-    return value if isinstance(value, str) else None
+def _picked_channel(request: Interaction) -> str | None:
+    return request.view.values.conversation("channel")
 
 
 def register_setup(app: App, room: RoomContext) -> None:
@@ -97,18 +97,23 @@ def register_setup(app: App, room: RoomContext) -> None:
     @app.action(SETUP_ACTION)
     def open_modal(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         ack()
-        caller = room.access(client, context.team_id, body["user"]["id"])
+        request = interaction_of(context, body)
+        caller = room.access(client, context.team_id, request.user_id)
         if caller.is_admin:
-            client.views_open(trigger_id=body["trigger_id"], view=channel_modal())
+            try:
+                client.views_open(trigger_id=request.trigger_id, view=channel_modal())
+            except SlackApiError as exc:  # an expired trigger: the admin presses again
+                log.info("could not open the feedback-channel modal: %s", exc.response.get("error"))
 
     @app.view(SETUP_MODAL)
-    def save(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
-        channel = _picked_channel(view)
+    def save(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        request = interaction_of(context, body)
+        channel = _picked_channel(request)
         if channel is None:
             ack(response_action="errors", errors={"channel": "Pick a channel."})
             return
         ack()  # joining the channel and reading its history happen after Slack's 3 seconds
-        user_id, team_id = body["user"]["id"], context.team_id
+        user_id, team_id = request.user_id, context.team_id
         caller = room.access(client, team_id, user_id)
         if caller.workspace_id is None:
             return
@@ -117,9 +122,9 @@ def register_setup(app: App, room: RoomContext) -> None:
                 raise CommandFailed("Only Heard admins can add a feedback channel.")
             added = commands.add_feedback_channel(runtime, client, caller.workspace_id, user_id, channel)
         except (CommandFailed, UsageError) as exc:
-            outbox.follow_up(runtime, workspace_id=caller.workspace_id, user_id=user_id, ref=body.get("trigger_id"),
+            outbox.follow_up(runtime, workspace_id=caller.workspace_id, user_id=user_id, ref=request.trigger_id,
                              text=f"I couldn't add that feedback channel: {exc}")  # fmt: skip
             return
         room.publish_home(client, team_id, user_id)  # the checklist shows the channel at once
         commands.backfill_and_report(runtime, client, caller.workspace_id, user_id, added,
-                                     ref=body.get("trigger_id"))  # fmt: skip
+                                     ref=request.trigger_id)  # fmt: skip
