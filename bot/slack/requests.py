@@ -256,7 +256,7 @@ def interaction(body: object) -> Interaction:
     if not isinstance(body, dict):
         raise BadRequest("payload is not an object")
     kind = body.get("type")
-    if kind not in INTERACTION_TYPES:
+    if not isinstance(kind, str) or kind not in INTERACTION_TYPES:
         raise BadRequest("not an interaction")
     user = body.get("user")
     user_id = user.get("id") if isinstance(user, dict) else None
@@ -304,7 +304,7 @@ def interaction_of(context: Mapping[str, Any], body: object = None) -> Interacti
 def typed_interactions(context, body: dict, next: Callable[[], Any]):
     """Bolt middleware: read every interaction once, into ``context["heard_interaction"]``;
     answer one Slack could not have sent with an empty 200 and a log line."""
-    if not isinstance(body, dict) or body.get("type") not in INTERACTION_TYPES:
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str) or body["type"] not in INTERACTION_TYPES:
         return next()
     try:
         context[_CONTEXT_KEY] = interaction(body)
