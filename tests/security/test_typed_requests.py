@@ -28,7 +28,15 @@ from bot.features.feedback import views as feedback_views
 from bot.features.feedback.setup import SETUP_MODAL
 from bot.features.stories import views as story_views
 from bot.slack.engagement import ts_time, valid_ts
-from bot.slack.requests import MAX_ID, BadRequest, FormValues, Interaction, View, interaction, record_id
+from bot.slack.requests import (
+    MAX_ID,
+    BadRequest,
+    FormValues,
+    Interaction,
+    View,
+    interaction,
+    record_id,
+)
 from tests.features.feedback.room import feedback  # noqa: F401  (the fixture)
 from tests.people import ACME, FEEDBACK, GENERAL, MAYA, PRIYA
 
@@ -200,7 +208,7 @@ def quiet(caplog):
     return check
 
 
-def test_a_message_whose_ts_overflows_the_year_is_skipped(feedback, quiet):
+def test_a_message_whose_ts_overflows_the_year_is_skipped(feedback, quiet):  # noqa: F811 - the fixture
     event = {"type": "message", "channel": FEEDBACK, "user": PRIYA, "text": "the export is slow",
              "ts": OVERFLOWING_TS, "channel_type": "channel"}  # fmt: skip
     feedback.event(event)
@@ -228,7 +236,7 @@ BAD_STATES = {
 
 
 @pytest.mark.parametrize("callback_id", MODALS)
-def test_a_modal_submitted_with_values_of_the_wrong_shape_gets_an_answer(feedback, quiet, callback_id):
+def test_a_modal_submitted_with_values_of_the_wrong_shape_gets_an_answer(feedback, quiet, callback_id):  # noqa: F811 - the fixture
     metadata = json.dumps({"item": "9" * 40, "post": "9" * 40, "edit": "9" * 40, "source": ["x"]})
     for name, state in BAD_STATES.items():
         response = feedback.heard.sender.interaction(submission(callback_id, state=state, metadata=metadata))
@@ -243,7 +251,7 @@ def test_a_modal_submitted_with_values_of_the_wrong_shape_gets_an_answer(feedbac
 @pytest.mark.parametrize("action_id", [feedback_views.ACKNOWLEDGE_ACTION, feedback_views.RESOLVE_ACTION,
                                        story_views.APPROVE_ACTION, story_views.DISCARD_ACTION,
                                        story_views.EDIT_ACTION, story_views.REFLECT_ACTION])  # fmt: skip
-def test_a_button_carrying_a_forged_id_is_told_it_does_not_exist(feedback, quiet, action_id):
+def test_a_button_carrying_a_forged_id_is_told_it_does_not_exist(feedback, quiet, action_id):  # noqa: F811 - the fixture
     for value in ("9" * 40, "-1", "١", "1e9", ""):
         url = feedback.slack.response_url(ACME)
         payload = feedback.heard.sender.block_actions_payload(
@@ -271,7 +279,7 @@ def bolt_dispatch(heard, payload: dict):
 
 
 @pytest.mark.parametrize("user", [["U0MAYA0001"], {"id": ["U0MAYA0001"]}, {"id": 5}])
-def test_a_user_id_that_is_not_a_string_is_skipped_with_one_line(feedback, caplog, quiet, user):
+def test_a_user_id_that_is_not_a_string_is_skipped_with_one_line(feedback, caplog, quiet, user):  # noqa: F811 - the fixture
     payload = submission(feedback_views.LOG_MODAL, user=user)
     response = bolt_dispatch(feedback.heard, payload)
     assert response.status == 200 and response.body == ""
@@ -282,7 +290,7 @@ def test_a_user_id_that_is_not_a_string_is_skipped_with_one_line(feedback, caplo
 # A number or a list never gets this far: the HTTP front and Socket Mode refuse it
 # (`bot.slack.front.check_shape`; tests/security/test_front_door.py).
 @pytest.mark.parametrize("channel", ["C0FEEDBACK", {"id": 5}, {"name": "general"}, {"id": "<!here>"}])
-def test_a_shortcut_whose_channel_is_not_an_object_with_an_id_says_it_cannot_log(feedback, quiet, channel):
+def test_a_shortcut_whose_channel_is_not_an_object_with_an_id_says_it_cannot_log(feedback, quiet, channel):  # noqa: F811 - the fixture
     message = feedback.slack.post_as(PRIYA, GENERAL, "The export drops rows")
     payload = feedback.heard.sender.message_shortcut_payload(
         team_id=ACME, user_id=MAYA, callback_id=feedback_views.LOG_SHORTCUT, channel_id=GENERAL, message=message)
