@@ -195,6 +195,7 @@ def explore_commands(database: Path, team_id: str) -> list[str]:
     return [
         f"{prefix} jobs list",
         f"{prefix} export --out {EXPORT_DIR} --team {team_id}",
+        f"{prefix} digest preview --team {team_id}",
     ]
 
 

@@ -128,8 +128,8 @@ def test_demo_ends_with_commands_that_read_its_database(demo_output):
     explore = step(demo_output, "Explore what the demo stored")
     assert demo_output.rstrip().endswith(explore.rstrip())  # the last thing printed
     commands = [line.strip() for line in explore.splitlines() if line.startswith("  DATABASE_URL=")]
-    assert [c.split(" ", 2)[2] for c in commands] == ["jobs list", "export --out heard-export --team T0ACME001"]
-    assert "heard digest" not in demo_output  # not built yet
+    assert [c.split(" ", 2)[2] for c in commands] == ["jobs list", "export --out heard-export --team T0ACME001",
+                                                      "digest preview --team T0ACME001"]
 
 
 def test_the_invocation_printed_is_the_one_that_works_here(tmp_path, monkeypatch):
@@ -162,8 +162,9 @@ def test_heard_demo_keeps_its_database_and_the_printed_commands_work(tmp_path):
         assert "Summary" in result.stdout
         return [line.strip() for line in result.stdout.splitlines() if line.startswith("  DATABASE_URL=")]
 
-    jobs, export = demo()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["heard-demo.db"]  # kept, and nothing else
+    jobs, export, digest = demo()
+    # The database kept, the digest's page beside it, and nothing else.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["heard-demo.db", "heard-digest.html"]
     listed = subprocess.run(jobs, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
     assert listed.returncode == 0, listed.stderr
     assert "feedback-sweep" in listed.stdout and "T0ACME001" in listed.stdout
@@ -172,6 +173,9 @@ def test_heard_demo_keeps_its_database_and_the_printed_commands_work(tmp_path):
     with (tmp_path / "heard-export" / "feedback.csv").open(encoding="utf-8") as handle:
         first = list(csv.DictReader(handle))
     assert len(first) == 9 and {row["team_id"] for row in first} == {"T0ACME001"}
+    previewed = subprocess.run(digest, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert previewed.returncode == 0, previewed.stderr
+    assert "Leadership digest · Acme Robotics" in previewed.stdout
 
     demo()  # replaces the database: the same nine items, not eighteen
     subprocess.run(export, shell=True, cwd=tmp_path, check=True, capture_output=True, timeout=60, env=env)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bot.rooms import Rooms
 
-ROOMS = ("admin", "feedback", "stories", "decisions")
+ROOMS = ("admin", "feedback", "stories", "decisions", "digest")
 """The rooms, in the order their forms, App Home sections and demo steps appear."""
 
 

@@ -1,5 +1,10 @@
-"""The leadership digest: what customers said that nobody acted on, grouped into themes.
+"""The leadership digest room: what customers said that nobody acted on, grouped into
+themes and connected to what departments decided, sent to leaders every week.
 
-For now this package holds the offline theme engine (`themes.py`), a plain module with no
-Slack and no database; the room itself (`room.py`, its service and renderers) comes later.
+- `service.py` builds one `Digest` for a workspace and period from the other rooms'
+  `queries` modules; `themes.py` is its offline theme engine.
+- `views.py` (Block Kit, text) and `formats.py` (JSON, HTML) render it; `chart.py` draws
+  the trend chart.
+- `delivery.py` holds the rules of the weekly delivery and the digest's buttons;
+  `jobs.py` runs it; `slack_calls.py` is the job's Slack reads and the chart's upload.
 """

@@ -7,15 +7,18 @@ digest's JSON), times are aware UTC.
 
 from __future__ import annotations
 
+import bisect
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Workspace
 from bot.features.feedback import service
+from bot.features.feedback.config import load_config
 from bot.features.feedback.kinds import AckKind, ItemStatus
 from bot.features.feedback.models import FeedbackItem
 
@@ -100,6 +103,113 @@ def period_counts(session: Session, workspace_id: int, start: datetime, end: dat
     ).all()
     delays = [(acked - said).total_seconds() / 3600 for said, acked in rows if acked is not None]
     return PeriodCounts(len(rows), len(delays), round(statistics.median(delays), 1) if delays else None)
+
+
+def ignore_after(session: Session, workspace_id: int) -> timedelta:
+    """How long the workspace's feedback may go unacknowledged before it counts as ignored."""
+    return load_config(session, workspace_id).ignore_after
+
+
+def _unacknowledged_at(workspace_id: int, moment: datetime, span: timedelta):
+    """Said more than `span` before `moment`, and neither acknowledged nor resolved by then."""
+    return (
+        FeedbackItem.workspace_id == workspace_id,
+        FeedbackItem.said_at < moment - span,
+        or_(FeedbackItem.acknowledged_at.is_(None), FeedbackItem.acknowledged_at > moment),
+        or_(FeedbackItem.resolved_at.is_(None), FeedbackItem.resolved_at > moment),
+    )
+
+
+_SUMMARY_COLUMNS = (
+    FeedbackItem.id, FeedbackItem.text, FeedbackItem.customer, FeedbackItem.reporter_user_id,
+    FeedbackItem.reporter_name, FeedbackItem.said_at, FeedbackItem.status, FeedbackItem.permalink,
+    FeedbackItem.acknowledged_at, FeedbackItem.channel_id, FeedbackItem.message_ts,
+    FeedbackItem.card_channel_id, FeedbackItem.card_ts,
+)  # fmt: skip
+
+
+def ignored_at(session: Session, workspace_id: int, moment: datetime) -> list[FeedbackSummary]:
+    """The ignored backlog as it stood at `moment`: items unacknowledged past
+    `ignore-after` then (the digest's `ignored`), oldest first, each with a link to its
+    message or card. Columns, not rows, so a backlog of 100,000 items reads quickly."""
+    workspace = session.get(Workspace, workspace_id)
+    rows = session.execute(
+        select(*_SUMMARY_COLUMNS)
+        .where(*_unacknowledged_at(workspace_id, moment, ignore_after(session, workspace_id)))
+        .order_by(FeedbackItem.said_at, FeedbackItem.id)
+    )
+    found = []
+    for i, text, customer, user, name, said, status, link, acked, channel, ts, card_channel, card_ts in rows:
+        if not link and workspace is not None:  # Slack's permalink shape, as `service.item_link`
+            if channel and ts:
+                link = service.message_link(workspace, channel, ts)
+            elif card_channel and card_ts:
+                link = service.message_link(workspace, card_channel, card_ts)
+        found.append(FeedbackSummary(str(i), text, customer, user or name, said, ItemStatus(status), link, acked))
+    return found
+
+
+def ignored_count_at(session: Session, workspace_id: int, moment: datetime) -> int:
+    """How many items `ignored_at(moment)` would return."""
+    span = ignore_after(session, workspace_id)
+    return session.scalar(select(func.count()).where(*_unacknowledged_at(workspace_id, moment, span))) or 0
+
+
+@dataclass(frozen=True)
+class WeekCounts:
+    start: datetime
+    end: datetime
+    received: int  # said in [start, end)
+    ignored: int  # of those, how many went unacknowledged past ignore-after (ignored at some point)
+
+
+def weekly_counts(session: Session, workspace_id: int, edges: Sequence[datetime]) -> list[WeekCounts]:
+    """Feedback said in each [edges[i], edges[i+1]): received, and how many of those were
+    ever ignored (an item acknowledged after it was flagged still counts: it was ignored)."""
+    if len(edges) < 2:
+        return []
+    rows = session.execute(
+        select(FeedbackItem.said_at, FeedbackItem.ignored_at).where(
+            FeedbackItem.workspace_id == workspace_id, FeedbackItem.said_at >= edges[0],
+            FeedbackItem.said_at < edges[-1],
+        )
+    ).all()  # fmt: skip
+    received = [0] * (len(edges) - 1)
+    ignored = [0] * (len(edges) - 1)
+    for said, flagged in rows:
+        week = bisect.bisect_right(edges, _aware(said)) - 1
+        if 0 <= week < len(received):
+            received[week] += 1
+            ignored[week] += flagged is not None
+    return [WeekCounts(edges[i], edges[i + 1], received[i], ignored[i]) for i in range(len(received))]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ButtonAck:
+    """What pressing Acknowledge (outside the feedback room's own card) did."""
+
+    counted: bool
+    reason: str  # why it did not count, when it did not
+    acknowledged_by: str | None  # who acknowledged the item first
+
+
+def acknowledge_by_button(session: Session, workspace_id: int, item_id: str, *, user_id: str,
+                          now: datetime) -> ButtonAck:  # fmt: skip
+    """Someone pressed Acknowledge on the item elsewhere (a digest): it counts like the
+    card's button, and the reporter is told once. Raises `service.UnknownItem`
+    (`UnknownFeedback` here) for an id that is not this workspace's."""
+    workspace = session.get(Workspace, workspace_id)
+    item = service.find_item(session, workspace_id, item_id)
+    result = service.acknowledge(session, workspace, item, kind=AckKind.BUTTON, user_id=user_id,
+                                 ref="acknowledge", now=now)  # fmt: skip
+    return ButtonAck(result.counted, result.reason, item.acknowledged_by)
+
+
+UnknownFeedback = service.UnknownItem
 
 
 def acknowledge_by_decision(session: Session, workspace_id: int, item_id: str, *, user_id: str,

@@ -121,6 +121,7 @@ EXAMPLES = {
     "decision-nudges": "decision-nudges dm",
     "story now": "story now",
     "story list": "story list",
+    "digest now": "digest now",
 }
 ADMIN_ONLY = sorted(name for name, sub in {c.name: c for c in load_rooms().router}.items() if sub.admin_only)
 

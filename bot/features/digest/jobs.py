@@ -1,0 +1,50 @@
+"""The digest room's recurring job: `leadership-digest` (default Friday 16:00, schedules/)."""
+
+from __future__ import annotations
+
+from bot.db.models import Workspace
+from bot.features.digest import delivery, service, slack_calls
+from bot.features.digest.chart import trend_png
+from bot.scheduler.registry import JobContext, JobSpec
+
+
+def leadership_digest(job: JobContext) -> str:
+    """DM each leader this period's digest and post it in the digest channel when one is
+    set, each once per period (`delivery`), with the trend chart; a leader who left is
+    skipped and the admins told once. An empty backlog still gets its short digest."""
+    workspace = job.session.get(Workspace, job.workspace_id)
+    report = delivery.DeliveryReport()
+    done = delivery.delivered(job.session, workspace.id, job.period)
+    due = []
+    for recipient in delivery.recipients(job.session, workspace.id):
+        if recipient.id in done:
+            report.already.append(recipient.id)
+        elif recipient.kind == "leader" and slack_calls.has_left(job.client, recipient.id):
+            report.left.append(recipient.id)
+            delivery.tell_admins_leader_left(job.session, workspace, recipient.id,
+                                             command=job.settings.heard_slash_command, now=job.now)  # fmt: skip
+        else:
+            due.append(recipient)
+    if not due:
+        return str(report) if (report.already or report.left) else "no leaders and no digest channel; nothing sent"
+    digest = service.build_digest(job.session, workspace.id, end=job.now)
+    png = trend_png(digest.trend)
+    for recipient in due:
+        chart = None
+        conversation = slack_calls.conversation_for(job.client, recipient.id) if png else None
+        if conversation:
+            file_id = slack_calls.upload_file(job.client, png, filename=f"heard-trend-{job.period}.png",
+                                              alt_text=delivery.CHART_TITLE)  # fmt: skip
+            chart = (file_id, conversation) if file_id else None
+        if delivery.queue_digest(job.session, workspace, job.period, digest, recipient, chart=chart,
+                                 command=job.settings.heard_slash_command, now=job.now):  # fmt: skip
+            report.queued.append(recipient.id)
+        else:
+            report.already.append(recipient.id)
+    return str(report)
+
+
+JOBS = (
+    JobSpec(name="leadership-digest", run=leadership_digest, period="week",
+            description="Send leaders the weekly digest"),
+)  # fmt: skip

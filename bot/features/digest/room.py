@@ -1,0 +1,28 @@
+"""What the digest room adds to Heard (see `bot.rooms`)."""
+
+from bot.features.digest import delivery, demo, handlers, views
+from bot.features.digest.commands import COMMANDS
+from bot.features.digest.jobs import JOBS
+from bot.rooms import ManifestPart, Room
+
+ABOUT = ("Every week each leader gets a digest by DM (and the digest channel, when set): ignored customer "
+         "feedback grouped into themes, the decisions departments logged about each theme, rising themes, the "
+         "oldest items, decision logging by department, story engagement and a trend chart.")
+
+ROOM = Room(
+    name="digest",
+    about=(("Leadership digest", ABOUT),),
+    register=handlers.register,
+    commands=COMMANDS,
+    jobs=JOBS,
+    manifest=ManifestPart(
+        scopes={
+            "files:write": "share the digest's trend chart",
+            "im:write": "DM leaders their digest and its chart",
+            "users:read": "skip digest leaders who left the workspace",
+        },
+        callbacks=(views.ACKNOWLEDGE_ACTION, views.ASSIGN_ACTION, views.OPEN_ACTION, views.ASSIGN_MODAL),
+    ),
+    forget=delivery.forget,
+    demo_steps=demo.DEMO_STEPS,
+)

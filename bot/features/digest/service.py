@@ -1,0 +1,345 @@
+"""The leadership digest: one `Digest` for a workspace and a period, built from what the
+other rooms' `queries` modules say, and the rules of its weekly delivery.
+
+What a digest holds, and the rule behind each part:
+
+- **The period** is the seven days ending at `end` (the job's run, or now for a preview);
+  the previous period is the seven days before it.
+- **Counts**: feedback *said* in the period (received), how much of it was acknowledged,
+  the median hours to the first acknowledgement; `ignored` is the backlog at the period's
+  end (items unacknowledged past `ignore-after` then, whenever they were said). Each has
+  the previous period's value beside it.
+- **Themes** of the ignored backlog from the offline theme engine
+  (`themes.find_themes`): they partition the ignored items exactly, largest first. Labels
+  and summaries come from one call, :func:`word_themes`.
+- **Connect the dots**: the decisions logged in the last `RELATED_DAYS` days whose linked
+  feedback resembles a theme. The linked items are clustered *with* the ignored ones (the
+  same model assigns them to a theme) and must also be at least `RELATED_SIMILARITY`
+  (cosine of word TF-IDF) from the theme's centre; a theme no decision touches says so.
+- **Rising themes**: a theme's items counted by the week they were said over the last
+  `WEEKS` weeks; rising when the last week is more than two standard deviations
+  (population) above the mean of the weeks before (the spike rule).
+- The oldest ignored items, decision-log participation and impact per department, story
+  engagement for the period, and received vs ignored per week over `TREND_WEEKS` weeks.
+"""
+
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from bot.db.models import Workspace
+from bot.features.decisions import queries as decisions
+from bot.features.digest import themes as theme_engine
+from bot.features.feedback import queries as feedback
+from bot.features.stories import queries as stories
+
+PERIOD = timedelta(days=7)
+WEEKS = 8  # themes[].weekly
+TREND_WEEKS = 12  # the chart
+RELATED_DAYS = 90
+RELATED_SIMILARITY = 0.15
+QUOTES = 3
+EXCERPT = 280
+_LINKED = "linked:"  # ids of decisions' linked feedback while it is clustered with the backlog
+
+
+@dataclass(frozen=True)
+class DigestPeriod:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def ending(cls, end: datetime) -> DigestPeriod:
+        return cls(end - PERIOD, end)
+
+    @property
+    def previous(self) -> DigestPeriod:
+        return DigestPeriod(self.start - PERIOD, self.start)
+
+
+@dataclass(frozen=True)
+class Counts:
+    received: int
+    acknowledged: int
+    ignored: int
+    median_ack_hours: float | None
+
+
+@dataclass(frozen=True)
+class Quote:
+    item_id: str
+    excerpt: str  # plain text, cut to EXCERPT characters; renderers escape it
+    permalink: str | None
+
+
+@dataclass(frozen=True)
+class RelatedDecision:
+    id: str
+    department: str
+    title: str
+    impact: str
+    logged_at: datetime
+
+
+@dataclass(frozen=True)
+class DigestTheme:
+    label: str
+    summary: str
+    item_ids: tuple[str, ...]
+    quotes: tuple[Quote, ...]
+    related_decisions: tuple[RelatedDecision, ...]
+    weekly: tuple[int, ...]  # WEEKS counts, oldest week first
+    rising: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.item_ids)
+
+
+@dataclass(frozen=True)
+class IgnoredItem:
+    id: str
+    text: str  # the whole text; renderers cut and escape
+    reporter: str | None
+    created_at: datetime  # when it was said
+    permalink: str | None
+
+
+@dataclass(frozen=True)
+class DepartmentRow:
+    name: str
+    prompted: int
+    logged: int
+    impact: dict[str, int]  # helped, hurt, mixed, unknown, none
+
+
+@dataclass(frozen=True)
+class TrendWeek:
+    start: datetime
+    received: int
+    ignored: int
+
+
+@dataclass(frozen=True)
+class Digest:
+    team_id: str
+    workspace_name: str
+    period: DigestPeriod
+    counts: Counts
+    previous: Counts
+    themes: tuple[DigestTheme, ...]
+    ignored: tuple[IgnoredItem, ...]  # oldest first
+    departments: tuple[DepartmentRow, ...]
+    stories: dict[str, int]  # posted, reactions, replies, reflections, people
+    trend: tuple[TrendWeek, ...]  # TREND_WEEKS weeks, oldest first
+    ignore_after_hours: float
+    generated_at: datetime
+    engine: str = "offline"
+    fallback_reason: str | None = None
+
+    @property
+    def everything_acknowledged(self) -> bool:
+        """Nothing in the backlog: the short "everything was acknowledged" digest."""
+        return not self.ignored
+
+    @property
+    def rising(self) -> list[DigestTheme]:
+        return [theme for theme in self.themes if theme.rising]
+
+
+# -- building ------------------------------------------------------------------------------------
+
+
+def build_digest(session: Session, workspace_id: int, *, end: datetime, now: datetime | None = None) -> Digest:
+    """The digest of the period ending at `end`, read through the other rooms' queries."""
+    workspace = session.get(Workspace, workspace_id)
+    period = DigestPeriod.ending(end)
+    backlog = feedback.ignored_at(session, workspace_id, end)
+    counts = _counts(session, workspace_id, period, len(backlog))
+    previous = _counts(session, workspace_id, period.previous,
+                       feedback.ignored_count_at(session, workspace_id, period.previous.end))  # fmt: skip
+    recent = [d for d in decisions.decisions_since(session, workspace_id, end - timedelta(days=RELATED_DAYS))
+              if d.logged_at <= end]  # fmt: skip
+    themes, engine, reason = _themes(session, workspace_id, backlog, recent, end)
+    departments = tuple(
+        DepartmentRow(p.department, p.prompted, p.logged, dict(p.impact))
+        for p in decisions.participation(session, workspace_id, period.start, period.end)
+    )
+    return Digest(
+        team_id=workspace.team_id, workspace_name=workspace.name or workspace.team_id, period=period,
+        counts=counts, previous=previous, themes=themes,
+        ignored=tuple(IgnoredItem(i.id, i.text, i.reporter, i.said_at, i.permalink) for i in backlog),
+        departments=departments,
+        stories=stories.story_engagement(session, workspace_id, period.start, period.end),
+        trend=_trend(session, workspace_id, end),
+        ignore_after_hours=round(feedback.ignore_after(session, workspace_id).total_seconds() / 3600, 2),
+        generated_at=now or end, engine=engine, fallback_reason=reason,
+    )  # fmt: skip
+
+
+def _counts(session: Session, workspace_id: int, period: DigestPeriod, ignored: int) -> Counts:
+    said = feedback.period_counts(session, workspace_id, period.start, period.end)
+    return Counts(said.received, said.acknowledged, ignored, said.median_ack_hours)
+
+
+def week_edges(end: datetime, weeks: int) -> list[datetime]:
+    """`weeks` + 1 edges of seven-day weeks ending at `end`, oldest first."""
+    return [end - PERIOD * (weeks - i) for i in range(weeks + 1)]
+
+
+def _trend(session: Session, workspace_id: int, end: datetime) -> tuple[TrendWeek, ...]:
+    weeks = feedback.weekly_counts(session, workspace_id, week_edges(end, TREND_WEEKS))
+    return tuple(TrendWeek(w.start, w.received, w.ignored) for w in weeks)
+
+
+def is_rising(weekly: Sequence[int]) -> bool:
+    """The spike rule: the last week above the earlier weeks' mean by more than two
+    standard deviations (population), and above zero."""
+    if len(weekly) < 2 or weekly[-1] <= 0:
+        return False
+    earlier = list(weekly[:-1])
+    return weekly[-1] > statistics.fmean(earlier) + 2 * statistics.pstdev(earlier)
+
+
+def weekly_of(said: Sequence[datetime], end: datetime, weeks: int = WEEKS) -> tuple[int, ...]:
+    """How many of the times in `said` fall in each of the `weeks` weeks ending at `end`."""
+    edges = week_edges(end, weeks)
+    counts = [0] * weeks
+    for moment in said:
+        week = bisect_right(edges, moment) - 1
+        if 0 <= week < weeks:
+            counts[week] += 1
+    return tuple(counts)
+
+
+# -- themes --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThemeWording:
+    label: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Labelling:
+    """Each theme's label and two-sentence summary, and which engine wrote them."""
+
+    wordings: list[ThemeWording]
+    engine: str = "offline"
+    fallback_reason: str | None = None
+
+
+def word_themes(found: Sequence[theme_engine.Theme], items: dict[str, feedback.FeedbackSummary]) -> Labelling:
+    """The one place themes get their labels and summaries.
+
+    Today: the theme engine's offline label (its top terms) and a summary of two
+    sentences Heard writes from the counts and dates. The LLM labelling
+    (`bot.features.digest.labels`) plugs in here, falling back to these.
+    """
+    wordings = []
+    for theme in found:
+        said = sorted(items[i].said_at for i in theme.item_ids)
+        terms = ", ".join(theme.terms) if theme.terms else theme.label.lower()
+        count = theme.count
+        first = (f"{count} ignored item{'s' if count != 1 else ''} "
+                 f"{'mention' if count != 1 else 'mentions'} {terms}.")  # fmt: skip
+        if len(said) == 1 or said[0].date() == said[-1].date():
+            second = f"Said on {_day(said[0])}; nobody has acknowledged {'them' if count != 1 else 'it'} yet."
+        else:
+            second = f"Said between {_day(said[0])} and {_day(said[-1])}; nobody has acknowledged them yet."
+        wordings.append(ThemeWording(theme.label, f"{first} {second}"))
+    return Labelling(wordings)
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def _themes(session: Session, workspace_id: int, backlog: list[feedback.FeedbackSummary],
+            recent: list[decisions.DecisionSummary], end: datetime):  # fmt: skip
+    """The backlog's themes, each with its quotes, related decisions and weekly counts."""
+    if not backlog:
+        return (), "offline", None
+    items = {item.id: item for item in backlog}
+    linked_ids = sorted({fid for d in recent for fid in d.feedback_ids} - items.keys(), key=int)
+    linked = {item.id: item for item in feedback.by_ids(session, workspace_id, linked_ids)}
+    found = theme_engine.find_themes(
+        [(item.id, item.text) for item in backlog] + [(_LINKED + i, item.text) for i, item in linked.items()]
+    )
+    # The backlog's part of each theme (linked feedback only helped place it).
+    kept: list[theme_engine.Theme] = []
+    linked_theme: dict[str, int] = {}
+    for theme in found:
+        ours = tuple(i for i in theme.item_ids if not i.startswith(_LINKED))
+        for i in theme.item_ids:
+            if i.startswith(_LINKED) and ours:
+                linked_theme[i.removeprefix(_LINKED)] = len(kept)
+        if ours:
+            typical = tuple(i for i in theme.representative_ids if i in items) or ours[:QUOTES]
+            kept.append(theme_engine.Theme(theme.label, ours, typical, theme.terms))
+    order = sorted(range(len(kept)), key=lambda n: (-kept[n].count, kept[n].label, kept[n].item_ids[0]))
+    rank = {old: new for new, old in enumerate(order)}
+    kept = [kept[n] for n in order]
+    linked_theme = {i: rank[n] for i, n in linked_theme.items()}
+
+    close = _close_enough(kept, items, linked, linked_theme)
+    related: list[list[RelatedDecision]] = [[] for _ in kept]
+    theme_of_item = {i: n for n, theme in enumerate(kept) for i in theme.item_ids}
+    for decision in sorted(recent, key=lambda d: (d.logged_at, int(d.id)), reverse=True):
+        touched = {theme_of_item[i] for i in decision.feedback_ids if i in theme_of_item}
+        touched |= {linked_theme[i] for i in decision.feedback_ids if i in linked_theme and close.get(i)}
+        for n in sorted(touched):
+            related[n].append(RelatedDecision(decision.id, decision.department, decision.title, decision.impact,
+                                              decision.logged_at))  # fmt: skip
+
+    labelling = word_themes(kept, items)
+    built = []
+    for n, (theme, wording) in enumerate(zip(kept, labelling.wordings, strict=True)):
+        weekly = weekly_of([items[i].said_at for i in theme.item_ids], end)
+        quotes = tuple(Quote(i, excerpt(items[i].text), items[i].permalink) for i in theme.representative_ids[:QUOTES])
+        built.append(DigestTheme(wording.label, wording.summary, theme.item_ids, quotes, tuple(related[n]),
+                                 weekly, is_rising(weekly)))  # fmt: skip
+    return tuple(built), labelling.engine, labelling.fallback_reason
+
+
+def _close_enough(kept, items, linked, linked_theme) -> dict[str, bool]:
+    """Whether each linked item placed in a theme is at least RELATED_SIMILARITY (cosine
+    of word TF-IDF) from that theme's centre: being nearest is not enough to be related."""
+    if not linked_theme:
+        return {}
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
+    rng = np.random.default_rng(18)
+    members: dict[int, list[str]] = {}
+    for n in set(linked_theme.values()):
+        ids = kept[n].item_ids
+        chosen = ids if len(ids) <= 200 else [ids[i] for i in sorted(rng.choice(len(ids), 200, replace=False))]
+        members[n] = [theme_engine.normalise(items[i].text) for i in chosen]
+    texts = [t for group in members.values() for t in group]
+    linked_texts = {i: theme_engine.normalise(linked[i].text) for i in linked_theme}
+    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=1)
+    try:
+        vectorizer.fit(texts + list(linked_texts.values()))
+    except ValueError:  # no words at all
+        return {}
+    centres = {n: normalize(np.asarray(vectorizer.transform(group).mean(axis=0))) for n, group in members.items()}
+    close = {}
+    for i, n in linked_theme.items():
+        vector = vectorizer.transform([linked_texts[i]])
+        close[i] = float((vector @ centres[n].T).item()) >= RELATED_SIMILARITY
+    return close
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    """Plain text on one line, cut to `limit` characters (renderers escape it)."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
