@@ -35,6 +35,7 @@ A room reads another room only through that room's `queries.py`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,8 @@ from typing import TYPE_CHECKING, Any
 from bot.scheduler.registry import JobRegistry, JobSpec
 from bot.slack.commands import Command, CommandRouter, DuplicateCommand
 from bot.slack.manifest import build_manifest
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -346,6 +349,7 @@ class RoomContext:
         """Compose `user_id`'s App Home from every room's sections and publish it.
 
         Any room calls this after a change its Home shows (a setup modal saved)."""
+        from slack_sdk.errors import SlackApiError
         from slack_sdk.models.views import View
 
         from bot.workspaces import find_active
@@ -361,6 +365,9 @@ class RoomContext:
                                command=self.runtime.settings.heard_slash_command, runtime=self.runtime,
                                now=self.runtime.clock())  # fmt: skip
             blocks = [block for section in self.rooms.home_sections() for block in section(home)]
-        client.views_publish(user_id=user_id, view=View(type="home", blocks=blocks[:HOME_BLOCKS]).to_dict())
+        try:
+            client.views_publish(user_id=user_id, view=View(type="home", blocks=blocks[:HOME_BLOCKS]).to_dict())
+        except SlackApiError as exc:  # not someone Slack knows here (any more): a log line, not a traceback
+            log.info("could not publish the App Home of %s: %s", user_id, exc.response.get("error"))
         for work in caller.after:
             work()
