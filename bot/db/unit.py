@@ -20,6 +20,13 @@ batch reads that rarely changes (a workspace's settings) is remembered for the b
 that holds their unit commits. Outside a unit, `on_commit` runs its hook at once and
 `remember` computes each time.
 
+A write nobody reads back at once (a post stored as it arrives, the inbox row marked done)
+can wait for its batch (`write_later`): the units' same statement then goes to the
+database as one `executemany` (on PostgreSQL one round trip for all of them instead of
+one each) just before the batch's next other statement runs, or its commit. A
+statement's result is not known when it is written later, and a failure shows there:
+the batch rolls back and its units run again, carefully, as when a unit fails.
+
 Inside a unit, write only through the lent session: on SQLite another connection's
 write would wait for the batch's transaction (it holds the database's one write lock).
 """
@@ -34,7 +41,7 @@ from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, Executable, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.locks import write_lock
@@ -51,9 +58,10 @@ class UnitFailed(Exception):
 class Unit:
     """One piece of work in a batch: a SAVEPOINT, and hooks for after the commit."""
 
-    def __init__(self, sessions: Sessions, session: Session):
+    def __init__(self, sessions: Sessions, session: Session, batch: Batch | None = None):
         self.sessions = sessions
         self.session = session
+        self.batch = batch  # of a unit taken the fast way: its writes may wait for the batch
         self.hooks: dict[Hashable, Callable[[], object]] = {}
         self.failure: BaseException | None = None
         self.notes: set[Hashable] = set()
@@ -82,6 +90,8 @@ class Batch:
         self._opened = 0.0
         self._max_open = self.MAX_OPEN.get(self.session.get_bind().dialect.name, 0.02)
         self._writing: AbstractContextManager | None = None  # `write_lock`, while a transaction is open
+        self._later: dict[Executable, list[dict[str, Any]]] = {}  # `write_later`, by statement
+        self._later_failed = False  # writing them failed: no unit's own fault
 
     @contextmanager
     def unit(self, tag: object = None, *, careful: bool = False) -> Iterator[Session]:
@@ -95,7 +105,7 @@ class Batch:
         if _unit.get() is not None:
             raise RuntimeError("units of work do not nest")
         self.begin()
-        unit = Unit(self.sessions, self.session)
+        unit = Unit(self.sessions, self.session, None if careful else self)
         savepoint = self.session.begin_nested() if careful else None
         token = _unit.set(unit)
         try:
@@ -110,7 +120,9 @@ class Batch:
                 if savepoint.is_active:
                     savepoint.rollback()
             else:
-                self._lost += self._tags
+                # Writing what earlier units left for later failed in this unit's time:
+                # it runs again with them rather than being blamed.
+                self._lost += self._tags + ([tag] if self._later_failed else [])
                 self._rollback()
             raise
         else:
@@ -123,7 +135,9 @@ class Batch:
             self._units += 1
 
     def take_lost(self) -> list:
-        """The tags of units that a failed unit's rollback took along (oldest first)."""
+        """The tags of units that a failed unit's rollback took along (oldest first); the
+        failed unit's own tag too when the failure was not its own (`write_later`'s
+        statements, written in its time, failed), and after a `commit` that failed so."""
         lost, self._lost = self._lost, []
         return lost
 
@@ -133,13 +147,24 @@ class Batch:
             self._begin()
         return self.session
 
-    def commit_if_due(self) -> None:
-        """Commit when the transaction holds enough units or has been open long enough."""
-        if self._units >= self.MAX_UNITS or time.monotonic() - self._opened >= self._max_open:
-            self.commit()
+    def commit_due(self) -> bool:
+        """Whether the transaction holds enough units or has been open long enough."""
+        return self._units >= self.MAX_UNITS or time.monotonic() - self._opened >= self._max_open
+
 
     def commit(self) -> None:
-        """Commit what the units did, then run their hooks."""
+        """Commit what the units did, then run their hooks.
+
+        When the writes left for later (`write_later`) fail, nothing is committed: the
+        units are rolled back and wait in `take_lost()` to be run again, carefully."""
+        if self._later:
+            try:
+                self.write_pending(self.session.connection())
+            except Exception:
+                log.warning("a batch's deferred writes failed; its units run again, one by one", exc_info=True)
+                self._lost += self._tags
+                self._rollback()
+                return
         try:
             if self.session.in_transaction():
                 self.session.commit()
@@ -173,6 +198,23 @@ class Batch:
         finally:
             self._release()
         self._units, self._tags, self._hooks = 0, [], {}
+        self._later, self._later_failed = {}, False
+
+    def write_later(self, statement: Executable, params: dict[str, Any]) -> None:
+        self._later.setdefault(statement, []).append(params)
+
+    def write_pending(self, connection: Connection) -> None:
+        """Run the statements `write_later` kept, each once for all its parameter sets."""
+        later, self._later = self._later, {}
+        try:
+            for statement, rows in later.items():
+                connection.execute(statement, rows)
+        except BaseException:
+            self._later_failed = True
+            raise
+
+    def _owns(self, connection: Connection) -> bool:
+        return self.session.in_transaction() and self.session.connection() is connection
 
     def _release(self) -> None:
         writing, self._writing = self._writing, None
@@ -254,6 +296,33 @@ class _Lent:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.unit.session, name)
+
+
+def write_later(session: Session, statement: Executable, params: dict[str, Any]) -> None:
+    """Execute `statement` (a write whose result nobody needs) with `params`: now, or,
+    inside a unit of work taken the fast way, with its batch's other units' same
+    statement, as one executemany, before the batch's next other statement or at its
+    commit, whichever comes first. Every statement given here must commute with the
+    others given here (an insert that does nothing on a conflict, a row marked done): the
+    batch writes them statement by statement, not in the order they were given."""
+    unit = _unit.get()
+    if unit is None or unit.batch is None or unit.session is not _session_of(session):
+        session.execute(statement, params)
+        return
+    unit.batch.write_later(statement, params)
+
+
+def _session_of(session: Session | _Lent) -> Session:
+    return session.unit.session if isinstance(session, _Lent) else session
+
+
+@event.listens_for(Engine, "before_execute")
+def _write_pending_first(connection: Connection, *_args: Any) -> None:
+    """Any other statement of a batch waits for the writes kept for later: what it reads
+    (or writes) must see them, as if they had been written when they were given."""
+    current = _batch.get()
+    if current is not None and current._later and current._owns(connection):
+        current.write_pending(connection)
 
 
 def on_commit(hook: Callable[[], object], *, key: Hashable | None = None) -> None:

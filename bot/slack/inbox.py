@@ -182,6 +182,14 @@ def finish(session: Session, event_id: str, worker: str, *, now: datetime) -> bo
     return session.connection().execute(_FINISH, done).rowcount == 1
 
 
+def finish_later(session: Session, event_id: str, worker: str, *, now: datetime) -> None:
+    """`finish`, written with the batch's other rows (`bot.db.unit.write_later`): one
+    statement for the whole batch. Whether the claim still held is not known then; a row
+    whose lease ran out stays with the processor that took it over, which runs it again
+    (the rooms' effects are idempotent) and marks it done."""
+    unit.write_later(session, _FINISH, {"row": event_id, "holder": worker, "done_at": now})
+
+
 _FINISH = (  # built once: this runs for every event
     update(InboxEvent)
     .where(InboxEvent.event_id == bindparam("row"), InboxEvent.claimed_by == bindparam("holder"),
@@ -374,17 +382,19 @@ class InboxProcessor:
                 for n, row in enumerate(rows):
                     rest = [r.event_id for r in rows[n:]]
                     if self._stopping.is_set():
-                        batch.commit()
+                        self._commit(batch)
                         release(self.runtime, rest, self.worker)
                         return handled
                     now = self.runtime.clock()
                     if now - leased > STALE_CLAIM / 3:  # a slow batch keeps its rows
-                        batch.commit()
+                        self._commit(batch)
                         renew(self.runtime, rest, self.worker, now=now)
                         leased = now
                     self._process(batch, row)
                     handled += 1
-                    batch.commit_if_due()
+                    if batch.commit_due():
+                        self._commit(batch)
+                self._commit(batch)
             if last:
                 return handled
         return handled
@@ -395,7 +405,9 @@ class InboxProcessor:
                 error = self.dispatch(row.body)
                 if error is not None:
                     raise _Failed(error)
-                if not finish(session, row.event_id, self.worker, now=self.runtime.clock()):
+                if not careful:
+                    finish_later(session, row.event_id, self.worker, now=self.runtime.clock())
+                elif not finish(session, row.event_id, self.worker, now=self.runtime.clock()):
                     raise _Failed("the claim ran out while the event was processed")
             return
         except (_Failed, unit.UnitFailed) as failed:
@@ -403,12 +415,25 @@ class InboxProcessor:
         except Exception as exc:  # a bug in dispatching itself: the row is retried, then parked
             log.exception("inbox event %s could not be dispatched", row.event_id)
             error = f"{type(exc).__name__}: {exc}"
-        for earlier in batch.take_lost():  # rolled back with this one: run again, each alone
-            self._process(batch, earlier, careful=True)
+        lost = batch.take_lost()
+        self._run_again(batch, lost)
+        if row in lost:  # not its own failure (the batch's deferred writes failed in its time)
+            return
         if fail(batch.begin(), row, self.worker, error, now=self.runtime.clock()):
             log.error("inbox event %s parked after %d tries: %s", row.event_id, MAX_ATTEMPTS, error)
         else:
             log.warning("inbox event %s failed (try %d), retried later: %s", row.event_id, row.attempts + 1, error)
+
+    def _run_again(self, batch: unit.Batch, rows: list[Claimed]) -> None:
+        """Rows a rollback took along: run again, each alone."""
+        for row in rows:
+            self._process(batch, row, careful=True)
+
+    def _commit(self, batch: unit.Batch) -> None:
+        batch.commit()
+        while lost := batch.take_lost():  # the deferred writes failed: nothing was committed
+            self._run_again(batch, lost)
+            batch.commit()
 
     # -- the poller ------------------------------------------------------------------------------
 

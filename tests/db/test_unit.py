@@ -4,7 +4,8 @@ wait for the commit; what a batch remembers is read again after a change."""
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.db import unit
 from bot.db.models import WorkspaceSetting
@@ -150,3 +151,93 @@ def test_remembered_values_last_a_batch_and_are_read_again_after_a_change(runtim
     write(runtime, workspace_id, "channel", "C3")  # a change in this process: seen at once
     with unit.batch(runtime.sessions) as batch, batch.unit():
         assert read() == "C3"
+
+
+# -- writes left for the batch (`write_later`) ---------------------------------------------------
+
+INSERT_SETTING = WorkspaceSetting.__table__.insert()  # one statement object, as callers keep one
+
+
+def write_later(runtime, workspace_id: int, key: str, value) -> None:
+    with runtime.sessions.begin() as session:
+        unit.write_later(session, INSERT_SETTING, {"workspace_id": workspace_id, "key": key, "value": value,
+                                                   "updated_at": NOW})  # fmt: skip
+
+
+def inserts_into_settings(runtime) -> list:
+    """What reaches the database for INSERT_SETTING: one entry per execution, with its
+    number of parameter sets."""
+    executions = []
+
+    def seen(_conn, clause, multiparams, *_rest):
+        if clause is INSERT_SETTING:
+            executions.append(max(len(multiparams), 1))
+
+    event.listen(runtime.engine, "before_execute", seen)
+    return executions
+
+
+def test_writes_left_for_later_go_together_and_commit_with_the_batch(runtime, workspace_id):
+    executions = inserts_into_settings(runtime)
+    with unit.batch(runtime.sessions) as batch:
+        for key in ("a", "b", "c"):
+            with batch.unit(key):
+                write_later(runtime, workspace_id, key, 1)
+        assert executions == [] and stored(runtime, workspace_id) == {}
+    assert executions == [3]  # one executemany for the three units
+    assert stored(runtime, workspace_id) == {"a": 1, "b": 1, "c": 1}
+
+
+def test_a_later_statement_sees_what_earlier_units_left_for_later(runtime, workspace_id):
+    with unit.batch(runtime.sessions) as batch:
+        with batch.unit():
+            write_later(runtime, workspace_id, "a", 1)
+        with batch.unit(), runtime.sessions() as session:
+            assert get_setting(session, workspace_id, "a") == 1  # written before this read
+    assert stored(runtime, workspace_id) == {"a": 1}
+
+
+def test_outside_a_fast_unit_a_write_left_for_later_is_written_at_once(runtime, workspace_id):
+    executions = inserts_into_settings(runtime)
+    write_later(runtime, workspace_id, "outside", 1)
+    assert executions == [1] and stored(runtime, workspace_id) == {"outside": 1}
+    with unit.batch(runtime.sessions) as batch, batch.unit(careful=True):
+        write_later(runtime, workspace_id, "careful", 1)
+        assert executions == [1, 1]
+    assert stored(runtime, workspace_id) == {"outside": 1, "careful": 1}
+
+
+def test_writes_left_for_later_that_fail_at_the_commit_lose_nothing_and_blame_no_unit(runtime, workspace_id):
+    write(runtime, workspace_id, "taken", 0)
+    ran = []
+    with unit.batch(runtime.sessions) as batch:
+        for key in ("first", "taken", "third"):  # "taken" breaks the unique constraint
+            with batch.unit(key):
+                write_later(runtime, workspace_id, key, 1)
+                unit.on_commit(lambda key=key: ran.append(key))
+        batch.commit()
+        assert stored(runtime, workspace_id) == {"taken": 0} and ran == []  # nothing committed
+        lost = batch.take_lost()
+        assert lost == ["first", "taken", "third"]
+        failed = []
+        for key in lost:  # each again, alone: now the one at fault fails by itself
+            try:
+                with batch.unit(key, careful=True):
+                    write_later(runtime, workspace_id, key, 2)
+                    unit.on_commit(lambda key=key: ran.append(key))
+            except IntegrityError:
+                failed.append(key)
+    assert failed == ["taken"]
+    assert stored(runtime, workspace_id) == {"taken": 0, "first": 2, "third": 2}
+    assert ran == ["first", "third"]
+
+
+def test_writes_left_for_later_that_fail_in_a_later_units_time_take_that_unit_along(runtime, workspace_id):
+    write(runtime, workspace_id, "taken", 0)
+    with unit.batch(runtime.sessions) as batch:
+        with batch.unit("first"):
+            write_later(runtime, workspace_id, "taken", 1)
+        with pytest.raises(IntegrityError), batch.unit("second"):
+            write(runtime, workspace_id, "second", 1)  # its statement writes "taken" first: it fails
+        assert batch.take_lost() == ["first", "second"]  # the second is not to blame
+    assert stored(runtime, workspace_id) == {"taken": 0}

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import unit
-from bot.db.models import InboxEvent
+from bot.db.models import InboxEvent, WorkspaceSetting
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import inbox
@@ -195,6 +195,28 @@ def test_an_events_writes_and_its_row_marked_done_commit_together(runtime):
 
     with runtime.sessions() as session:
         assert {key for key, _ in setting_values(session, workspace_id).items()} == {"works", "works too"}
+    assert rows(runtime) == {"Ev0": (InboxStatus.DONE, 0), "Ev1": (InboxStatus.PENDING, 1), "Ev2": (InboxStatus.DONE, 0)}
+
+
+def test_a_write_left_for_the_batch_that_fails_blames_only_its_own_event(runtime):
+    # The writes kept for the batch (`unit.write_later`) fail at the commit, when no single
+    # event can be told at fault: every event of the batch runs again, alone, and only the
+    # one whose write breaks a constraint is retried later.
+    with runtime.sessions.begin() as session:
+        workspace_id = record_install(session, WorkspaceInfo(team_id="T1", name="Acme"), NOW).id
+        set_setting(session, workspace_id, "taken", 0, by=None, now=NOW)
+    insert = WorkspaceSetting.__table__.insert()
+
+    def dispatch(body):
+        with runtime.sessions.begin() as session:
+            unit.write_later(session, insert, {"workspace_id": workspace_id, "key": body, "value": 1, "updated_at": NOW})
+
+    for n, body in enumerate(["first", "taken", "third"]):
+        store(runtime, f"Ev{n}", body)
+    InboxProcessor(runtime, dispatch, submit=lambda fn: fn()).run_pending()
+
+    with runtime.sessions() as session:
+        assert setting_values(session, workspace_id) == {"taken": 0, "first": 1, "third": 1}
     assert rows(runtime) == {"Ev0": (InboxStatus.DONE, 0), "Ev1": (InboxStatus.PENDING, 1), "Ev2": (InboxStatus.DONE, 0)}
 
 

@@ -47,9 +47,9 @@ def capture_post(session: Session, workspace: Workspace, post: events.Post, *, n
     return service.capture(session, workspace, _said(workspace, post), now=now)
 
 
-def record_post(session: Session, workspace: Workspace, post: events.Post, *, now: datetime) -> bool:
-    """`capture_post` for a post as it arrives, when nobody needs its item: True if new."""
-    return service.record_message(session, workspace, _said(workspace, post), now=now)
+def record_post(session: Session, workspace: Workspace, post: events.Post, *, now: datetime) -> None:
+    """`capture_post` for a post as it arrives, when nobody needs its item."""
+    service.record_message(session, workspace, _said(workspace, post), now=now)
 
 
 def _said(workspace: Workspace, post: events.Post) -> service.Said:

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.db import unit
 from bot.db.models import OutboxMessage, Workspace
 from bot.features.feedback import views
 from bot.features.feedback.config import FeedbackConfig, load_config
@@ -136,17 +137,17 @@ def capture(session: Session, workspace: Workspace, said: Said, *, now: datetime
     return Captured(item, True)
 
 
-def record_message(session: Session, workspace: Workspace, said: Said, *, now: datetime) -> bool:
+def record_message(session: Session, workspace: Workspace, said: Said, *, now: datetime) -> None:
     """`capture` for a Slack message whose item nobody needs back (a post as it arrives):
     one `INSERT … ON CONFLICT DO NOTHING`, where `capture` reads first and builds the ORM
-    object. True when the item is new. Every message event in a feedback channel comes here.
+    object, and written with the other posts of the inbox's batch (`write_later`). Every
+    message event in a feedback channel comes here.
     """
     if not (said.channel_id and said.message_ts):
         raise ValueError("record_message stores Slack messages: channel_id and message_ts are needed")
     item = _new_item(session, workspace, said, now)
     values = {column: getattr(item, column) for column in _ITEM_COLUMNS}
-    statement = _RECORD[session.get_bind().dialect.name]
-    return session.execute(statement, values).first() is not None
+    unit.write_later(session, _RECORD[session.get_bind().dialect.name], values)
 
 
 def _new_item(session: Session, workspace: Workspace, said: Said, now: datetime) -> FeedbackItem:
@@ -175,7 +176,6 @@ def _record_statement(insert_for):
     return (
         insert_for(FeedbackItem.__table__)
         .on_conflict_do_nothing(index_elements=["workspace_id", "channel_id", "message_ts"])
-        .returning(FeedbackItem.__table__.c.id)
     )
 
 
