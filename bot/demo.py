@@ -37,10 +37,12 @@ from bot.sandbox.local_server import DrainableExecutor, LocalServer
 from bot.scheduler.runner import effective_cadence
 from bot.scheduler.schedules import load_default_schedules, schedules_dir
 from bot.settings import Settings
+from bot.slack.ratelimit import RateLimiter
 from bot.web import create_wsgi_app
 from bot.workspaces import active_workspaces, find
 
 DEMO_SECRET = "demo-signing-secret"
+DEMO_PACE = 600  # the rate limiter's minutes last a tenth of a second in the demo
 DEMO_DATABASE = Path("heard-demo.db")
 EXPORT_DIR = "heard-export"
 
@@ -124,6 +126,7 @@ def run_demo(console: Console, *, now: datetime | None = None, database: Path = 
             slack_api_url=slack.url, database_url=f"sqlite:///{database.resolve()}",
         )  # fmt: skip
         runtime = Runtime.from_settings(settings, clock=lambda: now)
+        runtime.limiter = RateLimiter(speed=DEMO_PACE)  # the demo's days pass in seconds; so do its minutes
         listeners = DrainableExecutor()
         demo = DemoSession(console, runtime, slack, None, listeners, acme, acme.team_id)
 

@@ -15,6 +15,7 @@ from bot.clock import Clock, system_clock
 from bot.db import create_db_engine, session_factory
 from bot.settings import Settings
 from bot.slack.client import make_client
+from bot.slack.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from bot.rooms import Rooms
@@ -41,6 +42,8 @@ class Runtime:
     inbox: InboxProcessor | None = field(default=None, init=False)
     # What stores an inbound event in the inbox before Slack's answer (set with the app too).
     event_store: EventStore | None = field(default=None, init=False)
+    # Paces the outbox's calls inside Slack's rate limits, per workspace and method.
+    limiter: RateLimiter = field(default_factory=RateLimiter, init=False)
 
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.engine)
@@ -57,17 +60,18 @@ class Runtime:
             client_id=self.settings.slack_client_id, engine=self.engine, logger=log
         )
 
-    def client(self, token: str | None = None) -> WebClient:
-        return make_client(token, self.settings.slack_api_url)
+    def client(self, token: str | None = None, *, posting: bool = False) -> WebClient:
+        return make_client(token, self.settings.slack_api_url, posting=posting)
 
-    def client_for(self, team_id: str, enterprise_id: str | None = None) -> WebClient:
-        """A WebClient with the workspace's bot token, from the environment or the store."""
+    def client_for(self, team_id: str, enterprise_id: str | None = None, *, posting: bool = False) -> WebClient:
+        """A WebClient with the workspace's bot token, from the environment or the store;
+        `posting`: the outbox's, which retries nothing by itself (`bot.slack.client`)."""
         store = self.installation_store()
         if store is None:
             if not self.settings.slack_bot_token:
                 raise NoTokenForWorkspace(f"no SLACK_BOT_TOKEN for {team_id}")
-            return self.client(self.settings.slack_bot_token)
+            return self.client(self.settings.slack_bot_token, posting=posting)
         bot = store.find_bot(enterprise_id=enterprise_id, team_id=team_id)
         if bot is None or not bot.bot_token:
             raise NoTokenForWorkspace(f"no installation stored for {team_id}")
-        return self.client(bot.bot_token)
+        return self.client(bot.bot_token, posting=posting)

@@ -255,9 +255,9 @@ class HeardScheduler:
 
     def deliver_outbox(self) -> None:
         report = deliver_due(self.runtime, sweep=True)
-        if report.sent or report.retrying or report.failed:
-            log.info("outbox: %d sent, %d retrying, %d failed",
-                     len(report.sent), len(report.retrying), len(report.failed))  # fmt: skip
+        if report:
+            log.info("outbox: %d sent, %d retrying, %d uncertain, %d parked",
+                     len(report.sent), len(report.retrying), len(report.uncertain), len(report.parked))  # fmt: skip
 
     def shutdown(self) -> None:
         if self.scheduler.running:

@@ -20,6 +20,9 @@ CORE_SCOPES = {
     "groups:read": "check a private channel Heard was invited to",
     "users:read": "who is a workspace admin or owner, and time zones",
     "team:read": "the workspace's name and domain",
+    "channels:history": "find a post whose sending was cut off, so it is never posted twice",
+    "groups:history": "the same in private channels Heard posts to",
+    "im:history": "the same in DMs",
 }
 """Scopes the core needs whatever rooms there are; each room declares its own on top."""
 

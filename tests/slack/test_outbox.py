@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.models import OutboxMessage
+from bot.db.models import OutboxMessage, Workspace
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import outbox
-from tests.people import ARCHIVED, GENERAL
+from bot.slack.ratelimit import RateLimiter
+from tests.people import ARCHIVED, GENERAL, SAM
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -65,17 +66,14 @@ def test_not_yet_due_messages_wait(slack_runtime, workspace):
     assert outbox.deliver_due(slack_runtime).sent == ["later"]
 
 
-def test_a_brief_429_is_retried_by_the_client(slack_runtime, workspace, fake_slack):
+def test_a_brief_429_is_retried_in_place(slack_runtime, workspace, fake_slack):
     fake_slack.inject_fault("chat.postMessage", status=429, retry_after=0, times=1)
     post(slack_runtime, workspace, "k")
     assert outbox.deliver_due(slack_runtime).sent == ["k"]
     assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1
 
 
-def test_lasting_rate_limit_reschedules_after_retry_after(slack_runtime, workspace, fake_slack, monkeypatch):
-    import slack_sdk.http_retry.builtin_handlers as handlers
-
-    monkeypatch.setattr(handlers.time, "sleep", lambda seconds: None)  # the client's back-off clock
+def test_lasting_rate_limit_reschedules_after_retry_after(slack_runtime, workspace, fake_slack):
     fake_slack.inject_fault("chat.postMessage", status=429, retry_after=42, times=10)
     post(slack_runtime, workspace, "k")
     report = outbox.deliver_due(slack_runtime)
@@ -83,31 +81,97 @@ def test_lasting_rate_limit_reschedules_after_retry_after(slack_runtime, workspa
     message = rows(slack_runtime)["k"]
     assert (message.status, message.last_error) == ("pending", "ratelimited")
     assert message.not_before == NOW + timedelta(seconds=42)
+    assert message.attempts == 0  # a 429 is not one of the row's tries
 
 
-def test_server_errors_back_off_then_succeed(slack_runtime, workspace, fake_slack, monkeypatch):
-    import slack_sdk.http_retry.builtin_handlers as handlers
-
-    monkeypatch.setattr(handlers.time, "sleep", lambda seconds: None)
-    fake_slack.inject_fault("chat.postMessage", status=503, times=3)  # the client retries twice
+def test_a_server_error_is_settled_from_history_not_resent_blindly(slack_runtime, workspace, fake_slack):
+    fake_slack.inject_fault("chat.postMessage", status=503, times=1)  # refused: nothing posted
     post(slack_runtime, workspace, "k")
-    assert outbox.deliver_due(slack_runtime).retrying == ["k"]
-    slack_runtime.now["value"] = NOW + timedelta(minutes=5)
+    assert outbox.deliver_due(slack_runtime).uncertain == ["k"]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 0  # the client did not retry it
+    assert outbox.deliver_due(slack_runtime).sent == []  # not before SETTLE_AFTER
+    slack_runtime.now["value"] = NOW + outbox.SETTLE_AFTER
     assert outbox.deliver_due(slack_runtime).sent == ["k"]
-    assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1
+    [history] = fake_slack.calls_to("conversations.history")
+    assert history.args["include_all_metadata"] in ("1", "true", True)
+    assert [m["text"] for m in fake_slack.messages(GENERAL) if m.get("text") == "hello"] == ["hello"]
 
 
-def test_permanent_errors_fail_at_once(slack_runtime, workspace, fake_slack):
+@pytest.mark.parametrize("drop", [True, False], ids=["dropped-connection", "500"])
+def test_a_post_slack_took_before_failing_is_found_in_history_and_not_resent(slack_runtime, workspace, fake_slack, drop):
+    fake_slack.inject_fault("chat.postMessage", status=500, after_accepting=True, drop=drop)
+    post(slack_runtime, workspace, "k")
+    assert outbox.deliver_due(slack_runtime).uncertain == ["k"]
+    [posted] = fake_slack.calls_to("chat.postMessage", ok=True)
+    assert posted.args["metadata"] == {"event_type": "heard_outbox", "event_payload": {"key": "k"}}
+    slack_runtime.now["value"] = NOW + outbox.SETTLE_AFTER
+    assert outbox.deliver_due(slack_runtime).sent == ["k"]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    message = rows(slack_runtime)["k"]
+    assert message.result == {"channel": GENERAL, "ts": posted.response["ts"]}
+
+
+def test_an_uncertain_dm_is_looked_for_in_the_opened_im(slack_runtime, workspace, fake_slack):
+    fake_slack.inject_fault("chat.postMessage", status=500, after_accepting=True, drop=True)
+    post(slack_runtime, workspace, "dm", channel=SAM)
+    outbox.deliver_due(slack_runtime)
+    slack_runtime.now["value"] = NOW + outbox.SETTLE_AFTER
+    assert outbox.deliver_due(slack_runtime).sent == ["dm"]
+    assert [c.args["users"] for c in fake_slack.calls_to("conversations.open")] == [SAM]
+    assert len(fake_slack.messages(SAM)) == 1
+
+
+def test_a_reply_is_looked_for_in_its_thread(slack_runtime, workspace, fake_slack):
+    parent = fake_slack.post_as(SAM, GENERAL, "a thread", team_id=workspace.team_id)
+    fake_slack.inject_fault("chat.postMessage", status=500, after_accepting=True, drop=True)
+    with slack_runtime.sessions.begin() as session:
+        outbox.enqueue(session, workspace_id=workspace.id, key="reply", method="chat.postMessage",
+                       payload={"channel": GENERAL, "text": "in thread", "thread_ts": parent["ts"]},
+                       now=NOW)  # fmt: skip
+    outbox.deliver_due(slack_runtime)
+    slack_runtime.now["value"] = NOW + outbox.SETTLE_AFTER
+    assert outbox.deliver_due(slack_runtime).sent == ["reply"]
+    assert [c.args["ts"] for c in fake_slack.calls_to("conversations.replies")] == [parent["ts"]]
+    assert len(fake_slack.thread(GENERAL, parent["ts"])) == 2
+
+
+def test_history_heard_cannot_read_parks_the_post_and_tells_the_admins(slack_runtime, workspace, fake_slack):
+    fake_slack.inject_fault("chat.postMessage", status=500, after_accepting=True, drop=True)
+    fake_slack.inject_fault("conversations.history", status=403)
+    post(slack_runtime, workspace, "k")
+    outbox.deliver_due(slack_runtime)
+    slack_runtime.now["value"] = NOW + outbox.SETTLE_AFTER
+    outbox.deliver_due(slack_runtime)
+    message = rows(slack_runtime)["k"]
+    assert message.status == "uncertain"  # a 403 may pass: tried again later
+    for _ in range(outbox.MAX_ATTEMPTS):
+        fake_slack.inject_fault("conversations.history", status=403)
+        slack_runtime.now["value"] += timedelta(hours=1)
+        outbox.deliver_due(slack_runtime)
+    assert rows(slack_runtime)["k"].status == "parked"
+    assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1  # never resent
+
+
+def test_permanent_errors_park_at_once_and_tell_the_admins_once(slack_runtime, workspace, fake_slack, acme):
+    with slack_runtime.sessions.begin() as session:
+        session.get(Workspace, workspace.id).installer_user_id = SAM
     post(slack_runtime, workspace, "archived", channel=ARCHIVED)
+    post(slack_runtime, workspace, "archived-2", channel=ARCHIVED)
     post(slack_runtime, workspace, "nowhere", channel="C0NOWHERE9")
     report = outbox.deliver_due(slack_runtime)
-    assert sorted(report.failed) == ["archived", "nowhere"]
+    assert sorted(report.parked) == ["archived", "archived-2", "nowhere"]
+    outbox.deliver_due(slack_runtime)  # the admins' notes
+    notes = [m["text"] for m in fake_slack.messages(SAM)]
+    assert len(notes) == 2  # one per kind of error and day, not per post
+    assert any("is_archived" in note and "heard outbox retry" in note for note in notes)
+    assert any("channel_not_found" in note for note in notes)
     found = rows(slack_runtime)
     assert found["archived"].last_error == "is_archived"
     assert found["nowhere"].last_error == "channel_not_found"
 
 
 def test_two_deliverers_send_each_message_once(slack_runtime, workspace, fake_slack):
+    slack_runtime.limiter = RateLimiter(speed=100)  # six posts in one channel, at once
     for number in range(6):
         post(slack_runtime, workspace, f"k{number}", text=f"m{number}")
     barrier = threading.Barrier(3)
@@ -125,17 +189,48 @@ def test_two_deliverers_send_each_message_once(slack_runtime, workspace, fake_sl
     assert texts == [f"m{number}" for number in range(6)]
 
 
-def test_an_interrupted_send_is_not_repeated(slack_runtime, workspace, fake_slack):
-    message, _ = post(slack_runtime, workspace, "k")
-    with slack_runtime.sessions.begin() as session:
+def _interrupted(runtime, workspace, key):
+    """A row a killed process left `sending`."""
+    message, _ = post(runtime, workspace, key)
+    with runtime.sessions.begin() as session:
         session.get(OutboxMessage, message.id).status = "sending"
         session.get(OutboxMessage, message.id).claimed_at = NOW
-    slack_runtime.now["value"] = NOW + outbox.STALE_CLAIM + timedelta(seconds=1)
+        session.get(OutboxMessage, message.id).claim_token = "dead"
+    runtime.now["value"] = NOW + outbox.STALE_CLAIM + timedelta(seconds=1)
+
+
+def test_an_interrupted_send_that_never_reached_slack_is_sent_once_settled(slack_runtime, workspace, fake_slack):
+    _interrupted(slack_runtime, workspace, "k")
     assert outbox.deliver_due(slack_runtime).sent == []  # an event's delivery leaves the claim alone
     assert rows(slack_runtime)["k"].status == "sending"
-    assert outbox.deliver_due(slack_runtime, sweep=True).sent == []  # the periodic sender settles it
-    assert rows(slack_runtime)["k"].status == "failed"
-    assert fake_slack.calls_to("chat.postMessage") == []
+    assert outbox.deliver_due(slack_runtime, sweep=True).sent == ["k"]  # the periodic sender settles it
+    assert len(fake_slack.calls_to("conversations.history")) == 1
+    assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1
+
+
+def test_an_interrupted_send_that_reached_slack_is_not_repeated(slack_runtime, workspace, fake_slack):
+    _interrupted(slack_runtime, workspace, "k")
+    client = slack_runtime.client_for(workspace.team_id)  # the killed process's post, made before it died
+    posted = client.chat_postMessage(channel=GENERAL, text="hello",
+                                     metadata={"event_type": "heard_outbox", "event_payload": {"key": "k"}})  # fmt: skip
+    assert outbox.deliver_due(slack_runtime, sweep=True).sent == ["k"]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert rows(slack_runtime)["k"].result["ts"] == posted["ts"]
+
+
+def test_parked_rows_are_listed_and_queued_again(slack_runtime, workspace, fake_slack):
+    post(slack_runtime, workspace, "nowhere", channel="C0NOWHERE9")
+    post(slack_runtime, workspace, "fine")
+    outbox.deliver_due(slack_runtime)
+    [row] = outbox.parked(slack_runtime)
+    assert (row.key, row.team_id, row.channel, row.last_error) == ("nowhere", workspace.team_id, "C0NOWHERE9",
+                                                                   "channel_not_found")  # fmt: skip
+    assert outbox.counts(slack_runtime) == {"sent": 1, "parked": 1}
+    with slack_runtime.sessions.begin() as session:  # the channel was fixed: point the row at one that works
+        outbox.rewrite_payloads(session, ["nowhere"], lambda key, payload: {**payload, "channel": GENERAL})
+    assert outbox.retry(slack_runtime, ["nowhere"]) == 1
+    assert outbox.retry(slack_runtime) == 0
+    assert outbox.deliver_due(slack_runtime).sent == ["nowhere"]
 
 
 def test_uninstalled_workspace_messages_fail_without_a_call(engine, fake_slack, workspace):
@@ -144,7 +239,7 @@ def test_uninstalled_workspace_messages_fail_without_a_call(engine, fake_slack, 
                         slack_api_url=fake_slack.url)  # fmt: skip
     runtime = Runtime(settings=settings, engine=engine, clock=lambda: NOW)
     post(runtime, workspace, "k")
-    assert outbox.deliver_due(runtime).failed == ["k"]
+    assert outbox.deliver_due(runtime).parked == ["k"]
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
 
@@ -156,8 +251,8 @@ class _SlackCall:
         self.real = runtime.client_for
         self.during = during
 
-    def __call__(self, team_id, enterprise_id=None):
-        client = self.real(team_id, enterprise_id)
+    def __call__(self, team_id, enterprise_id=None, *, posting=False):
+        client = self.real(team_id, enterprise_id, posting=posting)
         during = self.during
 
         class Client:
@@ -200,4 +295,4 @@ def test_an_answer_after_the_claim_was_settled_is_not_recorded(slack_runtime, wo
     outbox.deliver_due(slack_runtime)
     assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1
     message = rows(slack_runtime)["k"]
-    assert (message.status, message.last_error) == ("failed", "interrupted while sending; not resent to avoid a duplicate")
+    assert (message.status, message.last_error) == ("uncertain", "interrupted while sending; to be settled from history")

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from bot.db.models import (
     AuditEntry,
     Department,
-    OutboxMessage,
     Workspace,
     WorkspaceRole,
     WorkspaceSetting,
@@ -31,7 +30,7 @@ from bot.rooms import ForgetRequest, Forgotten, Rooms
 from bot.runtime import Runtime
 from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
 from bot.scheduler.catalog import JobCatalog
-from bot.slack.outbox import OutboxStatus
+from bot.slack.outbox import forget_recipient
 from bot.workspace_settings import (
     DIGEST_CHANNEL,
     SCHEDULE,
@@ -340,7 +339,7 @@ def forget_person(
         Forgotten("roles_removed", run(
             delete(WorkspaceRole).where(WorkspaceRole.workspace_id == workspace_id, WorkspaceRole.user_id == user_id)
         ), "Heard role", "Heard roles", "removed"),
-        Forgotten("messages_deleted", _forget_messages(session, workspace_id, user_id),
+        Forgotten("messages_deleted", forget_recipient(session, workspace_id, user_id),
                   "DM record", "DM records", "deleted"),
         Forgotten("settings_anonymised", run(
             update(WorkspaceSetting)
@@ -358,28 +357,6 @@ def forget_person(
     report = ForgetReport(tuple(lines), installer_cleared)
     record_audit(session, workspace_id, actor=by, action="forget", old=None, new=report.as_audit(), now=now)
     return report
-
-
-def _forget_messages(session: Session, workspace_id: int, user_id: str) -> int:
-    # The payload is JSON; a text match narrows the rows, the exact check is in Python.
-    rows = session.scalars(
-        select(OutboxMessage).where(
-            OutboxMessage.workspace_id == workspace_id,
-            cast(OutboxMessage.payload, String).contains(user_id),
-        )
-    )
-    deleted = 0
-    for message in rows:
-        payload = message.payload or {}
-        if user_id not in (payload.get("channel"), payload.get("user"), payload.get("user_id")):
-            continue
-        if message.status in (OutboxStatus.SENT, OutboxStatus.SENDING):
-            message.payload, message.result = {"forgotten": True}, None
-        else:
-            session.delete(message)
-        deleted += 1
-    session.flush()
-    return deleted
 
 
 def _forget_in_audit(session: Session, workspace_id: int, user_id: str) -> int:

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import OutboxMessage, Workspace
+from bot.db.models import Workspace
 from bot.features.decisions import views
 from bot.features.decisions.models import Decision, DecisionLink
 from bot.rooms import ExportFile, ForgetRequest, Forgotten
+from bot.slack.outbox import rewrite_payloads
 
 DECISION_COLUMNS = ("id", "team_id", "department", "author", "logged_at", "impact", "decision",
                     "affected", "evidence", "linked_feedback")  # fmt: skip
@@ -46,11 +47,13 @@ def _unname_summaries(session: Session, workspace_id: int, user_id: str) -> None
         select(DecisionLink.decision_id, func.count()).where(
             DecisionLink.decision_id.in_([d.id for d in authored.values()])).group_by(DecisionLink.decision_id)
     ).all())  # fmt: skip
-    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.in_(authored))):
-        decision = authored[message.idempotency_key]
+
+    def unnamed(key: str, payload: dict) -> dict:
+        decision = authored[key]
         text, blocks = views.summary(decision, linked.get(decision.id, 0), None)
-        message.payload = {**message.payload, "text": text, "blocks": blocks}
-    session.flush()
+        return {**payload, "text": text, "blocks": blocks}
+
+    rewrite_payloads(session, authored, unnamed)
 
 
 def _decision_rows(session: Session, team_of: dict[int, str]) -> Iterator[tuple]:

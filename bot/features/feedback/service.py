@@ -30,12 +30,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import unit
-from bot.db.models import OutboxMessage, Workspace
+from bot.db.models import Workspace
 from bot.features.feedback import views
 from bot.features.feedback.config import FeedbackConfig, load_config
 from bot.features.feedback.kinds import AckKind, ItemStatus, Source
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
-from bot.slack.outbox import OutboxStatus, enqueue
+from bot.slack.outbox import enqueue, outcomes
 
 if TYPE_CHECKING:
     from bot.rooms import CardButton
@@ -256,11 +256,8 @@ def link_cards(session: Session, workspace_id: int, channel_id: str | None = Non
         return 0
     keys = {f"feedback-card:{team_id}:{item.id}": item for item, team_id in pending}
     linked = 0
-    for key, result in session.execute(
-        select(OutboxMessage.idempotency_key, OutboxMessage.result).where(
-            OutboxMessage.idempotency_key.in_(keys), OutboxMessage.status == OutboxStatus.SENT
-        )
-    ):
+    for key, outcome in outcomes(session, keys).items():
+        result = outcome.result if outcome.delivered else None
         if result and result.get("ts"):
             item = keys[key]
             item.card_channel_id, item.card_ts = result.get("channel") or item.card_channel_id, result["ts"]
