@@ -44,6 +44,7 @@ ONE_LINE_ERRORS = (
     ("bot.scheduler.schedules", "ScheduleFileError", 2),
     ("bot.db", "DatabaseUnavailable", 1),
     ("bot.app", "SlackUnavailable", 1),
+    ("bot.slack.socket_mode", "SocketModeRefused", 1),
     ("bot.errors", "Failure", 1),
     # Two rooms declaring one /heard form, job or callback id: a broken install, not a
     # passing fault; the line names both rooms.
@@ -249,8 +250,9 @@ def run(
 ):
     """Serve Slack and run the scheduler.
 
-    Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT at /slack/events
-    (health check at /healthz). Applies pending migrations first.
+    Socket Mode when SLACK_APP_TOKEN is set (health check at /healthz on $PORT when
+    PORT is set), else HTTP on $PORT at /slack/events (health check at /healthz).
+    Applies pending migrations first.
 
     \b
     Example:
@@ -271,18 +273,7 @@ def run(
         bolt_app = build_app(runtime, on_workspace_change=scheduler.sync if scheduler else None)
 
     if mode is SlackMode.SOCKET:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        handler = SocketModeHandler(bolt_app, settings.slack_app_token, web_client=runtime.client())
-        if scheduler:
-            scheduler.start()
-        runtime.inbox.start()
-        try:
-            handler.start()
-        finally:
-            runtime.inbox.stop()
-            if scheduler:
-                scheduler.shutdown()
+        _serve_socket_mode(runtime, bolt_app, scheduler)
         return
 
     from bot.web import HeardServer, create_wsgi_app
@@ -306,6 +297,38 @@ def run(
         on_worker_start=worker_started,
         on_worker_exit=worker_exiting,
     ).run()
+
+
+def _serve_socket_mode(runtime, bolt_app, scheduler) -> None:
+    """Socket Mode until SIGTERM or SIGINT: the websocket (`bot.slack.socket_mode`), the
+    inbox's processor, the scheduler, and /healthz on $PORT when PORT is set."""
+    import signal
+    import threading
+
+    from bot.slack.socket_mode import SocketMode
+    from bot.web import HealthServer
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    settings = runtime.settings
+    connection = SocketMode(runtime, bolt_app)
+    health = None
+    if "port" in settings.model_fields_set:
+        health = HealthServer(runtime, connection.state, port=settings.port).start()
+    runtime.inbox.start()  # events stored before a restart are processed now
+    try:
+        connection.start()
+        if scheduler:
+            scheduler.start()
+        stop.wait()
+    finally:
+        connection.stop()  # what is not acknowledged by now, Slack sends again
+        runtime.inbox.stop()
+        if scheduler:
+            scheduler.shutdown()
+        if health:
+            health.stop()
 
 
 @app.command(cls=HeardCommand)

@@ -1,4 +1,5 @@
-"""The HTTP side: a WSGI app for Slack's requests and a health check, served by gunicorn.
+"""The HTTP side: a WSGI app for Slack's requests and a health check, served by gunicorn
+(and, in Socket Mode, the health check alone: `HealthServer`).
 
 Routes: POST /slack/events (events, commands, interactivity), GET /slack/install and
 /slack/oauth_redirect in OAuth mode, GET /healthz. POST /slack/events passes the front
@@ -10,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from gunicorn.app.base import BaseApplication
 from slack_bolt import App
@@ -41,18 +45,60 @@ def create_wsgi_app(runtime: Runtime, app: App) -> Callable:
     return wsgi
 
 
-def health(runtime: Runtime, start_response) -> list[bytes]:
-    """200 when the database answers, 503 with the reason when it does not."""
+def health(runtime: Runtime, start_response, socket: dict[str, str] | None = None) -> list[bytes]:
+    """200 when the database answers, 503 with the reason when it does not. In Socket Mode
+    (`socket`: `SocketMode.state()`), also 503 while the websocket is not connected."""
     try:
         ping(runtime.engine)
         status, body = "200 OK", {"ok": True, "database": "ok"}
     except DatabaseUnavailable as exc:
         status, body = "503 Service Unavailable", {"ok": False, "database": str(exc)}
+    if socket is not None:
+        body |= socket
+        if socket.get("socket") != "connected":
+            status, body["ok"] = "503 Service Unavailable", False
     payload = json.dumps(body).encode()
     start_response(
         status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
     )
     return [payload]
+
+
+class HealthServer:
+    """`/healthz` alone, for Socket Mode (where Slack needs no HTTP): the database and the
+    websocket's state (`state()`), on a thread of its own. Any other path is 404."""
+
+    def __init__(self, runtime: Runtime, state: Callable[[], dict[str, str]], *, port: int,
+                 host: str = "0.0.0.0"):  # fmt: skip
+        def wsgi(environ: dict, start_response) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") == HEALTH_PATH:
+                return health(runtime, start_response, state())
+            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
+            return [b"not found"]
+
+        self._server = make_server(host, port, wsgi, server_class=_ThreadingServer, handler_class=_QuietHandler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="heard-health", daemon=True)  # fmt: skip
+
+    def start(self) -> HealthServer:
+        self._thread.start()
+        log.info("serving %s on port %s", HEALTH_PATH, self.port)
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:
+        pass  # a health check every few seconds would bury the log
 
 
 class HeardServer(BaseApplication):

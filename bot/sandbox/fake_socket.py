@@ -312,11 +312,15 @@ class FakeSocketMode:
             return self.connections
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Await a condition on the fake's state (re-checked whenever a connection opens or
-        closes, or an acknowledgement arrives)."""
+        """Await a condition (on the fake's state, or anything else): checked whenever a
+        connection opens or closes or an acknowledgement arrives, and every 20 ms."""
+        deadline = time.monotonic() + timeout
         with self._changed:
-            if not self._changed.wait_for(predicate, timeout):
-                raise TimeoutError(f"not so after {timeout}s: {predicate}")
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"not so after {timeout}s: {predicate}")
+                self._changed.wait(min(remaining, 0.02))
 
     def deliveries(self) -> list[Delivery]:
         with self._lock:
