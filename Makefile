@@ -36,5 +36,11 @@ bench: $(STAMP)
 	  echo "== $$script"; $(BIN)/python $$script || exit 1; echo; \
 	done
 
+# The fuzz suite at length (tests/security/test_fuzz.py): HEARD_FUZZ_EXAMPLES requests through
+# the whole of Heard (200 in `make test`), and ten times that at the edge (10,000 in `make test`).
+.PHONY: fuzz
+fuzz: $(STAMP)
+	HEARD_FUZZ_EXAMPLES=$${HEARD_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest tests/security/test_fuzz.py -q -p no:cacheprovider
+
 clean:
 	rm -rf $(VENV) .pytest_cache heard-demo.db
