@@ -1,5 +1,9 @@
 """A draft story from recent customer feedback, for a week whose bank is empty.
 
+The `story-draft` job writes it on the day before the week's post (so the admins have a
+day to review it); `weekly-story` writes it when it finds the bank empty and no draft
+was written (the key `draft:WEEK` keeps it to one per week either way).
+
 Written by the LLM (prompt `prompts/story_draft.txt`, the feedback redacted and fenced by
 `bot.llm`) or, without a key or when the LLM fails, times out or answers outside the
 schema, by an offline template that quotes the item. A draft is a pending story: it goes
@@ -11,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Workspace
@@ -52,9 +57,19 @@ def offline_draft(text: str, customer: str | None) -> service.StoryDraft:
     )  # fmt: skip
 
 
-def draft_from_feedback(session: Session, workspace: Workspace, llm: LLM, *, week: str, now: datetime) -> Story | None:
+def draft_key(week: str) -> str:
+    return f"draft:{week}"
+
+
+def draft_from_feedback(session: Session, workspace: Workspace, llm: LLM, *, week: str,
+                        now: datetime) -> service.Submitted | None:  # fmt: skip
     """Draft one story for `week` from the last 30 days' feedback and send it for review;
-    once per week (a rerun finds the week's draft). None when there is no feedback."""
+    once per week (a rerun finds the week's draft, without asking the LLM again). None
+    when there is no feedback."""
+    existing = session.scalar(select(Story).where(Story.workspace_id == workspace.id,
+                                                  Story.submit_key == draft_key(week)))  # fmt: skip
+    if existing is not None:
+        return service.Submitted(existing, False)
     items = feedback.search(session, workspace.id, since=now - RECENT, limit=50)
     if not items:
         return None
@@ -66,13 +81,31 @@ def draft_from_feedback(session: Session, workspace: Workspace, llm: LLM, *, wee
     if answer.value is not None:
         draft = service.StoryDraft(**answer.value.model_dump())
     try:
-        submitted = service.submit_story(
-            session, workspace, draft, user_id=None, is_admin=False, submit_key=f"draft:{week}", now=now,
+        return service.submit_story(
+            session, workspace, draft, user_id=None, is_admin=False, submit_key=draft_key(week), now=now,
             source="draft", feedback_item_id=int(item.id),
         )  # fmt: skip
     except service.StoryInvalid:  # an answer that fits the schema but not the modal's rules
-        submitted = service.submit_story(
+        return service.submit_story(
             session, workspace, offline_draft(item.text, item.customer), user_id=None, is_admin=False,
-            submit_key=f"draft:{week}", now=now, source="draft", feedback_item_id=int(item.id),
+            submit_key=draft_key(week), now=now, source="draft", feedback_item_id=int(item.id),
         )  # fmt: skip
-    return submitted.story
+
+
+def prepare_week(session: Session, workspace: Workspace, llm: LLM, *, week: str, now: datetime) -> str:
+    """The day before `week`'s post: with no approved story in the bank, draft one from
+    recent feedback for the admins to review (once per week; not while an earlier draft
+    still waits for them). Returns what it did, in a line for the job ledger."""
+    if service.week_has_post(session, workspace.id, week):
+        return f"{week} already has its story"
+    if service.next_story(session, workspace.id) is not None:
+        return f"the bank has an approved story for {week}; no draft needed"
+    waiting = service.draft_waiting(session, workspace.id)
+    if waiting is not None and waiting.submit_key != draft_key(week):
+        return f"no approved story for {week}; draft {waiting.id} still waits for review"
+    drafted = draft_from_feedback(session, workspace, llm, week=week, now=now)
+    if drafted is None:
+        return f"no approved story for {week} and no recent feedback to draft one from"
+    if not drafted.created:
+        return f"no approved story for {week}; its draft ({drafted.story.id}) was sent for review already"
+    return f"no approved story for {week}; draft {drafted.story.id} from recent feedback sent for review"

@@ -1,7 +1,9 @@
 """Bolt listeners for customer stories. Thin: ack, parse, call the service, send.
 
-Reaction and message listeners claim only events on story posts (the stories channel,
-or a channel holding a post), read through the shared :mod:`bot.slack.engagement`.
+Reaction and message listeners claim only events on story posts (a reaction on one, a
+reply in its thread or that reply deleted), read through the shared
+:mod:`bot.slack.engagement`; the room's `owns_message` tells other rooms the same, so a
+stories channel that is also a feedback channel counts both rooms' events.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import workspaces
 from bot.db.models import Workspace
+from bot.features.feedback import queries as feedback
 from bot.features.stories import service, views
 from bot.features.stories.models import Story
 from bot.rooms import HomeContext, RoomContext
@@ -21,11 +24,8 @@ from bot.runtime import Runtime
 from bot.slack import engagement
 from bot.slack.outbox import deliver_due
 from bot.slack.requests import MAX_INTEGER, FormValues, View, interaction_of, record_id
-from bot.workspace_settings import load_config
 
 log = logging.getLogger(__name__)
-
-SOURCES = ("command", "feedback", "draft")  # where a story came from, as its metadata says
 
 
 def register(app: App, room: RoomContext) -> None:
@@ -33,13 +33,11 @@ def register(app: App, room: RoomContext) -> None:
 
     def concerns_stories(body: dict, context: BoltContext) -> bool:
         act = engagement.engagement(body.get("event") or {})
-        workspace_id = context.get("workspace_id")
-        if act is None or workspace_id is None:
+        about, workspace_id = engagement.engaged_ts(act), context.get("workspace_id")
+        if about is None or workspace_id is None:
             return False
         with runtime.sessions() as session:
-            if act.channel == load_config(session, workspace_id).stories_channel:
-                return True
-            return service.has_posts_in(session, workspace_id, act.channel)
+            return service.is_story_message(session, workspace_id, act.channel, about)
 
     @app.event("message", matchers=[concerns_stories])
     def on_message(event: dict, context: BoltContext):
@@ -86,6 +84,23 @@ def register(app: App, room: RoomContext) -> None:
                 return respond(text=str(exc), response_type="ephemeral", replace_original=False)
             fields = {name: getattr(story, name) for name in (*service.LIMITS, "anonymous")}
         _open(client, body, views.story_modal(fields, {"edit": story.id}, editing=True))
+
+    @app.action(views.FROM_FEEDBACK_ACTION)
+    def on_story_from_feedback(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
+        """"Turn into a story" on a feedback card: the story modal, prefilled from the item."""
+        ack()
+        request = interaction_of(context, body)
+        with runtime.sessions() as session:
+            found = feedback.by_ids(session, context["workspace_id"], [request.value or ""])
+        if not found:
+            if request.response_url:
+                respond(text="That feedback is no longer in Heard, so there is nothing to turn into a story.",
+                        response_type="ephemeral", replace_original=False)  # fmt: skip
+            return
+        item = found[0]
+        modal = views.story_modal(views.feedback_fields(item.text, item.customer, item.permalink),
+                                  {"source": "feedback", "item": int(item.id)})  # fmt: skip
+        _open(client, body, modal, push=request.container_type == "view")
 
     @app.action(views.REFLECT_ACTION)
     def on_reflect(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
@@ -169,10 +184,10 @@ def story_submitted(runtime: Runtime, workspace_id: int, user: str, is_admin: bo
                     return {"view": views.info_modal("Not saved", "Only Heard admins edit stories.")}
                 story = service.edit_story(session, workspace_id, record_id(meta["edit"]), draft, user_id=user, now=now)
                 return {"view": views.info_modal("Story saved", views.reviewed(story))}
+            item = _feedback_item(session, workspace_id, record_id(meta.get("item"), MAX_INTEGER))
             submitted = service.submit_story(
-                session, workspace, draft, user_id=user, is_admin=is_admin, now=now,
-                submit_key=View.of(view).id, source=meta["source"] if meta.get("source") in SOURCES else "command",
-                feedback_item_id=record_id(meta.get("item"), MAX_INTEGER),
+                session, workspace, draft, user_id=user, is_admin=is_admin, now=now, submit_key=View.of(view).id,
+                source="feedback" if item is not None else "command", feedback_item_id=item,
             )  # fmt: skip
             title, message = views.submitted(submitted.story, created=submitted.created, is_admin=is_admin)
     except service.StoryInvalid as exc:
@@ -180,6 +195,15 @@ def story_submitted(runtime: Runtime, workspace_id: int, user: str, is_admin: bo
     except service.StoryError as exc:
         return {"view": views.info_modal("Not saved", str(exc))}
     return {"view": views.info_modal(title, message)}
+
+
+def _feedback_item(session, workspace_id: int, item: int | None) -> int | None:
+    """The feedback item a story modal was opened from ("Turn into a story"), if it is this
+    workspace's: the modal's metadata comes back from Slack, and an id from elsewhere links
+    nothing. A person's modal is never a machine draft, whatever its metadata says."""
+    if item is None:
+        return None
+    return item if feedback.by_ids(session, workspace_id, [str(item)]) else None
 
 
 def reflection_submitted(runtime: Runtime, workspace_id: int, user: str, view: dict) -> dict:
@@ -214,10 +238,14 @@ def _review(runtime: Runtime, room: RoomContext, client: WebClient, body: dict, 
     respond(text=text, response_type="ephemeral", replace_original=False)
 
 
-def _open(client: WebClient, body: dict, view: dict) -> None:
-    """Open a modal; an expired or used-up trigger is a log line (the person presses again)."""
+def _open(client: WebClient, body: dict, view: dict, *, push: bool = False) -> None:
+    """Open a modal (push it over the modal the button was in); an expired or used-up
+    trigger is a log line (the person presses again)."""
     try:
-        client.views_open(trigger_id=body.get("trigger_id"), view=view)
+        if push:
+            client.views_push(trigger_id=body.get("trigger_id"), view=view)
+        else:
+            client.views_open(trigger_id=body.get("trigger_id"), view=view)
     except SlackApiError as exc:
         log.info("could not open a modal: %s", exc.response.get("error"))
 

@@ -1,16 +1,18 @@
 """What the stories room adds to Heard (see `bot.rooms`)."""
 
-from bot.features.stories import demo, handlers, records, views
+from bot.features.stories import demo, handlers, records, service, views
 from bot.features.stories.commands import COMMANDS
 from bot.features.stories.jobs import JOBS
-from bot.rooms import ManifestPart, Room
+from bot.rooms import CardButton, ManifestPart, Room
 
 ROOM = Room(
     name="stories",
     about=(
         ("Customer stories", ("Every week Heard posts one real customer story from the story bank to the "
-                              "stories channel. Anyone can submit one with /heard story add; admins approve "
-                              "it first. Heard counts reactions, thread replies and reflections.")),
+                              "stories channel. Anyone can submit one with /heard story add, or turn resolved "
+                              "feedback into one; admins approve it first. When no story is approved, admins "
+                              "get a draft from recent feedback the day before. Heard counts reactions, thread "
+                              "replies and reflections.")),
     ),
     register=handlers.register,
     commands=COMMANDS,
@@ -25,9 +27,11 @@ ROOM = Room(
         },
         events=("message.channels", "message.groups", "reaction_added", "reaction_removed"),
         callbacks=(views.ADD_MODAL, views.REFLECT_MODAL, views.REFLECT_ACTION, views.APPROVE_ACTION,
-                   views.EDIT_ACTION, views.DISCARD_ACTION),
+                   views.EDIT_ACTION, views.DISCARD_ACTION, views.FROM_FEEDBACK_ACTION),
     ),
     forget=records.forget,
     exports=(records.STORIES_EXPORT, records.ENGAGEMENT_EXPORT),
     demo_steps=demo.DEMO_STEPS,
+    card_buttons=(CardButton("feedback", views.FROM_FEEDBACK_LABEL, views.FROM_FEEDBACK_ACTION, states=("resolved",)),),
+    owns_message=service.is_story_message,
 )

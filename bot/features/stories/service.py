@@ -28,11 +28,11 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.db.models import Workspace
+from bot.db.models import OutboxMessage, Workspace
 from bot.features.stories import views
 from bot.features.stories.models import Reflection, Story, StoryEngagement, StoryPost
 from bot.roles import known_admins
-from bot.slack.outbox import enqueue, outcomes
+from bot.slack.outbox import OutboxStatus, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -345,9 +345,25 @@ def post_week(
     enqueue(
         session, workspace_id=workspace.id, key=post_key(workspace, post), method="chat.postMessage",
         payload={"channel": channel, "text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False},
-        now=now, room_tells_admins=True,
+        now=now,
     )  # fmt: skip
     return WeekOutcome("posted", post, story)
+
+
+def week_has_post(session: Session, workspace_id: int, week: str) -> bool:
+    """The week's post is queued or posted (a failed one frees the week)."""
+    return session.scalar(
+        select(StoryPost.id).where(StoryPost.workspace_id == workspace_id, StoryPost.week == week,
+                                   StoryPost.status != PostStatus.FAILED)
+    ) is not None  # fmt: skip
+
+
+def draft_waiting(session: Session, workspace_id: int) -> Story | None:
+    """The oldest machine-written draft still waiting for an admin, if any."""
+    return session.scalar(
+        select(Story).where(Story.workspace_id == workspace_id, Story.source == "draft", Story.state == State.PENDING)
+        .order_by(Story.created_at, Story.id).limit(1)
+    )  # fmt: skip
 
 
 def tell_admins(session: Session, workspace: Workspace, *, key: str, message: tuple[str, list[dict]],
@@ -375,10 +391,15 @@ def settle_posts(session: Session, workspace: Workspace, *, now: datetime, comma
         return 0
     keys = {post_key(workspace, post): post for post in queued}
     changed = 0
-    for key, outcome in outcomes(session, keys).items():
-        post, result, error = keys[key], outcome.result, outcome.error
-        if outcome.delivered and result and result.get("ts"):
-            post.status, post.message_ts, post.posted_at = PostStatus.POSTED, result["ts"], outcome.sent_at
+    for key, status, result, error, sent_at in session.execute(
+        select(OutboxMessage.idempotency_key, OutboxMessage.status, OutboxMessage.result,
+               OutboxMessage.last_error, OutboxMessage.sent_at)
+        .where(OutboxMessage.idempotency_key.in_(keys),
+               OutboxMessage.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)))
+    ):  # fmt: skip
+        post = keys[key]
+        if status == OutboxStatus.SENT and result and result.get("ts"):
+            post.status, post.message_ts, post.posted_at = PostStatus.POSTED, result["ts"], sent_at
             post.channel_id = result.get("channel") or post.channel_id
             # Reflections shared before Heard knew where the post landed go to its thread now.
             for reflection in session.scalars(select(Reflection).where(Reflection.post_id == post.id,
@@ -410,10 +431,27 @@ def post_at(session: Session, workspace: Workspace, channel: str, ts: str, *, no
     return found
 
 
-def has_posts_in(session: Session, workspace_id: int, channel: str) -> bool:
-    return session.scalar(
-        select(StoryPost.id).where(StoryPost.workspace_id == workspace_id, StoryPost.channel_id == channel).limit(1)
-    ) is not None  # fmt: skip
+def is_story_message(session: Session, workspace_id: int, channel: str, ts: str) -> bool:
+    """Message `ts` in `channel` is a story post: one whose ts Heard recorded, or a queued
+    one Slack already took (its answer is in the outbox; `settle_posts` has not read it
+    yet). Reads only, so an event listener's matcher may ask (the room's `owns_message`:
+    reactions and replies on a story post are the stories room's even in a channel that is
+    also a feedback channel)."""
+    known = select(StoryPost.id).where(StoryPost.workspace_id == workspace_id, StoryPost.channel_id == channel,
+                                       StoryPost.message_ts == ts).limit(1)  # fmt: skip
+    if session.scalar(known) is not None:
+        return True
+    queued = session.scalars(select(StoryPost).where(
+        StoryPost.workspace_id == workspace_id, StoryPost.channel_id == channel, StoryPost.status == PostStatus.QUEUED,
+    )).all()  # fmt: skip
+    workspace = session.get(Workspace, workspace_id) if queued else None
+    if workspace is None:
+        return False
+    answers = session.scalars(select(OutboxMessage.result).where(
+        OutboxMessage.idempotency_key.in_([post_key(workspace, post) for post in queued]),
+        OutboxMessage.status == OutboxStatus.SENT,
+    ))  # fmt: skip
+    return any(isinstance(answer, dict) and answer.get("ts") == ts for answer in answers)
 
 
 def find_post(session: Session, workspace_id: int, post_id) -> StoryPost:

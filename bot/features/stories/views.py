@@ -43,6 +43,8 @@ REFLECT_ACTION = "story_reflect"
 APPROVE_ACTION = "story_approve"
 EDIT_ACTION = "story_edit"
 DISCARD_ACTION = "story_discard"
+FROM_FEEDBACK_ACTION = "story_from_feedback"  # "Turn into a story" on resolved feedback's card
+FROM_FEEDBACK_LABEL = "Turn into a story"
 
 # Block ids of the story modal are the story's field names (the service's errors name them).
 TITLE, CUSTOMER, HAPPENED, LEARNED, LINK, ANONYMOUS = (
@@ -100,6 +102,21 @@ def story_modal(fields: dict | None, metadata: dict, *, editing: bool = False) -
         submit="Save and approve" if editing else "Submit", close="Cancel", blocks=blocks,
         private_metadata=json.dumps(metadata),
     ).to_dict()  # fmt: skip
+
+
+def feedback_fields(text: str, customer: str | None, link: str | None) -> dict:
+    """The story modal's fields prefilled from a feedback item: its words as what happened,
+    its customer, its link; the submitter writes what we learned. Plain text inputs show
+    text as typed, so nothing here is escaped; each field is cut to the modal's limit."""
+    from bot.features.stories.service import LIMITS
+
+    who = " ".join((customer or "").split())
+    return {
+        TITLE: truncate(f"What {who or 'a customer'} told us", LIMITS["title"]),
+        CUSTOMER: truncate(who, LIMITS["customer"]),
+        HAPPENED: truncate(text.strip(), LIMITS["what_happened"]),
+        LINK: link if is_link_url(link) and len(link) <= LIMITS["link"] else "",
+    }
 
 
 def info_modal(title: str, message: str) -> dict:
