@@ -223,6 +223,13 @@ def test_stale_signed_event_is_401(heard, caplog, capsys):
     assert_refused_quietly(caplog, capsys, 401)
 
 
+def test_future_signed_event_is_401(heard, dispatched, caplog, capsys):
+    ahead = str(int(time.time()) + 6 * 60)  # signed now for replaying in six minutes
+    assert post(heard, envelope(message()), JSON, signed=True, timestamp=ahead).status == 401
+    assert_refused_quietly(caplog, capsys, 401)
+    assert "ahead" in caplog.text and dispatched() == []
+
+
 @pytest.mark.parametrize("missing", ["X-Slack-Signature", "X-Slack-Request-Timestamp", "both"])
 def test_request_without_signature_headers_is_401(heard, caplog, capsys, missing):
     body = envelope(message())
