@@ -152,9 +152,11 @@ app = _typer(
 jobs_app = _typer(help="Recurring jobs: list them, or run one now.")
 db_app = _typer(help="Database maintenance.")
 inbox_app = _typer(help="Stored Slack events: list those that failed, queue them again.")
+outbox_app = _typer(help="Queued Slack posts: list the parked ones, queue them again.")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(outbox_app, name="outbox")
 
 TEAM_OPTION = typer.Option("--team", metavar="TEAM", help="Only this workspace (its team id, T…).")
 
@@ -412,6 +414,48 @@ def inbox_retry(
     runtime = runtime_for_cli(load_settings())
     queued = inbox.retry(runtime, event_ids or None)
     typer.echo(f"Queued {queued} parked event(s) again; a running heard run or heard worker processes them.")
+
+
+@outbox_app.command("list", cls=HeardCommand)
+def outbox_list(team: Annotated[str | None, TEAM_OPTION] = None):
+    """Queued Slack posts by status, and the parked ones.
+
+    Each parked post with its key, workspace, channel and why it was parked: a permanent error from Slack (the channel is archived, Heard is not in it, the person left, the token is no longer valid), five failed tries, or a post whose fate Heard could not check in the channel's history. Fix the cause, then `heard outbox retry`.
+
+    \b
+    Example:
+      heard outbox list --team T0123ABCD
+    """
+    from bot.settings import load_settings
+    from bot.slack import outbox
+
+    runtime = runtime_for_cli(load_settings())
+    counts = outbox.counts(runtime)
+    typer.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in outbox.OutboxStatus))
+    for row in outbox.parked(runtime, team_id=team):  # plain lines: scripts read them
+        typer.echo(f"parked {row.key} {row.team_id} {row.method} to {row.channel or '?'} queued "
+                   f"{row.created_at:%Y-%m-%dT%H:%M}Z after {row.attempts} tries: {row.last_error or ''}")  # fmt: skip
+
+
+@outbox_app.command("retry", cls=HeardCommand)
+def outbox_retry(
+    keys: Annotated[list[str] | None, typer.Argument(metavar="[KEY]...", help="Only the posts under these keys.")] = None,
+    team: Annotated[str | None, TEAM_OPTION] = None,
+):
+    """Queue parked posts again.
+
+    All of them, or those named by key, each with five fresh tries. A post parked because Heard could not check whether it was already made is looked for in the channel's history again first, so it is never posted twice.
+
+    \b
+    Example:
+      heard outbox retry story:T0123ABCD:2026-W48:1
+    """
+    from bot.settings import load_settings
+    from bot.slack import outbox
+
+    runtime = runtime_for_cli(load_settings())
+    queued = outbox.retry(runtime, keys or None, team_id=team)
+    typer.echo(f"Queued {queued} parked post(s) again; a running heard run, heard clock or heard worker sends them.")
 
 
 @app.command(cls=HeardCommand)

@@ -296,3 +296,27 @@ def test_an_answer_after_the_claim_was_settled_is_not_recorded(slack_runtime, wo
     assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1
     message = rows(slack_runtime)["k"]
     assert (message.status, message.last_error) == ("uncertain", "interrupted while sending; to be settled from history")
+
+
+def test_heard_outbox_list_and_retry(slack_runtime, workspace, fake_slack, monkeypatch, capsys):
+    from bot.cli import main
+
+    post(slack_runtime, workspace, "nowhere", channel="C0NOWHERE9")
+    outbox.deliver_due(slack_runtime)
+    monkeypatch.setenv("DATABASE_URL", slack_runtime.engine.url.render_as_string(hide_password=False))
+    assert _run(main, ["outbox", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "0 pending, 0 sending, 0 uncertain, 0 sent, 1 parked"
+    assert lines[1].startswith(f"parked nowhere {workspace.team_id} chat.postMessage to C0NOWHERE9 queued ")
+    assert lines[1].endswith("after 1 tries: channel_not_found")
+    assert _run(main, ["outbox", "retry", "nowhere"]) == 0
+    assert "Queued 1 parked post(s) again" in capsys.readouterr().out
+    assert outbox.counts(slack_runtime) == {"pending": 1}
+
+
+def _run(main, args) -> int:
+    try:
+        main(args)
+    except SystemExit as exc:
+        return exc.code or 0
+    return 0
