@@ -4,8 +4,10 @@ buttons record. No Slack calls here: posts are queued in the outbox under keys.
 - **Once per recipient and period.** Each leader (by DM) and the digest channel, when
   set, get one digest per period (the job's week). A `digest_deliveries` row, unique per
   workspace, period and recipient, is written in the transaction that queues the post
-  (`digest:T:R:2026-W48`) and its chart (`digest-chart:T:R:2026-W48`); a retried, re-run
-  or concurrent job finds the row or the key and queues nothing.
+  (`digest:T:R:2026-W48`); a retried, re-run or concurrent job finds the row or the key
+  and queues nothing. With its chart uploaded, the digest is one
+  `files.completeUploadExternal` that shares the chart under the digest's blocks (one
+  message: the chart never arrives alone or first); without it, a `chat.postMessage`.
 - **A leader who left** (deactivated, or unknown to Slack) is skipped; Heard's admins are
   told once per leader (`digest-left:T:U:ADMIN`), not every week.
 - **Assign to department** records who asked which department to look at an item, and
@@ -81,14 +83,10 @@ def digest_key(team_id: str, recipient: str, period: str) -> str:
     return f"digest:{team_id}:{recipient}:{period}"
 
 
-def chart_key(team_id: str, recipient: str, period: str) -> str:
-    return f"digest-chart:{team_id}:{recipient}:{period}"
-
-
 def queue_digest(session: Session, workspace: Workspace, period: str, digest: Digest, recipient: Recipient, *,
                  chart: tuple[str, str] | None, command: str, now: datetime) -> bool:  # fmt: skip
-    """Queue `digest` for `recipient`, once per period: the message, then (when `chart`,
-    an uploaded file's id and the conversation to share it in) the chart. False when this
+    """Queue `digest` for `recipient`, once per period, with its chart when `chart` (an
+    uploaded file's id and the conversation to share it in) is given. False when this
     period's digest was already queued for them."""
     try:
         with session.begin_nested():
@@ -97,22 +95,18 @@ def queue_digest(session: Session, workspace: Workspace, period: str, digest: Di
     except IntegrityError:
         return False
     text, blocks = views.render_blocks(digest, command=command)
-    _, created = enqueue(
-        session, workspace_id=workspace.id, key=digest_key(workspace.team_id, recipient.id, period),
-        method="chat.postMessage",
-        payload={"channel": recipient.id, "text": text, "blocks": blocks, "unfurl_links": False,
-                 "unfurl_media": False},
-        now=now,
-    )  # fmt: skip
-    if chart is not None and created:
+    if chart is not None:
+        # One call shares the chart with the digest's blocks above it: one message, so the
+        # chart can never arrive before or without its digest, whatever Slack retries.
         file_id, conversation = chart
-        enqueue(
-            session, workspace_id=workspace.id, key=chart_key(workspace.team_id, recipient.id, period),
-            method="files.completeUploadExternal",
-            payload={"files": [{"id": file_id, "title": CHART_TITLE}], "channel_id": conversation,
-                     "initial_comment": f"Received vs ignored feedback per week, to {views.day(digest.period.end)}."},
-            now=now,
-        )  # fmt: skip
+        method = "files.completeUploadExternal"
+        payload = {"files": [{"id": file_id, "title": CHART_TITLE}], "channel_id": conversation, "blocks": blocks}
+    else:
+        method = "chat.postMessage"
+        payload = {"channel": recipient.id, "text": text, "blocks": blocks, "unfurl_links": False,
+                   "unfurl_media": False}  # fmt: skip
+    _, created = enqueue(session, workspace_id=workspace.id, key=digest_key(workspace.team_id, recipient.id, period),
+                         method=method, payload=payload, now=now)  # fmt: skip
     return created
 
 
