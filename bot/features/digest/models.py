@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.models import Base, utcnow
@@ -44,3 +44,21 @@ class DigestAssignment(Base):
     assigned_by: Mapped[str | None] = mapped_column(String(32))  # None once forgotten
     channel_id: Mapped[str | None] = mapped_column(String(32))  # where the button was pressed
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DigestVector(Base):
+    """A feedback item's sentence embedding (`heard[embeddings]`, see `embeddings.py`),
+    computed once and reused by every digest. `text_sha256` is the hash of the text it was
+    computed from, so an edited item is encoded again; deleting the item deletes its
+    vector (the foreign key cascades), as a vector is derived from the customer's words."""
+
+    __tablename__ = "digest_vectors"
+    __table_args__ = (UniqueConstraint("feedback_id", "model"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback_items.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(64))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
