@@ -28,11 +28,11 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.db.models import OutboxMessage, Workspace
+from bot.db.models import Workspace
 from bot.features.stories import views
 from bot.features.stories.models import Reflection, Story, StoryEngagement, StoryPost
 from bot.roles import known_admins
-from bot.slack.outbox import OutboxStatus, enqueue
+from bot.slack.outbox import enqueue, outcomes
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +345,7 @@ def post_week(
     enqueue(
         session, workspace_id=workspace.id, key=post_key(workspace, post), method="chat.postMessage",
         payload={"channel": channel, "text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False},
-        now=now,
+        now=now, room_tells_admins=True,
     )  # fmt: skip
     return WeekOutcome("posted", post, story)
 
@@ -391,15 +391,10 @@ def settle_posts(session: Session, workspace: Workspace, *, now: datetime, comma
         return 0
     keys = {post_key(workspace, post): post for post in queued}
     changed = 0
-    for key, status, result, error, sent_at in session.execute(
-        select(OutboxMessage.idempotency_key, OutboxMessage.status, OutboxMessage.result,
-               OutboxMessage.last_error, OutboxMessage.sent_at)
-        .where(OutboxMessage.idempotency_key.in_(keys),
-               OutboxMessage.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)))
-    ):  # fmt: skip
-        post = keys[key]
-        if status == OutboxStatus.SENT and result and result.get("ts"):
-            post.status, post.message_ts, post.posted_at = PostStatus.POSTED, result["ts"], sent_at
+    for key, outcome in outcomes(session, keys).items():
+        post, result, error = keys[key], outcome.result, outcome.error
+        if outcome.delivered and result and result.get("ts"):
+            post.status, post.message_ts, post.posted_at = PostStatus.POSTED, result["ts"], outcome.sent_at
             post.channel_id = result.get("channel") or post.channel_id
             # Reflections shared before Heard knew where the post landed go to its thread now.
             for reflection in session.scalars(select(Reflection).where(Reflection.post_id == post.id,
@@ -447,11 +442,8 @@ def is_story_message(session: Session, workspace_id: int, channel: str, ts: str)
     workspace = session.get(Workspace, workspace_id) if queued else None
     if workspace is None:
         return False
-    answers = session.scalars(select(OutboxMessage.result).where(
-        OutboxMessage.idempotency_key.in_([post_key(workspace, post) for post in queued]),
-        OutboxMessage.status == OutboxStatus.SENT,
-    ))  # fmt: skip
-    return any(isinstance(answer, dict) and answer.get("ts") == ts for answer in answers)
+    answers = outcomes(session, [post_key(workspace, post) for post in queued]).values()
+    return any(isinstance(answer.result, dict) and answer.result.get("ts") == ts for answer in answers)
 
 
 def find_post(session: Session, workspace_id: int, post_id) -> StoryPost:
