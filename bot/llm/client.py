@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
-import openai
 import pydantic
 
 from bot.llm.redact import redact
+
+if TYPE_CHECKING:
+    import openai  # imported when a key is set: 500 modules the web process needs only then
 
 __all__ = ["DATA_END", "DATA_START", "LLM", "LLMConfig", "LLMResult", "fence_data"]
 
@@ -63,6 +65,8 @@ class LLM:
     def __init__(self, config: LLMConfig, *, client: openai.OpenAI | None = None) -> None:
         self.config = config
         if client is None and config.api_key:
+            import openai
+
             client = openai.OpenAI(
                 api_key=config.api_key,
                 base_url=config.base_url,
@@ -85,6 +89,8 @@ class LLM:
         client = self._client
         if not self.config.api_key or client is None:
             return LLMResult(None, "offline", "no OPENAI_API_KEY")
+        import openai
+
         try:
             completion = client.chat.completions.parse(
                 model=self.config.model,
@@ -117,6 +123,8 @@ class LLM:
 
 def _reason_for(error: Exception) -> str:
     """A short, log- and digest-friendly reason; never includes the data sent."""
+    import openai
+
     if isinstance(error, openai.APITimeoutError):
         return "timeout"
     if isinstance(error, openai.APIConnectionError):
