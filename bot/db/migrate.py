@@ -1,19 +1,31 @@
-"""Applies Heard's Alembic migrations, which ship inside the package."""
+"""Applies Heard's Alembic migrations, which ship inside the package.
+
+`upgrade` first asks the database for its revision with one query and compares it with
+the head read from the migration files' `revision`/`down_revision` lines: a database
+already at the head (every restart but the first after an upgrade) is left alone
+without importing Alembic, whose templates (Mako, Pygments) would otherwise stay in the
+memory of every `heard run` for good.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_REVISION_LINE = re.compile(r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$""", re.MULTILINE)
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # ConfigParser interpolates %, which URL-encoded passwords and options contain.
@@ -24,6 +36,11 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> list[str]:
     """Bring the schema to `revision`; returns the revisions applied (empty when current)."""
+    if revision == "head" and _at_head(engine):
+        return []
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     config = alembic_config(engine)
     before = current_revision(engine)
     with engine.begin() as connection:
@@ -37,10 +54,45 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
     return list(reversed(applied))
 
 
+def _at_head(engine: Engine) -> bool:
+    """True when the database is at the one head the migration files name (no Alembic)."""
+    head = _file_head()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except SQLAlchemyError:  # no table yet: a new database
+        return False
+    return found == [head]
+
+
+def _file_head() -> str | None:
+    """The head revision by the files' own lines, or None when that is not one plain string
+    (a merge, a branch, a file this reading does not understand: Alembic decides then)."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        fields = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        revision, parent = fields.get("revision", ""), fields.get("down_revision", "")
+        if not re.fullmatch(r"""(['"])[\w.-]+\1""", revision):
+            return None
+        revisions.add(revision[1:-1])
+        if re.fullmatch(r"""(['"])[\w.-]+\1""", parent):
+            parents.add(parent[1:-1])
+        elif parent != "None":
+            return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
