@@ -22,13 +22,21 @@ How (scikit-learn, imported only here and only when called, so `heard --help` st
   sparse product, linear in the number of items); texts with no known word fall back to
   the full features.
 - Items with no words at all (only emoji, links or numbers) form a theme of their own.
+
+With sentence embeddings (`find_themes(items, vectors=...)`, the `heard[embeddings]` extra,
+`embeddings.py`): the same steps on the items' stored vectors instead of TF-IDF and LSA,
+grouped by Ward's agglomerative clustering (one tree, cut at every k of the grid) with
+the number of themes again the k of best cosine silhouette; above `FIT_SAMPLE` distinct
+texts the tree is built on a sample and every other text joins the theme whose centre
+is nearest. Labels and representatives are found as above. Ward on these vectors
+followed the true number of topics on both self-written corpora (README "Themes").
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,11 +69,17 @@ class Theme:
         return len(self.item_ids)
 
 
-def find_themes(items: Iterable[tuple[str, str]]) -> list[Theme]:
+def find_themes(
+    items: Iterable[tuple[str, str]], *, vectors: Mapping[str, Sequence[float]] | None = None
+) -> list[Theme]:
     """Group feedback items `(id, text)` into themes that partition them exactly.
 
     Every id appears in exactly one theme; themes are ordered largest first (ties by
     label). The number of themes is chosen from the data. Ids must be unique.
+
+    `vectors` (item id to sentence embedding, `embeddings.ensure_vectors`) switches the
+    grouping to the embeddings; when an item with words has no vector, or the vectors
+    differ in length, the TF-IDF engine runs instead (and says so in the log).
     """
     ids: list[str] = []
     texts: list[str] = []
@@ -98,10 +112,13 @@ def find_themes(items: Iterable[tuple[str, str]]) -> list[Theme]:
     if len(worded):
         from threadpoolctl import threadpool_limits
 
+        points = _vectors_of(vectors, [ids[first_item[i]] for i in worded]) if vectors else None
         # One thread: k-means on a thousand points is over in milliseconds, while OpenMP
         # threads spinning on two shared cores made each fit ten times slower.
         with threadpool_limits(limits=1):
-            found, labels, local_ranks = _cluster([distinct[i] for i in worded], weights[worded])
+            found, labels, local_ranks = _cluster(
+                [distinct[i] for i in worded], weights[worded], points
+            )
         theme_of_text[worded] = found
         ranks = {theme: [int(worded[i]) for i in texts_] for theme, texts_ in local_ranks.items()}
 
@@ -231,10 +248,36 @@ def _word_terms(text: str) -> list[str]:
     return [_stem(word) for word in text.split() if len(word) > 1 and word not in stop]
 
 
+def _vectors_of(vectors: Mapping[str, Sequence[float]], ids: list[str]) -> np.ndarray | None:
+    """The unit vectors of `ids` as one matrix, or None when one is missing or odd."""
+    import logging
+
+    import numpy as np
+
+    missing = sum(1 for item_id in ids if item_id not in vectors)
+    if missing:
+        logging.getLogger(__name__).info(
+            "%d item(s) have no vector: themes from TF-IDF instead of embeddings", missing
+        )
+        return None
+    try:
+        points = np.vstack([np.asarray(vectors[item_id], dtype=np.float64) for item_id in ids])
+    except ValueError:  # vectors of different lengths
+        logging.getLogger(__name__).warning("vectors differ in length: themes from TF-IDF")
+        return None
+    if points.ndim != 2 or not np.isfinite(points).all():
+        return None
+    norms = np.linalg.norm(points, axis=1, keepdims=True)
+    return points / np.maximum(norms, 1e-12)
+
+
 def _cluster(
-    distinct: list[str], weights: np.ndarray
+    distinct: list[str], weights: np.ndarray, vectors: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[int, list[str]], dict[int, list[int]]]:
-    """Theme of every distinct text, each theme's label terms, and its texts by typicality."""
+    """Theme of every distinct text, each theme's label terms, and its texts by typicality.
+
+    With `vectors` (one unit row per distinct text) the themes come from them (Ward),
+    else from the texts' TF-IDF features (k-means)."""
     import numpy as np
 
     rng = np.random.default_rng(_SEED)
@@ -243,15 +286,21 @@ def _cluster(
     else:
         sample = np.arange(len(distinct))
     sample_texts = [distinct[i] for i in sample]
-    features = _Features(sample_texts)
-    points = features.fitted
-    sample_themes, centres = _choose_themes(points, weights[sample])
-
     themes = np.empty(len(distinct), dtype=int)
-    themes[sample] = sample_themes
-    if len(sample) < len(distinct):
-        rest = np.setdiff1d(np.arange(len(distinct)), sample, assume_unique=True)
-        themes[rest] = _assign(features, sample_themes, centres, [distinct[i] for i in rest])
+    rest = np.setdiff1d(np.arange(len(distinct)), sample, assume_unique=True)
+    if vectors is not None:
+        points = vectors[sample]
+        sample_themes, centres = _choose_ward_themes(points)
+        themes[sample] = sample_themes
+        if len(rest):
+            themes[rest] = np.argmax(vectors[rest] @ centres.T, axis=1)
+    else:
+        features = _Features(sample_texts)
+        points = features.fitted
+        sample_themes, centres = _choose_themes(points, weights[sample])
+        themes[sample] = sample_themes
+        if len(rest):
+            themes[rest] = _assign(features, sample_themes, centres, [distinct[i] for i in rest])
 
     labels = _labels([distinct[i] for i in sample], sample_themes, weights[sample])
     # Representatives: the sampled texts closest to their theme's centre (cosine).
@@ -290,6 +339,35 @@ def _choose_themes(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
         return np.zeros(count, dtype=int), normalize(points.mean(axis=0, keepdims=True))
     _, themes, centres = best
     themes = np.unique(themes, return_inverse=True)[1]  # no empty theme numbers
+    centres = np.vstack([points[themes == t].mean(axis=0) for t in range(themes.max() + 1)])
+    return themes, normalize(centres)
+
+
+def _choose_ward_themes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ward's tree over unit vectors, cut at every k of the grid; the k with the best
+    cosine silhouette wins. Duplicates were merged before, so weights play no part."""
+    import numpy as np
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.preprocessing import normalize
+
+    count = len(points)
+    distinct_points = len(np.unique(points.round(6), axis=0))
+    largest = min(MAX_THEMES, count // 3, distinct_points)
+    if largest < 2:
+        return np.zeros(count, dtype=int), normalize(points.mean(axis=0, keepdims=True))
+    tree = linkage(points, method="ward")
+    distances = np.clip(1.0 - points @ points.T, 0.0, 2.0)
+    best: tuple[float, np.ndarray] | None = None
+    for k in [k for k in _K_GRID if k <= largest]:
+        themes = fcluster(tree, k, criterion="maxclust") - 1
+        if len(np.unique(themes)) < 2:
+            continue
+        score = _silhouette(distances, themes)
+        if best is None or score > best[0]:
+            best = (score, themes)
+    if best is None:
+        return np.zeros(count, dtype=int), normalize(points.mean(axis=0, keepdims=True))
+    themes = np.unique(best[1], return_inverse=True)[1]
     centres = np.vstack([points[themes == t].mean(axis=0) for t in range(themes.max() + 1)])
     return themes, normalize(centres)
 
