@@ -671,14 +671,25 @@ def db_upgrade():
 
 
 @app.command(cls=HeardCommand)
-def demo():
+def demo(
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="Over Socket Mode (a websocket Heard opens), not HTTP.")
+    ] = False,
+):
     """Try Heard on a simulated workspace, without Slack or OpenAI.
 
-    Prints what Heard posts, step by step, and what the digest says.
+    Prints what Heard posts, step by step, and what the digest says. With --socket-mode,
+    Heard connects to the simulated Slack's websocket, as `heard run` does when
+    SLACK_APP_TOKEN is set, and the same story arrives over it.
+
+    \b
+    Examples:
+      heard demo
+      heard demo --socket-mode
     """
     from bot.demo import run_demo
 
-    run_demo(output())
+    run_demo(output(), socket_mode=socket_mode)
 
 
 def _room_commands() -> None:

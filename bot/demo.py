@@ -3,7 +3,9 @@
 The real app runs end to end: Bolt behind Heard's WSGI endpoint on a loopback
 port, a SQLite file, and the sandbox's fake Slack (the same one the tests use, which
 validates every Block Kit payload). A scripted session sends signed requests as Slack
-would and prints what Heard posted.
+would and prints what Heard posted. With `socket_mode` (`heard demo --socket-mode`), Heard
+connects to the fake Slack's websocket instead (`apps.connections.open` with an app-level
+token) and the same story arrives as Socket Mode envelopes.
 
 The database is kept (`heard-demo.db` in the working directory, replaced by the next
 run) and the demo ends with the commands that explore it.
@@ -17,6 +19,8 @@ import re
 import shlex
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,15 +37,18 @@ from bot.db.migrate import upgrade
 from bot.errors import Failure
 from bot.runtime import Runtime
 from bot.sandbox import FakeSlack, SeedUser, SeedWorkspace, SlackRequestSender, demo_workspace
+from bot.sandbox.fake_socket import FakeSocketMode, SocketModeSender
 from bot.sandbox.local_server import DrainableExecutor, LocalServer
 from bot.scheduler.runner import effective_cadence
 from bot.scheduler.schedules import load_default_schedules, schedules_dir
 from bot.settings import Settings
+from bot.slack.socket_mode import SocketMode
 from bot.slack.ratelimit import RateLimiter
-from bot.web import create_wsgi_app
+from bot.web import HealthServer, create_wsgi_app
 from bot.workspaces import active_workspaces, find
 
 DEMO_SECRET = "demo-signing-secret"
+DEMO_APP_TOKEN = "xapp-1-A0HEARD-1-demo"  # Socket Mode's app-level token, as the fake Slack knows it
 DEMO_PACE = 600  # the rate limiter's minutes last a tenth of a second in the demo
 DEMO_DATABASE = Path("heard-demo.db")
 EXPORT_DIR = "heard-export"
@@ -59,6 +66,7 @@ class DemoSession:
     acme: SeedWorkspace
     team_id: str
     number: int = 0
+    socket: FakeSocketMode | None = None  # the fake Slack's websocket, in Socket Mode
 
     def step(self, title: str, note: str = "") -> None:
         """Start a numbered step: a rule with the title, then a dim note."""
@@ -108,8 +116,10 @@ class DemoSession:
                 self.show_message(message)
 
 
-def run_demo(console: Console, *, now: datetime | None = None, database: Path = DEMO_DATABASE) -> None:
-    """Run the scripted demo, keeping its SQLite database at `database` (replaced)."""
+def run_demo(console: Console, *, now: datetime | None = None, database: Path = DEMO_DATABASE,
+             socket_mode: bool = False) -> None:  # fmt: skip
+    """Run the scripted demo, keeping its SQLite database at `database` (replaced); with
+    `socket_mode`, over Socket Mode instead of HTTP."""
     now = now or datetime.now(UTC).replace(microsecond=0)
     replace_database(database)
     acme = demo_workspace(now)
@@ -121,9 +131,10 @@ def run_demo(console: Console, *, now: datetime | None = None, database: Path = 
     ))  # fmt: skip
 
     with FakeSlack(acme, clock=now.timestamp) as slack:  # Slack and Heard share the demo clock
+        transport = {"slack_app_token": DEMO_APP_TOKEN} if socket_mode else {"slack_signing_secret": DEMO_SECRET}
         settings = Settings(
-            _env_file=None, slack_bot_token=acme.bot_token, slack_signing_secret=DEMO_SECRET,
-            slack_api_url=slack.url, database_url=f"sqlite:///{database.resolve()}",
+            _env_file=None, slack_bot_token=acme.bot_token, slack_api_url=slack.url,
+            database_url=f"sqlite:///{database.resolve()}", **transport,
         )  # fmt: skip
         runtime = Runtime.from_settings(settings, clock=lambda: now)
         runtime.limiter = RateLimiter(speed=DEMO_PACE)  # the demo's days pass in seconds; so do its minutes
@@ -133,7 +144,8 @@ def run_demo(console: Console, *, now: datetime | None = None, database: Path = 
         demo.step("The simulated workspace", f"{acme.name}, as the fake Slack serves it.")
         console.print(workspace_table(acme))
 
-        demo.step("Install", "Heard starts in single-workspace mode with a bot token.")
+        demo.step("Install", "Heard starts in single-workspace mode with a bot token"
+                  + (" and an app-level token (Socket Mode)." if socket_mode else "."))  # fmt: skip
         applied = upgrade(runtime.engine)
         console.print(f"Database: a new {database} (SQLite), migrations applied: {', '.join(applied)}")
         app = build_app(runtime, listener_executor=listeners)
@@ -144,14 +156,7 @@ def run_demo(console: Console, *, now: datetime | None = None, database: Path = 
                 f"time zone {workspace.time_zone}."
             )
 
-        with LocalServer(create_wsgi_app(runtime, app)) as server:
-            demo.sender = SlackRequestSender(
-                server.url, DEMO_SECRET, bot_user_id=acme.bot_user_id,
-                response_url_factory=slack.response_url,
-            )  # fmt: skip
-            console.print(f"Serving /slack/events and /healthz at {server.url} "
-                          f"(health: {demo.sender.get('/healthz').json()})")  # fmt: skip
-
+        with serving(demo, app, socket_mode=socket_mode):
             for step in runtime.rooms.demo_steps():
                 step(demo)
 
@@ -180,6 +185,40 @@ def run_demo(console: Console, *, now: datetime | None = None, database: Path = 
         console.print(Text(f"  {command}"), soft_wrap=True)  # never wrapped: people paste these
     console.print(Text("The demo moved its clock days ahead to show the feedback-sweep, so jobs list "
                        "dates that run in the future.", style="dim"))  # fmt: skip
+
+
+@contextmanager
+def serving(demo: DemoSession, app, *, socket_mode: bool) -> Iterator[None]:
+    """Heard answering Slack for the demo's steps: its HTTP endpoint, or in Socket Mode its
+    websocket to the fake Slack; `demo.sender` delivers the requests either way."""
+    slack, acme, console = demo.slack, demo.acme, demo.console
+    if not socket_mode:
+        with LocalServer(create_wsgi_app(demo.runtime, app)) as server:
+            demo.sender = SlackRequestSender(
+                server.url, DEMO_SECRET, bot_user_id=acme.bot_user_id,
+                response_url_factory=slack.response_url,
+            )  # fmt: skip
+            console.print(f"Serving /slack/events and /healthz at {server.url} "
+                          f"(health: {demo.sender.get('/healthz').json()})")  # fmt: skip
+            yield
+        return
+    with FakeSocketMode(slack, app_token=DEMO_APP_TOKEN, app_id=acme.app_id) as socket:
+        connection = SocketMode(demo.runtime, app)
+        connection.start()
+        health = HealthServer(demo.runtime, connection.state, port=0, host="127.0.0.1").start()
+        try:
+            demo.socket = socket
+            demo.sender = SocketModeSender(
+                socket, base_url=f"http://127.0.0.1:{health.port}", bot_user_id=acme.bot_user_id,
+                response_url_factory=slack.response_url,
+            )  # fmt: skip
+            console.print(f"Connected in Socket Mode: apps.connections.open, then the websocket at "
+                          f"ws://127.0.0.1:{socket.port} (health: {demo.sender.get('/healthz').json()['socket']}). "
+                          "No public URL: Heard dials out to Slack.")  # fmt: skip
+            yield
+        finally:
+            health.stop()
+            connection.stop()
 
 
 def replace_database(database: Path) -> None:
@@ -219,12 +258,15 @@ def heard_invocation() -> str:
 
 
 def safety_steps(demo: DemoSession) -> None:
-    """What Heard refuses: forged requests and Slack's retried deliveries."""
+    """What Heard refuses: forged requests (over HTTP), and Slack's retried deliveries."""
     maya = demo.acme.users[0]
-    demo.step("Forged request", "A request with a wrong signature.")
-    forged = demo.sender.command("help", team_id=demo.team_id, user_id=maya.id,
-                                 sign_with="not-the-secret")  # fmt: skip
-    demo.console.print(f"HTTP {forged.status}: refused, nothing changed.")
+    if demo.socket is not None:
+        socket_steps(demo)
+    else:
+        demo.step("Forged request", "A request with a wrong signature.")
+        forged = demo.sender.command("help", team_id=demo.team_id, user_id=maya.id,
+                                     sign_with="not-the-secret")  # fmt: skip
+        demo.console.print(f"HTTP {forged.status}: refused, nothing changed.")
 
     demo.step("Slack retries an event", "The same event id, delivered twice.")
     event_id = demo.sender.next_event_id()
@@ -234,6 +276,31 @@ def safety_steps(demo: DemoSession) -> None:
         demo.event(home, event_id=event_id, retry_num=retry)
     handled = len(demo.slack.calls_to("views.publish")) - before
     demo.console.print(f"Delivered twice, handled {handled} time(s).")
+
+
+def socket_steps(demo: DemoSession) -> None:
+    """Socket Mode's own trials: an acknowledgement lost on the way, a new connection asked for."""
+    maya = demo.acme.users[0]
+    home = {"type": "app_home_opened", "user": maya.id, "channel": "D0MAYAHOME", "tab": "home"}
+    demo.step("An acknowledgement lost on the way",
+              "Heard stores the event, then acknowledges it; Slack never gets the acknowledgement.")  # fmt: skip
+    before = len(demo.slack.calls_to("views.publish"))
+    body = {"type": "event_callback", "team_id": demo.team_id, "api_app_id": demo.acme.app_id,
+            "event_id": demo.sender.next_event_id(), "event": home, "event_time": 1}  # fmt: skip
+    delivery = demo.socket.deliver("events_api", body, ack_within=0.5, lose_acks=1)
+    if not delivery.wait(15):
+        raise RuntimeError("Heard did not acknowledge the event Slack sent again")
+    demo.listeners.drain()
+    handled = len(demo.slack.calls_to("views.publish")) - before
+    attempts = ", ".join(str(attempt) for _, attempt in delivery.sends)
+    demo.console.print(f"Slack sent it {len(delivery.sends)} times (retry_attempt {attempts}); "
+                       f"Heard handled it {handled} time(s).")  # fmt: skip
+
+    demo.step("Slack asks for a new connection", "Before a deploy Slack sends disconnect (refresh_requested).")
+    [old] = demo.socket.connections
+    demo.socket.disconnect("refresh_requested", close_after=5.0)
+    demo.socket.wait_until(lambda: demo.socket.connections not in ([], [old]))
+    demo.console.print(f"Heard opened connection {demo.socket.connections[-1]} and left connection {old}.")
 
 
 def accepted(response):
