@@ -67,7 +67,9 @@ FROM_INBOX = "heard_from_inbox"  # set on the context of a request the processor
 class EventStore:
     """Stores an `event_callback` in the inbox and wakes the processor: all that happens
     before Slack's 200, whether the event came over HTTP (`bot.slack.front` calls this
-    once the signature holds, without Bolt) or over Socket Mode (`store_events`).
+    once the signature holds, without Bolt) or over Socket Mode (`bot.slack.socket_mode`
+    calls it before the envelope's acknowledgement; `store_events` for an event handed to
+    Bolt directly).
 
     An event from a workspace Heard does not serve is dropped, as `workspace_guard` drops
     any other request; which teams are served is looked up once per `ACTIVE_FOR` seconds
@@ -108,8 +110,9 @@ class EventStore:
 
 
 def store_events(events: EventStore) -> Callable:
-    """Bolt middleware for Socket Mode, whose events reach Bolt without passing the HTTP
-    front: store each event and answer; the processor runs the listeners."""
+    """Bolt middleware for an event that reaches the front app without passing the HTTP
+    front or `bot.slack.socket_mode` (a Socket Mode request dispatched to Bolt directly):
+    store it and answer; the processor runs the listeners."""
 
     def store(req: BoltRequest, body: dict, context: BoltContext, next: Callable[[], BoltResponse]):
         if body.get("type") != "event_callback" or context.get(FROM_INBOX):

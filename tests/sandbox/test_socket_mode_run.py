@@ -161,3 +161,12 @@ def test_two_processes_on_one_app_token_handle_each_event_once(
     for process in processes:
         assert process.stop() == 0
     engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_refused_app_token_stops_run_with_one_line_and_exit_1(heard_socket_run):
+    process = heard_socket_run(SLACK_APP_TOKEN="xapp-1-A0HEARD-1-revoked")
+    lines = process.output()
+    assert lines[-1] == "heard: Slack refused SLACK_APP_TOKEN: invalid_auth"
+    assert not any("Traceback" in line for line in lines)
+    assert process.popen.returncode == 1
