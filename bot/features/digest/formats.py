@@ -54,7 +54,7 @@ def as_dict(digest: Digest) -> dict[str, Any]:
         ],
         "ignored": [
             {"id": item.id, "excerpt": excerpt(item.text), "reporter": item.reporter,
-             "created_at": _iso(item.created_at), "permalink": item.permalink}
+             "created_at": _iso(item.said_at), "permalink": item.permalink}
             for item in digest.ignored
         ],
         "departments": [
@@ -162,7 +162,7 @@ def render_html(digest: Digest, chart_png: bytes | None = None) -> str:
         parts.append(f"<h2>Oldest ignored feedback ({digest.counts.ignored} in all)</h2><table>")
         parts.append("<tr><th>Said</th><th>Feedback</th></tr>")
         for item in digest.ignored[:20]:
-            parts.append(f"<tr><td>{_e(views.day(item.created_at))}</td><td>{_e(excerpt(item.text, 300))}"
+            parts.append(f"<tr><td>{_e(views.day(item.said_at))}</td><td>{_e(excerpt(item.text, 300))}"
                          f"{_a(item.permalink, 'open')}</td></tr>")  # fmt: skip
         parts.append("</table>")
 

@@ -102,13 +102,9 @@ class DigestTheme:
         return len(self.item_ids)
 
 
-@dataclass(frozen=True)
-class IgnoredItem:
-    id: str
-    text: str  # the whole text; renderers cut and escape
-    reporter: str | None
-    created_at: datetime  # when it was said
-    permalink: str | None
+IgnoredItem = feedback.FeedbackSummary
+"""An ignored item as the feedback room's queries give it: id, text (whole; renderers cut
+and escape), reporter, said_at, permalink."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +170,7 @@ def build_digest(session: Session, workspace_id: int, *, end: datetime, now: dat
     return Digest(
         team_id=workspace.team_id, workspace_name=workspace.name or workspace.team_id, period=period,
         counts=counts, previous=previous, themes=themes,
-        ignored=tuple(IgnoredItem(i.id, i.text, i.reporter, i.said_at, i.permalink) for i in backlog),
+        ignored=tuple(backlog),
         departments=departments,
         stories=stories.story_engagement(session, workspace_id, period.start, period.end),
         trend=_trend(session, workspace_id, end),
@@ -270,6 +266,12 @@ def _themes(session: Session, workspace_id: int, backlog: list[feedback.Feedback
     items = {item.id: item for item in backlog}
     linked_ids = sorted({fid for d in recent for fid in d.feedback_ids} - items.keys(), key=int)
     linked = {item.id: item for item in feedback.by_ids(session, workspace_id, linked_ids)}
+    # The engine holds OpenMP to one thread around its k-means, which reaches only the
+    # runtimes already loaded: load scikit-learn's first, or a fresh process (the CLI,
+    # the job's first run) spins two threads per fit on a busy machine (1k items: 9.7 s
+    # instead of 0.3 s, measured).
+    import sklearn.cluster  # noqa: F401
+
     found = theme_engine.find_themes(
         [(item.id, item.text) for item in backlog] + [(_LINKED + i, item.text) for i, item in linked.items()]
     )

@@ -139,7 +139,7 @@ def render_blocks(digest: Digest, *, command: str = "/heard", buttons: bool = Tr
     blocks += [divider(), section(f"*Oldest ignored feedback* ({digest.counts.ignored} in all)")]
     for item in digest.ignored[:OLDEST_SHOWN]:
         who = f" · from {escape(item.reporter)}" if item.reporter and not item.reporter.startswith("U") else ""
-        blocks.append(section(f"> {excerpt(item.text, QUOTE_LIMIT)}\n_said {day(item.created_at)}{who}_"))
+        blocks.append(section(f"> {excerpt(item.text, QUOTE_LIMIT)}\n_said {day(item.said_at)}{who}_"))
         if buttons:
             blocks.append(item_actions(item.id, item.permalink))
     blocks += _departments_and_stories(digest)
@@ -260,7 +260,7 @@ def render_text(digest: Digest) -> str:
                 out.append(f"   Connect the dots: {UNTOUCHED}")
         out += ["", "Oldest ignored feedback"]
         for item in digest.ignored[:10]:
-            out.append(f"- {day(item.created_at)}: “{plain_excerpt(item.text, QUOTE_LIMIT)}”"
+            out.append(f"- {day(item.said_at)}: “{plain_excerpt(item.text, QUOTE_LIMIT)}”"
                        + (f"  <{item.permalink}>" if item.permalink else ""))  # fmt: skip
         if len(digest.ignored) > 10:
             out.append(f"- …and {len(digest.ignored) - 10} more")
