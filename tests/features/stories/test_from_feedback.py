@@ -124,3 +124,28 @@ def test_pressing_it_on_feedback_that_is_gone_says_so(rooms):
     answers = stories.press(views.FROM_FEEDBACK_ACTION, 424242, user=LENA, channel=FEEDBACK)
     assert len(stories.slack.opened_views()) == before
     assert any("no longer in Heard" in answer.get("text", "") for answer in answers)
+
+
+def test_channel_feedback_has_no_card_but_the_shortcuts_modal_offers_it_once_resolved(rooms):
+    """Feedback posted in a feedback channel gets no card; "Log as customer feedback" on it
+    shows what Heard tracks, and once resolved the button opens the story form over it."""
+    stories, feedback = rooms
+    said = feedback.post(SAM, "Northwind's night shift never sees the dock alerts")
+    [item] = feedback.items()
+    resolve(feedback, item.id, user=JONAS, note="Alerts moved to the floor tablets.")
+    before = len(stories.slack.opened_views())
+    feedback.interact(feedback.heard.sender.message_shortcut_payload(
+        team_id=ACME, user_id=LENA, callback_id=feedback_views.LOG_SHORTCUT, channel_id=FEEDBACK, message=said,
+    ))  # fmt: skip
+    [tracked] = stories.slack.opened_views()[before:]
+    assert tracked["title"]["text"] == "Already tracked"
+    assert buttons(tracked) == {views.FROM_FEEDBACK_ACTION: str(item.id)}
+    payload = stories.heard.sender.block_actions_payload(
+        team_id=ACME, user_id=LENA, view=tracked,
+        action={"action_id": views.FROM_FEEDBACK_ACTION, "block_id": f"feedback_actions_{item.id}",
+                "type": "button", "value": str(item.id)},
+    )  # fmt: skip
+    feedback.interact(payload)
+    [pushed] = [c for c in stories.slack.calls_to("views.push") if c.ok]
+    assert pushed.args["view"]["callback_id"] == views.ADD_MODAL
+    assert "night shift never sees the dock alerts" in initial(pushed.args["view"])[views.HAPPENED]
