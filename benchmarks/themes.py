@@ -51,7 +51,10 @@ def items_of(size: int, seed: int = 18) -> list[tuple[str, str]]:
 
 def timed(work, *args) -> float:
     started = time.perf_counter()
-    work(*args)
+    if work is find_themes and len(args) == 2:
+        work(args[0], vectors=args[1])
+    else:
+        work(*args)
     return time.perf_counter() - started
 
 
@@ -89,6 +92,50 @@ def main() -> None:
         )
     growth = per_item[-1] / per_item[0]
     print(f"time per item at 100k / at 1k: {growth:.2f} (≤ 1 is no faster than linear)")
+    prompt_sizes()
+    with_vectors(runs)
+
+
+def prompt_sizes() -> None:
+    """The LLM labelling prompt (labels.theme_prompt) beside sending every item."""
+    from bot.features.digest.labels import TOKEN_BUDGET, estimate_tokens, theme_prompt
+
+    print(f"\nLLM prompt, estimated tokens (budget {TOKEN_BUDGET:,}):")
+    print(f"{'items':>8} {'themes':>6} {'items sent':>10} {'prompt':>8} {'every item':>11}")
+    for size in SIZES:
+        items = items_of(size)
+        themes = find_themes(items)
+        texts = dict(items)
+        prompt = theme_prompt(themes, texts)
+        naive = prompt.tokens + sum(estimate_tokens(f"- {text}") + 1 for text in texts.values())
+        print(
+            f"{size:>8,} {len(themes):>6} {prompt.items_sent:>10} {prompt.tokens:>8,} {naive:>11,}"
+        )
+
+
+def with_vectors(runs: int) -> None:
+    """find_themes on stored sentence embeddings (heard[embeddings]): each item gets its
+    source message's vector plus a little noise, as if encoded and stored at capture."""
+    from bot.features.digest.embeddings import Encoder, unavailable_reason
+
+    if unavailable_reason():
+        print(f"\nthemes from vectors: skipped ({unavailable_reason()})")
+        return
+    import numpy as np
+
+    texts = [row["text"] for row in csv.DictReader(CORPUS.open(encoding="utf-8"))]
+    base = Encoder().encode(texts)
+    print("\nthemes from stored vectors (Ward on a 1,000-text sample, the rest to the nearest):")
+    print(f"{'items':>8} {'themes':>6} {'best':>8} {'median':>8}")
+    for size in SIZES:
+        rng = np.random.default_rng(size)
+        items = items_of(size)
+        source = rng.integers(len(texts), size=size)
+        noisy = base[source] + rng.normal(scale=0.02, size=(size, base.shape[1]))
+        vectors = {item_id: noisy[n] for n, (item_id, _) in enumerate(items)}
+        times = [timed(find_themes, items, vectors) for _ in range(runs)]
+        themes = find_themes(items, vectors=vectors)
+        print(f"{size:>8,} {len(themes):>6} {min(times):>7.2f}s {statistics.median(times):>7.2f}s")
 
 
 if __name__ == "__main__":
