@@ -287,7 +287,7 @@ def socket_steps(demo: DemoSession) -> None:
     before = len(demo.slack.calls_to("views.publish"))
     body = {"type": "event_callback", "team_id": demo.team_id, "api_app_id": demo.acme.app_id,
             "event_id": demo.sender.next_event_id(), "event": home, "event_time": 1}  # fmt: skip
-    delivery = demo.socket.deliver("events_api", body, ack_within=0.5, lose_acks=1)
+    delivery = demo.socket.deliver("events_api", body, ack_within=1.0, lose_acks=1)
     if not delivery.wait(15):
         raise RuntimeError("Heard did not acknowledge the event Slack sent again")
     demo.listeners.drain()
