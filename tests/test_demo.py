@@ -124,6 +124,17 @@ def test_demo_shows_the_week_ahead_with_the_schedule_changed_in_setup(demo_outpu
     assert "Mon 30 Nov  feedback-sweep" in week
 
 
+def test_demo_shows_the_digest_a_leader_receives_and_writes_its_page(demo_output, tmp_path_factory):
+    digest = " ".join(step(demo_output, "The leadership digest").split())
+    assert "leadership-digest: succeeded — digest queued for 2 recipient(s)" in digest
+    assert "Leadership digest ·" in digest and "Themes of ignored feedback" in digest
+    assert "[ Acknowledge ] [ Assign to department… ] [ Open thread ]" in digest
+    assert "The trend chart is in the same message" in digest
+    assert "Run again this week: skipped" in digest
+    written = re.search(r"web page: (\S+heard-digest\.html)", digest).group(1)
+    assert Path(written).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
 def test_demo_ends_with_commands_that_read_its_database(demo_output):
     explore = step(demo_output, "Explore what the demo stored")
     assert demo_output.rstrip().endswith(explore.rstrip())  # the last thing printed

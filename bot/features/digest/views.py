@@ -97,9 +97,13 @@ def stories_line(stories: dict[str, int]) -> str:
     if not stories.get("posted"):
         return "No customer story was posted this period."
     posted = stories["posted"]
-    return (f"{posted} stor{'y' if posted == 1 else 'ies'} posted: {stories.get('reactions', 0)} reactions, "
-            f"{stories.get('replies', 0)} replies, {stories.get('reflections', 0)} reflections from "
-            f"{stories.get('people', 0)} people.")  # fmt: skip
+    return (f"{_count(posted, 'story', 'stories')} posted: {_count(stories.get('reactions', 0), 'reaction')}, "
+            f"{_count(stories.get('replies', 0), 'reply', 'replies')}, "
+            f"{_count(stories.get('reflections', 0), 'reflection')} from {_count(stories.get('people', 0), 'person', 'people')}.")  # fmt: skip
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
 
 
 def fallback_text(digest: Digest) -> str:
