@@ -56,6 +56,7 @@ METHOD_RATES: dict[str, Rate] = {
 }
 DEFAULT_RATE = TIER_3
 PER_CHANNEL: dict[str, Rate] = {"chat.postMessage": POST_PER_CHANNEL}
+EPSILON = 1e-6  # seconds: a wait this short is no wait
 SHARE = 0.95  # of the published rate a bucket refills at
 BURST_SHARE = 0.05  # of a minute's calls a bucket may spend at once
 
@@ -118,7 +119,7 @@ class RateLimiter:
                 now = self.clock()
                 buckets = self._buckets_for(team_id, method, channel, now)
                 wait = max(bucket.wait(now) for bucket in buckets)
-                if wait <= 0:
+                if wait <= EPSILON:  # a token, give or take a float's rounding
                     for bucket in buckets:
                         bucket.tokens -= 1.0
                     return 0.0
