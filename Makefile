@@ -43,4 +43,4 @@ fuzz: $(STAMP)
 	HEARD_FUZZ_EXAMPLES=$${HEARD_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest tests/security/test_fuzz.py -q -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .pytest_cache heard-demo.db
+	rm -rf $(VENV) .pytest_cache heard-demo.db heard-digest.html
