@@ -78,6 +78,9 @@ _PROMPT_SUMMARY_CHARS = 280
 # Not worth asking again: the model said no, or there is nothing to ask.
 _FINAL_REASONS = frozenset({"no OPENAI_API_KEY", "refused", "content filter"})
 _WHITESPACE = re.compile(r"\s+")
+_ASCII_PUNCTUATION = (
+    bytes(range(33, 48)) + bytes(range(58, 65)) + bytes(range(91, 97)) + bytes(range(123, 127))
+)
 
 
 @dataclass(frozen=True)
@@ -245,16 +248,21 @@ class ThemePrompt:
 
 
 def estimate_tokens(text: str) -> int:
-    """A high estimate of `text`'s size in tokens, with no tokenizer.
+    """A high estimate of `text`'s size in tokens, with no tokenizer to download.
 
-    ASCII counts a token per 3 characters (OpenAI's tokenizers average about 4 for
-    English prose) and every other character a token per 2 bytes of UTF-8 (about one per
-    CJK character, two per emoji): real counts come out lower, so a prompt kept under a
-    budget by this estimate is under it for the model too.
+    ASCII letters, digits and spaces count a token per 3 characters (OpenAI's tokenizers
+    average about 4 for English prose), ASCII punctuation a token each, anything else a
+    token per 2 bytes of UTF-8 (about one per CJK character, two per emoji). Checked
+    against o200k_base, gpt-4o-mini's tokenizer: on the 665 messages of the theme
+    corpora the estimate was never below the true count (median 1.7 times it), and the
+    labelling prompt of feedback.csv came out 1.6 times its true size. Random letters
+    can still take more (nearly a token per 2 characters); items are cut at `ITEM_CHARS`,
+    so no item can take much.
     """
-    ascii_chars = len(text.encode("ascii", "ignore"))
-    other_bytes = len(text.encode("utf-8", "surrogatepass")) - ascii_chars
-    return math.ceil(ascii_chars / 3 + other_bytes / 2)
+    ascii_text = text.encode("ascii", "ignore")
+    other_bytes = len(text.encode("utf-8", "surrogatepass")) - len(ascii_text)
+    punctuation = len(ascii_text) - len(ascii_text.translate(None, _ASCII_PUNCTUATION))
+    return math.ceil((len(ascii_text) - punctuation) / 3 + punctuation + other_bytes / 2)
 
 
 def theme_prompt(
