@@ -39,13 +39,14 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, Insert, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bot.db import unit
@@ -87,8 +88,69 @@ def store(runtime: Runtime, *, event_id: str, team_id: str, body: str, now: date
     processes or a Slack retry racing each other store one row.
     """
     values = {"event_id": event_id, "team_id": team_id[:32], "body": body, "received_at": now}
-    with write_lock(runtime.engine), _one_statement(runtime.engine) as connection:
-        return connection.execute(_STORE[runtime.engine.dialect.name], values).first() is not None
+    engine = runtime.engine
+    if engine.dialect.name == "postgresql":
+        return _store_on_postgres(engine, values)
+    with write_lock(engine), _one_statement(engine) as connection:
+        return connection.execute(_STORE[engine.dialect.name], values).first() is not None
+
+
+def _store_on_postgres(engine: Engine, values: dict) -> bool:
+    """`store` on PostgreSQL: the same statement, compiled once, run on a pooled driver
+    connection in autocommit, without SQLAlchemy's execution around it (its events, result
+    objects and the isolation level set and reset on every checkout cost about 0.1 ms of
+    the interpreter per event, as much as all the rest of the acknowledgement).
+
+    A connection the server dropped (a restart, an idle timeout) is thrown away and the
+    insert is tried again through SQLAlchemy, which notices the disconnect, renews the
+    pool and is tried once more; any other error is raised as SQLAlchemy raises it.
+    """
+    import psycopg  # loaded already: the engine's driver
+
+    sql, fixed = _raw_store(engine, values)
+    params = {**fixed, **values, "received_at": values["received_at"].astimezone(UTC)}
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        driver.autocommit = True
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute(sql, params)
+                stored = cursor.fetchone() is not None
+        finally:
+            if not driver.closed:
+                driver.autocommit = False
+    except psycopg.OperationalError as exc:
+        pooled.invalidate(exc)
+        return _store_again(engine, values)
+    finally:
+        pooled.close()  # back to the pool (or, invalidated, discarded)
+    return stored
+
+
+def _store_again(engine: Engine, values: dict) -> bool:
+    for attempt in (1, 2):
+        try:
+            with _one_statement(engine) as connection:
+                return connection.execute(_STORE["postgresql"], values).first() is not None
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _raw_store(engine: Engine, values: dict) -> tuple[str, dict]:
+    """The insert as the driver takes it, and the values it fixes (the row's status)."""
+    found = _RAW_STORE.get(engine)
+    if found is None:
+        compiled = _STORE["postgresql"].compile(dialect=engine.dialect, column_keys=list(values))
+        fixed = {name: str(value) if isinstance(value, str) else value
+                 for name, value in compiled.params.items() if name not in values}  # fmt: skip
+        found = _RAW_STORE.setdefault(engine, (str(compiled), fixed))
+    return found
+
+
+_RAW_STORE: weakref.WeakKeyDictionary[Engine, tuple[str, dict]] = weakref.WeakKeyDictionary()
 
 
 def _one_statement(engine: Engine) -> AbstractContextManager[Connection]:

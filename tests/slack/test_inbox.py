@@ -4,7 +4,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from bot.db import unit
 from bot.db.models import InboxEvent, WorkspaceSetting
@@ -48,6 +48,24 @@ def test_an_event_is_stored_once_whoever_delivers_it(runtime):
     assert not store(runtime, "Ev1", '{"a": 2}')  # Slack's retry, or a second process
     with runtime.sessions() as session:
         assert session.get(InboxEvent, "Ev1").body == '{"a": 1}'
+
+
+def test_a_connection_the_server_dropped_costs_no_event(runtime):
+    # No pre-ping: the pooled connections die with a server restart, and the first insert
+    # after it meets one. The event must still be stored before Slack gets its answer.
+    assert store(runtime, "Ev1")
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    with runtime.engine.connect() as one, runtime.engine.connect() as two:  # the pool holds two: both die
+        pids = [one.execute(text("SELECT pg_backend_pid()")).scalar_one(),
+                two.execute(text("SELECT pg_backend_pid()")).scalar_one()]  # fmt: skip
+    with create_engine(runtime.engine.url, isolation_level="AUTOCOMMIT").connect() as admin:
+        killed = admin.execute(text("SELECT count(pg_terminate_backend(pid)) FROM unnest(:pids) AS pid"),
+                               {"pids": pids}).scalar_one()  # fmt: skip
+    assert killed == 2
+    assert store(runtime, "Ev2") and store(runtime, "Ev3")
+    assert not store(runtime, "Ev2")
+    assert set(rows(runtime)) == {"Ev1", "Ev2", "Ev3"}
 
 
 def test_processing_takes_batches_oldest_first_and_marks_them_done(runtime):
