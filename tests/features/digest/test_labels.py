@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.features.digest import labels
 from bot.features.digest.labels import (
@@ -21,7 +23,7 @@ from bot.features.digest.labels import (
 )
 from bot.features.digest.themes import NO_WORDS_LABEL, Theme, find_themes
 from bot.llm import LLM, LLMConfig
-from bot.llm.client import DATA_END, DATA_START
+from bot.llm.client import DATA_END, DATA_START, fence_data
 from bot.settings import Settings
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "themes" / "feedback.csv"
@@ -390,3 +392,23 @@ def test_offline_wording_names_the_keywords_and_an_example():
         "export · csv", "2 items mention export and csv. For example: “CSV export is empty [user]”"
     )
     assert second == ThemeLabel(NO_WORDS_LABEL, "1 item holds no words.")
+
+
+@given(st.lists(st.text(max_size=400), min_size=1, max_size=25), st.integers(1, 5))
+def test_any_texts_make_a_prompt_within_budget_with_one_line_per_item(texts, theme_count):
+    items = [(f"i{n}", text) for n, text in enumerate(texts)]
+    themes = [
+        Theme(f"theme {t}", ids, ids[:3], ("word",))
+        for t in range(theme_count)
+        if (ids := tuple(item_id for n, (item_id, _) in enumerate(items) if n % theme_count == t))
+    ]
+
+    prompt = theme_prompt(themes, dict(items), token_budget=1_500)
+
+    assert prompt.tokens <= 1_500
+    lines = prompt.user_data.splitlines()
+    headers = [line for line in lines if line.startswith("## Theme ")]
+    assert len(headers) == len(themes) == len(prompt.theme_ids)
+    assert all(line.startswith(("## Theme ", "- ")) or line == "" for line in lines)
+    assert sum(line.startswith("- ") for line in lines) == prompt.items_sent
+    assert DATA_END not in fence_data(prompt.user_data)[len(DATA_START) : -len(DATA_END)]
