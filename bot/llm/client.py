@@ -45,7 +45,8 @@ class LLMConfig:
     base_url: str | None
     model: str = "gpt-4o-mini"
     timeout_seconds: float = 20.0
-    max_retries: int = 1
+    max_retries: int = 1  # timeouts, 429 (after Retry-After), 5xx, dropped connections: the SDK's own
+    answer_retries: int = 1  # an answer that is not valid JSON of the schema is asked for again
 
 
 @dataclass(frozen=True)
@@ -91,19 +92,25 @@ class LLM:
             return LLMResult(None, "offline", "no OPENAI_API_KEY")
         import openai
 
-        try:
-            completion = client.chat.completions.parse(
-                model=self.config.model,
-                messages=[
-                    {"role": "system", "content": f"{system.rstrip()}\n\n{DATA_RULE}"},
-                    {"role": "user", "content": fence_data(user_data)},
-                ],
-                response_format=schema,
-            )
-        except Exception as error:  # noqa: BLE001 - a broken LLM must never break a digest
-            # Known LLM trouble is one log line; anything else is a bug worth a traceback.
-            expected = isinstance(error, (openai.OpenAIError, pydantic.ValidationError))
-            return self._fallback(_reason_for(error), traceback=None if expected else error)
+        messages = [
+            {"role": "system", "content": f"{system.rstrip()}\n\n{DATA_RULE}"},
+            {"role": "user", "content": fence_data(user_data)},
+        ]
+        for attempt in range(self.config.answer_retries + 1):  # bounded: then offline
+            try:
+                completion = client.chat.completions.parse(
+                    model=self.config.model, messages=messages, response_format=schema
+                )
+                break
+            except pydantic.ValidationError as error:  # invalid JSON or off-schema: ask again
+                if attempt < self.config.answer_retries:
+                    log.info("LLM answer unusable (%s); asking again", _reason_for(error))
+                    continue
+                return self._fallback(_reason_for(error))
+            except Exception as error:  # noqa: BLE001 - a broken LLM must never break a digest
+                # Known LLM trouble is one log line; anything else is a bug worth a traceback.
+                expected = isinstance(error, openai.OpenAIError)
+                return self._fallback(_reason_for(error), traceback=None if expected else error)
 
         message = completion.choices[0].message if completion.choices else None
         if message is None:
