@@ -8,8 +8,13 @@ identity is a hash of its five values, so importing the same file again adds not
 and a row whose `url` is the Slack permalink of a message Heard already tracks is that
 item, not a second one.
 
-The file is read as a stream and inserted 1,000 rows at a time with ON CONFLICT DO
-NOTHING, so 100,000 rows need neither much memory nor one long transaction.
+The file is read as a stream and inserted `BATCH_SIZE` rows at a time, one
+transaction each, with one prepared `INSERT … ON CONFLICT DO NOTHING` run by the
+driver's executemany (no ORM objects, values converted once per column), so 100,000 rows
+need neither much memory nor one long transaction. The workspace's import keys are read
+once before the first row, so a row imported before is counted as known without being
+sent to the database: a re-import only reads and checks the file. Rows that are plain
+ASCII (most exports) skip the Unicode clean-up.
 
 A team Heard is not installed in yet is recorded as a workspace awaiting installation,
 so a company can load its history before it connects Slack (`import_target`).
@@ -21,10 +26,12 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,7 +45,9 @@ from bot.slack import markup
 from bot.workspaces import active_workspaces, find, record_awaiting_install
 
 COLUMNS = ("text", "author", "created_at", "source", "url")
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000  # rows per transaction: a write lock of tens of milliseconds on SQLite
+PROGRESS_ROWS = 1000  # rows read between two updates of the progress bar
+SQLITE_CACHE_KB = 64 * 1024  # SQLite's page cache while importing (its default is 2 MB)
 MAX_FIELD = 16 * 1024 * 1024  # "keep huge texts": far above any real message, below memory trouble
 MAX_URL = 2000
 MAX_REPORTED = 1000  # bad rows kept for the report; the rest are only counted
@@ -118,10 +127,15 @@ class ImportReport:
             self.bad.append(bad)
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     line: int
     values: dict  # FeedbackItem column values, without the workspace
+
+
+class Known(NamedTuple):
+    """A good row whose import key the workspace already holds: imported before."""
+
+    line: int
 
 
 class _CountingReader(io.RawIOBase):
@@ -140,9 +154,10 @@ class _CountingReader(io.RawIOBase):
         return read
 
 
-def read_rows(binary, *, now: datetime) -> Iterator[Row | BadRow]:
-    """Rows of a feedback CSV, each a `Row` or a `BadRow`; CsvHeaderError if the header
-    is not usable. Never loads the file whole."""
+def read_rows(binary, *, now: datetime, known: Container[str] = frozenset()) -> Iterator[Row | Known | BadRow]:
+    """Rows of a feedback CSV, each a `Row` or a `BadRow` (or `Known`, when its import key
+    is in `known`: it was imported, so it was good); CsvHeaderError if the header is not
+    usable. Never loads the file whole."""
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
     csv.field_size_limit(MAX_FIELD)
     reader = csv.reader(text)
@@ -164,7 +179,7 @@ def read_rows(binary, *, now: datetime) -> Iterator[Row | BadRow]:
             continue
         if not fields or fields == [""]:
             continue  # a blank line
-        yield _row(start, fields, index, len(header), now)
+        yield _row(start, fields, index, len(header), now, known)
 
 
 def _header_index(header: list[str]) -> dict[str, int]:
@@ -197,46 +212,80 @@ def check_header(path: Path) -> tuple[str, ...]:
     return tuple(n for n in (name.strip().lower() for name in header) if n and n not in COLUMNS)
 
 
-def _row(line: int, fields: list[str], index: dict[str, int], width: int, now: datetime) -> Row | BadRow:
+def _row(line: int, fields: list[str], index: dict[str, int], width: int, now: datetime,
+         known: Container[str] = frozenset()) -> Row | Known | BadRow:  # fmt: skip
     if len(fields) != width:
         return BadRow(line, f"has {len(fields)} fields, the header has {width}")
-    if any(_NOT_UTF8.search(value) for value in fields):
+    text, author, created, origin, url = (fields[index[c]] for c in COLUMNS)
+    joined = "".join(fields)
+    plain = joined.isascii()  # no surrogates to find and nothing to re-encode
+    if not plain and _NOT_UTF8.search(joined):
         return BadRow(line, "is not valid UTF-8; save the file as CSV UTF-8")
-    text, author, created, origin, url = (fields[index[c]].replace("\x00", "") for c in COLUMNS)
-    text = service.clean_text(text)
+    if "\x00" in joined:
+        text, author, created, origin, url = (v.replace("\x00", "") for v in (text, author, created, origin, url))
+    if not plain:
+        text, author = service.clean_text(text), service.clean_text(author)
     if not text.strip():
         return BadRow(line, "text is empty")
     try:
-        said_at = parse_created_at(created, now)
+        said_at, said_iso = _said_at(created, now)
     except ValueError as exc:
         return BadRow(line, str(exc))
-    url = url.strip()
+    url, author, origin = url.strip(), author.strip(), origin.strip()
+    key = hashlib.sha256(f"{text}\x1f{author}\x1f{said_iso}\x1f{origin}\x1f{url}".encode()).hexdigest()
+    if key in known:
+        return Known(line)
     if url and (len(url) > MAX_URL or not markup.is_link_url(url)):
         return BadRow(line, "url must be an http(s) address")
-    author = service.clean_text(author).strip()
     user = _author_id(author)
     channel_id = message_ts = None
-    permalink = _PERMALINK.match(url) if url else None
+    permalink = _PERMALINK.match(url) if "slack.com/archives/" in url else None
     if permalink and markup.is_conversation_id(permalink.group(1)):
         channel_id, message_ts = permalink.group(1), f"{permalink.group(2)}.{permalink.group(3)}"
-    key = hashlib.sha256(
-        "\x1f".join((text, author, said_at.isoformat(), origin.strip(), url)).encode("utf-8")
-    ).hexdigest()
+    if not plain:
+        origin = service.clean_text(origin).strip()
     return Row(line, {
         "text": text, "source": Source.IMPORT,
         "reporter_user_id": user,
-        "reporter_name": None if user else service.fit(author, service.MAX_NAME),
-        "origin": service.fit(origin, service.MAX_ORIGIN), "permalink": url or None,
+        "reporter_name": None if user else (author[:service.MAX_NAME] or None),
+        "origin": origin[:service.MAX_ORIGIN] or None, "permalink": url or None,
         "channel_id": channel_id, "message_ts": message_ts, "import_key": key,
-        "said_at": said_at, "stored_at": now, "status": ItemStatus.OPEN,
+        "said_at": said_at, "stored_at": now, "status": ItemStatus.OPEN, "ignored_at": None,
     })  # fmt: skip
 
 
 def _author_id(author: str) -> str | None:
     """The user id when the author column names a Slack user: `U0123`, `@U0123` or
     `<@U0123|maya>`. Anything else is a name."""
+    if author[:1] not in ("<", "@", "U", "W"):
+        return None  # the common case, a name: no markup to read
     bare = author.removeprefix("@")
     return markup.user_id(author) or (bare if markup.is_user_id(bare) else None)
+
+
+def _said_at(value: str, now: datetime) -> tuple[datetime, str]:
+    """`parse_created_at`, and the moment's `isoformat()` (part of the import key), with
+    a fast path for an ISO time in UTC or without a zone, the common export."""
+    value = value.strip()
+    if value[4:5] == "-":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            zone = moment.tzinfo
+            if zone is None or zone is UTC or zone.utcoffset(moment) == _ZERO:
+                naive = moment.replace(tzinfo=None)
+                moment = naive.replace(tzinfo=UTC)
+                if moment > now + _FUTURE:
+                    raise ValueError(f"created_at {value[:40]!r} is in the future")
+                return moment, f"{naive.isoformat()}+00:00"
+    moment = parse_created_at(value, now)
+    return moment, moment.isoformat()
+
+
+_ZERO = timedelta(0)
+_FUTURE = timedelta(days=1)  # a clock a little ahead is not the future
 
 
 def parse_created_at(value: str, now: datetime) -> datetime:
@@ -258,7 +307,7 @@ def parse_created_at(value: str, now: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
-    if moment > now + timedelta(days=1):
+    if moment > now + _FUTURE:
         raise ValueError(f"created_at {value[:40]!r} is in the future")
     return moment
 
@@ -270,39 +319,159 @@ def import_file(
     """Import `path` into the workspace; `progress(bytes_read)` is called as it goes.
     Raises CsvHeaderError (nothing imported) when the header is wrong."""
     report = ImportReport(ignored_columns=check_header(path))
+    with sessions() as session:
+        # Rows said before the ignore-after window are stored ignored, as the sweep would
+        # leave them: no UPDATE of every imported row afterwards.
+        threshold = now - load_config(session, workspace_id).ignore_after
     before = _count(sessions, workspace_id)
+    known = _import_keys(sessions, workspace_id)  # grows as rows are read: a repeated row is known too
+    insert = _BulkInsert(sessions, workspace_id)
     good = 0
     with path.open("rb") as handle:
         counting = _CountingReader(handle)
-        batch: list[dict] = []
-        for row in read_rows(io.BufferedReader(counting), now=now):
+        for row in read_rows(io.BufferedReader(counting), now=now, known=known):
             report.rows += 1
+            if report.rows % PROGRESS_ROWS == 0:
+                progress(counting.count)
             if isinstance(row, BadRow):
                 report.add_bad(row)
                 continue
             good += 1
-            batch.append({**row.values, "workspace_id": workspace_id})
-            if len(batch) >= BATCH_SIZE:
-                _insert(sessions, batch)
-                batch = []
-                progress(counting.count)
-        if batch:
-            _insert(sessions, batch)
+            if isinstance(row, Known):
+                continue  # imported before (or earlier in this file): nothing to send
+            values = row.values
+            known.add(values["import_key"])
+            if values["said_at"] < threshold:
+                values["status"], values["ignored_at"] = ItemStatus.IGNORED, now
+            insert.add(values)
+        insert.flush()
         progress(counting.count)
-    report.imported = _count(sessions, workspace_id) - before
+    report.imported = _count(sessions, workspace_id) - before if insert.sent else 0
     report.known = good - report.imported
-    with sessions.begin() as session:
-        config = load_config(session, workspace_id)
-        service.apply_ignore_rule(session, workspace_id, config.ignore_after, now=now)
+    if insert.sent:
+        with sessions.begin() as session:
+            config = load_config(session, workspace_id)
+            service.apply_ignore_rule(session, workspace_id, config.ignore_after, now=now)
     return report
 
 
-def _insert(sessions: sessionmaker[Session], batch: list[dict]) -> None:
-    # No RETURNING: with it psycopg re-parses a 14,000-parameter statement per batch,
-    # more than twice as slow; the report counts the workspace's items before and after.
-    with sessions.begin() as session:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(dialect.insert(FeedbackItem.__table__).on_conflict_do_nothing(), batch)
+class _BulkInsert:
+    """Rows into feedback_items, `BATCH_SIZE` to a transaction, through the driver's
+    executemany of one compiled `INSERT … ON CONFLICT DO NOTHING`.
+
+    Each value goes in as SQLAlchemy would bind it: the columns' bind processors (the
+    UTC datetimes' conversion, SQLite's datetime text) are looked up once and applied
+    per column, not per row and key. No RETURNING: with it psycopg re-parses a
+    statement per batch; the report counts the workspace's items before and after.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], workspace_id: int):
+        self.sessions = sessions
+        self.workspace_id = workspace_id
+        self.rows: list[dict] = []
+        self.sent = 0
+        self._prepared: tuple | None = None
+
+    def add(self, values: dict) -> None:
+        """Queue a row; a full batch is sent."""
+        self.rows.append(values)
+        if len(self.rows) >= BATCH_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        rows, self.rows = self.rows, []
+        with self.sessions.begin() as session:
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":
+                _copy_in(connection, self.workspace_id, rows)
+            else:
+                self._executemany(connection, rows)
+        self.sent += len(rows)
+
+    def _executemany(self, connection, rows: list[dict]) -> None:
+        sql, get, converters, positional, names = self._prepare(connection.dialect)
+        if connection.dialect.name == "sqlite":  # the unique keys' indexes are random: cache them
+            connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
+        workspace_id = self.workspace_id
+        params = []
+        for row in rows:
+            row["workspace_id"] = workspace_id
+            values = get(row)
+            if converters:
+                values = list(values)
+                for index, convert in converters:
+                    values[index] = convert(values[index])
+                values = tuple(values)
+            params.append(values if positional else dict(zip(names, values, strict=True)))
+        connection.exec_driver_sql(sql, params)
+
+    def _prepare(self, dialect) -> tuple:
+        if self._prepared is None:
+            table = FeedbackItem.__table__
+            names = ("workspace_id", *IMPORTED_COLUMNS)
+            module = postgresql if dialect.name == "postgresql" else sqlite
+            compiled = module.insert(table).on_conflict_do_nothing().compile(dialect=dialect, column_keys=list(names))
+            order = tuple(compiled.positiontup) if dialect.positional else names
+            converters = []
+            for index, name in enumerate(order):
+                processor = table.c[name].type._cached_bind_processor(dialect)
+                if processor is not None:
+                    converters.append((index, _fast(processor)))
+            self._prepared = (compiled.string, itemgetter(*order), converters, dialect.positional, order)
+        return self._prepared
+
+
+def _fast(processor: Callable) -> Callable:
+    """`processor` (a column's bind processor), remembering its last answer (every row's
+    `stored_at` is one moment), and for SQLite's datetime text one isoformat call when that
+    gives what the processor gives."""
+    probes = (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 60, tzinfo=UTC))
+
+    def as_text(value):
+        return None if value is None else value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    convert = as_text if all(processor(p) == as_text(p) for p in probes) else processor
+    last: list = [None, None]
+
+    def remembered(value):
+        if value is last[0] and value is not None:
+            return last[1]
+        last[0], last[1] = value, convert(value)
+        return last[1]
+
+    return remembered
+
+
+def _copy_in(connection, workspace_id: int, rows: list[dict]) -> None:
+    """PostgreSQL: the batch through COPY into a temporary table, then one INSERT … SELECT
+    … ON CONFLICT DO NOTHING (COPY itself cannot skip conflicts), all in this transaction."""
+    columns = ("workspace_id", *IMPORTED_COLUMNS)
+    listed = ", ".join(columns)
+    cursor = connection.connection.driver_connection.cursor()
+    cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS heard_import (LIKE feedback_items INCLUDING DEFAULTS) "
+                   "ON COMMIT DELETE ROWS")  # fmt: skip
+    get = itemgetter(*IMPORTED_COLUMNS)
+    with cursor.copy(f"COPY heard_import ({listed}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row((workspace_id, *get(row)))
+    cursor.execute(f"INSERT INTO feedback_items ({listed}) SELECT {listed} FROM heard_import "
+                   "ON CONFLICT DO NOTHING")  # fmt: skip
+
+
+# The columns an imported row sets (`_row`'s keys); every other column keeps its default.
+IMPORTED_COLUMNS = ("text", "source", "reporter_user_id", "reporter_name", "origin", "permalink", "channel_id",
+                    "message_ts", "import_key", "said_at", "stored_at", "status", "ignored_at")  # fmt: skip
+
+
+def _import_keys(sessions: sessionmaker[Session], workspace_id: int) -> set[str]:
+    """Every import key the workspace holds: one query, so a re-import sends nothing."""
+    with sessions() as session:
+        return set(session.scalars(
+            select(FeedbackItem.import_key).where(FeedbackItem.workspace_id == workspace_id,
+                                                  FeedbackItem.import_key.is_not(None))
+        ))  # fmt: skip
 
 
 def _count(sessions: sessionmaker[Session], workspace_id: int) -> int:

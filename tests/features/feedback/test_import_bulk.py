@@ -1,0 +1,75 @@
+"""The bulk path of `heard feedback import` (issue 20's speed work) stores exactly what the
+ORM would, sends a re-import nothing, and stores old rows ignored as the sweep would."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, select, text
+
+from bot.db import session_factory
+from bot.features.feedback.importer import import_file
+from bot.features.feedback.models import FeedbackItem
+from tests.features.feedback.test_import import NOW, write
+from tests.people import ACME, SAM
+
+
+@pytest.fixture
+def acme_id(engine, make_workspace):
+    return make_workspace(ACME, domain="acme").id
+
+
+@pytest.fixture
+def sessions(engine):
+    return session_factory(engine)
+
+
+def statements(engine) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement.split()[0].upper())
+
+    return seen
+
+
+def test_a_reimport_sends_no_insert_and_counts_every_row_known(engine, sessions, acme_id, tmp_path):
+    rows = [[f"Customer {i} says hi", "Agent", f"2026-11-2{i % 4}T10:00:00Z", "email", ""] for i in range(30)]
+    path = write(tmp_path / "f.csv", [*rows, rows[0]])  # the last row repeats the first
+    first = import_file(sessions, acme_id, path, now=NOW)
+    assert (first.imported, first.known) == (30, 1)
+    seen = statements(engine)
+    again = import_file(sessions, acme_id, path, now=NOW)
+    assert (again.imported, again.known, again.rows) == (0, 31, 31)
+    assert "INSERT" not in seen and "COPY" not in seen and "UPDATE" not in seen, seen
+
+
+def test_bulk_rows_read_back_as_the_orm_stores_them(engine, sessions, acme_id, tmp_path):
+    said = datetime(2026, 11, 24, 8, 30, 15, 250, tzinfo=UTC)
+    path = write(tmp_path / "f.csv", [["Bulk", f"<@{SAM}|sam>", said.isoformat(), " phone ", ""],
+                                      ["Zone", "Ana", "2026-11-24T10:30:15+02:00", "", ""]])  # fmt: skip
+    import_file(sessions, acme_id, path, now=NOW)
+    with sessions() as session:
+        bulk = session.scalar(select(FeedbackItem).where(FeedbackItem.text == "Bulk"))
+        zone = session.scalar(select(FeedbackItem).where(FeedbackItem.text == "Zone"))
+        assert (bulk.said_at, bulk.stored_at, bulk.reporter_user_id, bulk.origin) == (said, NOW, SAM, "phone")
+        assert zone.said_at == datetime(2026, 11, 24, 8, 30, 15, tzinfo=UTC) and zone.reporter_name == "Ana"
+        assert bulk.status == "open" and bulk.ignored_at is None
+        # The stored value is what SQLAlchemy itself binds, so range queries compare alike.
+        later = session.scalar(select(FeedbackItem.text).where(FeedbackItem.said_at > said - timedelta(microseconds=1),
+                                                               FeedbackItem.said_at < said + timedelta(microseconds=1)))
+        assert later == "Bulk"
+        if engine.dialect.name == "sqlite":
+            raw = session.execute(text("SELECT said_at FROM feedback_items WHERE text = 'Bulk'")).scalar()
+            assert raw == "2026-11-24 08:30:15.000250"
+
+
+def test_rows_older_than_ignore_after_are_stored_ignored(sessions, acme_id, tmp_path):
+    old, recent = NOW - timedelta(days=10), NOW - timedelta(hours=2)
+    path = write(tmp_path / "f.csv", [["Old one", "Ana", old.isoformat(), "", ""],
+                                      ["Recent one", "Ana", recent.isoformat(), "", ""]])  # fmt: skip
+    import_file(sessions, acme_id, path, now=NOW)
+    with sessions() as session:
+        found = dict(session.execute(select(FeedbackItem.text, FeedbackItem.status)).all())
+        ignored_at = session.scalar(select(FeedbackItem.ignored_at).where(FeedbackItem.text == "Old one"))
+    assert found == {"Old one": "ignored", "Recent one": "open"} and ignored_at == NOW
