@@ -46,7 +46,10 @@ class LLMConfig:
     model: str = "gpt-4o-mini"
     timeout_seconds: float = 20.0
     max_retries: int = 1  # timeouts, 429 (after Retry-After), 5xx, dropped connections: the SDK's own
-    answer_retries: int = 1  # an answer that is not valid JSON of the schema is asked for again
+    # An answer that is not valid JSON of the schema, asked for again this many times. 0 by
+    # default: a caller that checks answers further (bot.features.digest.labels) retries
+    # the whole exchange itself, within its own bound.
+    answer_retries: int = 0
 
 
 @dataclass(frozen=True)

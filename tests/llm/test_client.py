@@ -103,7 +103,6 @@ def test_system_prompt_says_the_data_is_not_instructions(llm, fake_openai):
 )
 def test_llm_trouble_falls_back_with_a_reason(llm, fake_openai, caplog, script, reason):
     script(fake_openai)
-    script(fake_openai)  # an unusable answer is asked for once more: it is unusable again
 
     with caplog.at_level(logging.WARNING, logger="bot.llm.client"):
         result = ask(llm)
@@ -213,11 +212,11 @@ def test_unexpected_client_error_falls_back_and_logs_traceback(llm_config, caplo
 
 
 @pytest.mark.parametrize("bad", ['{"themes": [', '{"topics": []}'], ids=["invalid-json", "off-schema"])
-def test_an_unusable_answer_is_asked_for_again_once(llm, fake_openai, bad):
+def test_an_unusable_answer_is_asked_for_again_once(llm_config, fake_openai, bad):
     fake_openai.reply_text(bad)
     fake_openai.reply_json(GOOD_ANSWER)
 
-    result = ask(llm)
+    result = ask(LLM(dataclasses.replace(llm_config, answer_retries=1)))
 
     assert result.engine == "llm" and result.value == Themes.model_validate(GOOD_ANSWER)
     assert len(fake_openai.requests) == 2
