@@ -81,6 +81,19 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=10 * 4 ** max(attempts - 1, 0))
 
 
+def forget_mentions(session: Session, team_id: str, user_id: str) -> int:
+    """Blank the bodies of the team's processed events that name `user_id` (`/heard forget`):
+    a done row is kept a day only to recognise Slack's retries, which needs its id alone.
+    Events not processed yet keep their bodies. Returns how many rows."""
+    return session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.team_id == team_id[:32], InboxEvent.status == InboxStatus.DONE,
+               InboxEvent.body.contains(user_id))
+        .values(body="")
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0  # fmt: skip
+
+
 def store(runtime: Runtime, *, event_id: str, team_id: str, body: str, now: datetime) -> bool:
     """Insert the event unless its id is already stored; True when this call stored it.
 

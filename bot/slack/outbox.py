@@ -246,6 +246,26 @@ def forget_recipient(session: Session, workspace_id: int, user_id: str) -> int:
     return forgotten
 
 
+def forget_mentions(session: Session, workspace_id: int, user_id: str) -> int:
+    """Blank what Heard sent that names `user_id` (a DM to someone else, a card, a post
+    crediting them): the row keeps only that it happened, so it is never sent again.
+    Rows not sent yet are left to go out as they are. Returns how many rows."""
+    rows = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.workspace_id == workspace_id,
+            OutboxMessage.status.in_((OutboxStatus.SENT, OutboxStatus.SENDING, OutboxStatus.UNCERTAIN,
+                                      OutboxStatus.PARKED)),
+            cast(OutboxMessage.payload, String).contains(user_id),
+        )
+    )  # fmt: skip
+    blanked = 0
+    for message in rows:
+        message.payload, message.result = {"forgotten": True}, None
+        blanked += 1
+    session.flush()
+    return blanked
+
+
 # -- operators: heard outbox list|retry ---------------------------------------------------------
 
 

@@ -30,7 +30,8 @@ from bot.rooms import ForgetRequest, Forgotten, Rooms
 from bot.runtime import Runtime
 from bot.scheduler.cadence import Cadence, CadenceError, parse_cadence
 from bot.scheduler.catalog import JobCatalog
-from bot.slack.outbox import forget_recipient
+from bot.slack.inbox import forget_mentions as forget_events
+from bot.slack.outbox import forget_mentions, forget_recipient
 from bot.workspace_settings import (
     DIGEST_CHANNEL,
     SCHEDULE,
@@ -348,6 +349,10 @@ def forget_person(
         ), "setting", "settings", "anonymised"),
         Forgotten("audit_anonymised", _forget_in_audit(session, workspace_id, user_id),
                   "audit entry", "audit entries", "anonymised"),
+        Forgotten("sent_messages_blanked", forget_mentions(session, workspace_id, user_id),
+                  "sent message naming them", "sent messages naming them", "blanked"),
+        Forgotten("events_blanked", forget_events(session, _team_of(session, workspace_id), user_id),
+                  "stored Slack event", "stored Slack events", "blanked"),
     ]  # fmt: skip
     installer_cleared = bool(
         run(update(Workspace).where(Workspace.id == workspace_id, Workspace.installer_user_id == user_id)
@@ -357,6 +362,10 @@ def forget_person(
     report = ForgetReport(tuple(lines), installer_cleared)
     record_audit(session, workspace_id, actor=by, action="forget", old=None, new=report.as_audit(), now=now)
     return report
+
+
+def _team_of(session: Session, workspace_id: int) -> str:
+    return session.scalar(select(Workspace.team_id).where(Workspace.id == workspace_id)) or ""
 
 
 def _forget_in_audit(session: Session, workspace_id: int, user_id: str) -> int:

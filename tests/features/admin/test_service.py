@@ -171,7 +171,7 @@ def test_forget_removes_the_persons_data_and_keeps_the_feedback(session, workspa
                       "messages_deleted": 2, "settings_anonymised": 1, "audit_anonymised": 3,
                       "decisions_anonymised": 0, "stories_anonymised": 0, "reflections_deleted": 0,
                       "story_engagement_anonymised": 0, "digest_assignments_anonymised": 0,
-                      "digest_deliveries_deleted": 0}  # fmt: skip
+                      "digest_deliveries_deleted": 0, "sent_messages_blanked": 0, "events_blanked": 0}  # fmt: skip
     assert report.installer_cleared
 
     def held(workspace_id):
