@@ -151,6 +151,25 @@ def test_the_feedback_story_over_the_websocket(workspace, heard_socket, fake_sla
         answer.json()["view"]
     )  # in the ack
 
+    command_item = feedback.items()[1].id  # two people open its Resolve modal at once
+    feedback.press(views.RESOLVE_ACTION, command_item, user=JONAS)
+    feedback.press(views.RESOLVE_ACTION, command_item, user=PRIYA)
+    first, second = fake_slack.opened_views()[-2:]
+    note = {
+        views.RESOLUTION_INPUT: {
+            views.RESOLUTION_INPUT: {"type": "plain_text_input", "value": "Shipped"}
+        }
+    }
+    closed = feedback.interact(
+        sender.view_submission_payload(team_id=ACME, user_id=JONAS, view=first, values=note)
+    )
+    refused = feedback.interact(
+        sender.view_submission_payload(team_id=ACME, user_id=PRIYA, view=second, values=note)
+    )
+    assert closed.body == b""  # the modal closes
+    assert refused.json()["response_action"] == "errors"  # the modal's error, in the ack
+    assert "already resolved by <@U0JONAS002>" in refused.json()["errors"][views.RESOLUTION_INPUT]
+
     assert [(i.source, i.customer) for i in feedback.items()] == [
         ("channel", None), ("command", None), ("shortcut", "Fabrikam")]  # fmt: skip
     assert {delivery.sends[0][0] for delivery in socket_mode.deliveries()} == {link}
