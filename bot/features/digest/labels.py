@@ -150,7 +150,8 @@ def label_themes(
     is skipped). `llm` is the client to use, else one is built from `settings`
     (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `HEARD_OPENAI_MODEL`); with neither, or no key,
     nothing is sent. `offline` is each theme's fallback wording in the same order
-    (default: `offline_labels`). `prompts_dir` defaults to `HEARD_PROMPTS_DIR` from
+    (default: `offline_labels`; ValueError when it does not match `themes` one to one,
+    a caller's mistake). `prompts_dir` defaults to `HEARD_PROMPTS_DIR` from
     `settings`. Never raises for LLM trouble, nor for a missing or broken prompt template
     (that falls back too, with the template's error as the reason); see the module doc.
     """
