@@ -307,6 +307,7 @@ def _serve_socket_mode(runtime, bolt_app, scheduler) -> None:
     import signal
     import threading
 
+    from bot.errors import Failure
     from bot.slack.socket_mode import SocketMode
     from bot.web import HealthServer
 
@@ -317,7 +318,10 @@ def _serve_socket_mode(runtime, bolt_app, scheduler) -> None:
     connection = SocketMode(runtime, bolt_app)
     health = None
     if "port" in settings.model_fields_set:
-        health = HealthServer(runtime, connection.state, port=settings.port).start()
+        try:
+            health = HealthServer(runtime, connection.state, port=settings.port).start()
+        except OSError as exc:  # the port is taken
+            raise Failure(f"cannot serve /healthz on port {settings.port}: {exc.strerror or exc}") from None
     runtime.inbox.start()  # events stored before a restart are processed now
     try:
         connection.start()
