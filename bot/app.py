@@ -6,12 +6,16 @@ with installations in the database, and Socket Mode (same app, different transpo
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.error import URLError
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.error import BoltError
+from slack_bolt.logger import get_bolt_logger
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
@@ -41,6 +45,18 @@ OAUTH_STATE_SECONDS = 600
 APP_NAME = "heard"  # named, so Bolt does not inspect the call stack for one on each build
 
 
+class _TokenFromClient(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself and, given Heard's client
+    (which carries that token and Heard's Slack URL and retry handlers), warns that the
+    client wins, once for each app Heard builds. That is the intent: the line is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+get_bolt_logger(App).addFilter(_TokenFromClient())
+
+
 class SlackUnavailable(Exception):
     """Slack refused the bot token or could not be reached at start-up; one line."""
 
@@ -67,9 +83,14 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     front = _new_app(runtime, rooms, notify, mode, listener_executor=listener_executor)
     if mode is not SlackMode.OAUTH:
         _record_single_workspace(runtime, front)
-    # The inbox's processor replays stored events through an app of its own: no signature
+    # The inbox's processor replays stored events through apps of its own: no signature
     # to check (Heard stored them after checking), listeners run before dispatch returns.
-    processing = _new_app(runtime, rooms, notify, mode, listener_executor=listener_executor, replaying=True)
+    def replaying_app() -> App:
+        app = _new_app(runtime, rooms, notify, mode, listener_executor=listener_executor, replaying=True)
+        app.use(workspace_guard(runtime))
+        return app
+
+    processing = _EventsOnly(replaying_app)
     own_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heard-inbox") if listener_executor is None else None
     processor = InboxProcessor(runtime, _replayer(processing), submit=(listener_executor or own_pool).submit)
     runtime.inbox = processor
@@ -91,8 +112,7 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     front.use(store_events(events))
     front.use(typed_interactions)  # every interaction read once, into typed fields
     register_slash_command(front, SlashDispatcher(runtime, rooms.router, access, notify=notify, intro=intro))
-    processing.use(workspace_guard(runtime))
-    for app in (front, _EventsOnly(processing)):
+    for app in (front, processing):
         for room in rooms:
             if room.register:
                 room.register(app, context)
@@ -101,27 +121,42 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
 
 
 class _EventsOnly:
-    """The replaying app as the rooms register on it: it only ever dispatches stored
-    events, so their event listeners are all it gets. Actions, views, shortcuts, commands
-    and options need Slack's 3-second answer and stay on the front app; registering them
-    here too would only make Bolt try each against every event."""
+    """The replaying apps as the rooms register on them: one Bolt app per event type.
 
-    def __init__(self, app: App):
-        self._app = app
+    They only ever dispatch stored events, so event listeners are all they get. Actions,
+    views, shortcuts, commands and options need Slack's 3-second answer and stay on the
+    front app. One app per type, because Bolt tries a request against each listener in
+    turn and builds every listener's and matcher's arguments to do so (about a tenth of
+    a millisecond of the interpreter per event when all the rooms' listeners share one
+    app): a `message` is tried only against the listeners of messages.
+    """
 
-    def event(self, *args, **kwargs):
-        return self._app.event(*args, **kwargs)
+    def __init__(self, make_app: Callable[[], App]):
+        self._make_app = make_app
+        self._apps: dict[str, App] = {}
+
+    def app_for(self, event_type: str) -> App | None:
+        return self._apps.get(event_type)
+
+    def event(self, event, *args, **kwargs):
+        kind = event if isinstance(event, str) else event.get("type") if isinstance(event, dict) else None
+        if not isinstance(kind, str):
+            raise TypeError(f"a replayed event listener names its event type as text, not {event!r}")
+        return self._registering(kind).event(event, *args, **kwargs)
 
     def message(self, *args, **kwargs):
-        return self._app.message(*args, **kwargs)
+        return self._registering("message").message(*args, **kwargs)
+
+    def _registering(self, kind: str) -> App:
+        app = self._apps.get(kind)
+        if app is None:
+            app = self._apps[kind] = self._make_app()
+        return app
 
     def _not_here(self, *args, **kwargs):
         return lambda listener: listener
 
     action = view = shortcut = command = options = block_action = view_submission = view_closed = _not_here
-
-    def __getattr__(self, name: str):
-        return getattr(self._app, name)
 
 
 def _new_app(runtime: Runtime, rooms: Rooms, notify, mode: SlackMode, *, listener_executor,
@@ -164,12 +199,20 @@ def _new_app(runtime: Runtime, rooms: Rooms, notify, mode: SlackMode, *, listene
         raise SlackUnavailable(f"cannot reach Slack at {settings.slack_api_url}: {reason}") from None
 
 
-def _replayer(app: App):
-    """Run one stored event body through `app`'s middleware and listeners; None when they
-    ran, else why not (a listener raised: Bolt answers 500)."""
+def _replayer(apps: _EventsOnly):
+    """Run one stored event body through the middleware and listeners of its type's app;
+    None when they ran, else why not (a listener raised: Bolt answers 500)."""
 
     def replay(body: str) -> str | None:
-        request = BoltRequest(body=body, headers={"content-type": ["application/json"]}, context={FROM_INBOX: True})
+        payload = json.loads(body)
+        event = payload.get("event") if isinstance(payload, dict) else None
+        kind = event.get("type") if isinstance(event, dict) else None
+        app = apps.app_for(kind) if isinstance(kind, str) else None
+        if app is None:
+            log.warning("stored event not handled: no listener for events of type %r", kind)
+            return None
+        # Parsed once, here; a dict body is what Bolt takes over a socket.
+        request = BoltRequest(body=payload, mode="socket_mode", context={FROM_INBOX: True})
         response = app.dispatch(request)
         if response.status >= 500:
             return f"a listener failed (HTTP {response.status})"

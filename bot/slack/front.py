@@ -211,6 +211,10 @@ def check_shape(body: dict[str, Any]) -> None:
         if problem:
             raise MalformedEvent(problem)
         return
+    if problem is None and len(body.get("response_urls") or ()) > 1:
+        # Bolt logs through a context that has no logger yet when it meets two, and raises.
+        # Slack sends one per input marked `response_url_enabled`; no view of Heard's has one.
+        problem = "more than one response_urls entry"
     if problem is None and kind in INTERACTION_TYPES:
         problem = _interaction_problem(kind, body)
     if problem:

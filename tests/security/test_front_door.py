@@ -89,6 +89,8 @@ MALFORMED_INTERACTIONS = [
     pytest.param({"type": "view_submission", "team": {"id": ACME}, "user": 9}, id="user-a-number"),
     pytest.param({"type": "view_submission", "team": {"id": ACME}, "response_urls": 1}, id="response-urls-a-number"),
     pytest.param({"type": "view_submission", "team": {"id": ACME}, "response_urls": ["x"]}, id="response-url-a-string"),
+    pytest.param({"type": "view_submission", "team": {"id": ACME}, "user": {"id": MAYA}, "view": {"callback_id": "x"},
+                  "response_urls": [{}, {}]}, id="two-response-urls"),
     pytest.param({"type": "block_actions", "team": {"id": ACME}, "user": {"id": MAYA}, "actions": [{}]},
                  id="action-without-action-id"),
 ]  # fmt: skip
