@@ -107,8 +107,8 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(command: list[str], env: dict[str, str], port: int) -> tuple[float, float, float, int]:
-    """(seconds to /healthz, RSS MB, PSS MB, processes) of one start."""
+def measure(command: list[str], env: dict[str, str], port: int) -> tuple[float, float, float, int, float]:
+    """(seconds to /healthz, RSS MB, PSS MB, processes, the first process's RSS MB) of one start."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=env.get("HOME_DIR", ROOT), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
@@ -129,7 +129,7 @@ def measure(command: list[str], env: dict[str, str], port: int) -> tuple[float, 
         time.sleep(IDLE_SECONDS)
         pids = tree(process.pid)
         sizes = [memory_kb(pid) for pid in pids]
-        return ready, sum(r for r, _ in sizes) / 1024, sum(p for _, p in sizes) / 1024, len(pids)
+        return ready, sum(r for r, _ in sizes) / 1024, sum(p for _, p in sizes) / 1024, len(pids), sizes[0][0] / 1024
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -145,7 +145,7 @@ def main() -> None:
 
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     acme = demo_workspace(datetime.now(UTC))
-    results: dict[str, list[tuple[float, float, float, int]]] = {"no-op Bolt app (gunicorn)": [], "heard run": []}
+    results: dict[str, list[tuple[float, float, float, int, float]]] = {"no-op Bolt app (gunicorn)": [], "heard run": []}
     with FakeSlack(acme) as slack, tempfile.TemporaryDirectory() as tmp:
         noop = Path(tmp) / "noop_app.py"
         noop.write_text(NOOP_APP)
@@ -168,10 +168,10 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"footprint, {runs} runs each (median), idle {IDLE_SECONDS:.0f} s after /healthz, "
           f"CPython {sys.version.split()[0]}, nproc {os.cpu_count()}, load {load:.1f}")  # fmt: skip
-    print(f"{'server':28} {'to /healthz':>12} {'RSS':>9} {'PSS':>9} {'procs':>6}")
+    print(f"{'server':28} {'to /healthz':>12} {'RSS':>9} {'PSS':>9} {'procs':>6} {'master RSS':>11}")
     for name in results:
         print(f"{name:28} {median(name, 0):10.2f} s {median(name, 1):6.0f} MB {median(name, 2):6.0f} MB "
-              f"{results[name][0][3]:6d}")  # fmt: skip
+              f"{results[name][0][3]:6d} {median(name, 4):8.0f} MB")  # fmt: skip
     base, heard = "no-op Bolt app (gunicorn)", "heard run"
     print(f"{'heard run / no-op':28} {median(heard, 0) / median(base, 0):10.2f} x "
           f"{median(heard, 1) / median(base, 1):6.2f} x {median(heard, 2) / median(base, 2):6.2f} x")  # fmt: skip
