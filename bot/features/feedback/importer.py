@@ -168,6 +168,7 @@ def read_rows(binary, *, now: datetime, known: Container[str] = frozenset()) -> 
     except csv.Error as exc:
         raise CsvHeaderError(f"line 1 is not a CSV header ({exc})") from None
     index = _header_index(header)
+    pick = itemgetter(*(index[column] for column in COLUMNS))
     while True:
         start = reader.line_num + 1
         try:
@@ -179,7 +180,7 @@ def read_rows(binary, *, now: datetime, known: Container[str] = frozenset()) -> 
             continue
         if not fields or fields == [""]:
             continue  # a blank line
-        yield _row(start, fields, index, len(header), now, known)
+        yield _row(start, fields, pick, len(header), now, known)
 
 
 def _header_index(header: list[str]) -> dict[str, int]:
@@ -212,11 +213,12 @@ def check_header(path: Path) -> tuple[str, ...]:
     return tuple(n for n in (name.strip().lower() for name in header) if n and n not in COLUMNS)
 
 
-def _row(line: int, fields: list[str], index: dict[str, int], width: int, now: datetime,
+def _row(line: int, fields: list[str], pick: Callable, width: int, now: datetime,
          known: Container[str] = frozenset()) -> Row | Known | BadRow:  # fmt: skip
+    """One data row; `pick` takes its `COLUMNS` out of the fields, in that order."""
     if len(fields) != width:
         return BadRow(line, f"has {len(fields)} fields, the header has {width}")
-    text, author, created, origin, url = (fields[index[c]] for c in COLUMNS)
+    text, author, created, origin, url = pick(fields)
     joined = "".join(fields)
     plain = joined.isascii()  # no surrogates to find and nothing to re-encode
     if not plain and _NOT_UTF8.search(joined):
@@ -274,9 +276,14 @@ def _said_at(value: str, now: datetime) -> tuple[datetime, str]:
             pass
         else:
             zone = moment.tzinfo
-            if zone is None or zone is UTC or zone.utcoffset(moment) == _ZERO:
+            if zone is None:
+                naive, moment = moment, moment.replace(tzinfo=UTC)
+            elif zone is UTC or zone.utcoffset(moment) == _ZERO:
                 naive = moment.replace(tzinfo=None)
-                moment = naive.replace(tzinfo=UTC)
+                moment = moment if zone is UTC else naive.replace(tzinfo=UTC)
+            else:
+                naive = None
+            if naive is not None:
                 if moment > now + _FUTURE:
                     raise ValueError(f"created_at {value[:40]!r} is in the future")
                 return moment, f"{naive.isoformat()}+00:00"
