@@ -160,6 +160,7 @@ def test_many_items_are_fitted_on_a_sample_and_all_assigned(monkeypatch):
     from bot.features.digest import themes as engine
 
     monkeypatch.setattr(engine, "FIT_SAMPLE", 150)
+    monkeypatch.setattr(engine, "SILHOUETTE_SAMPLE", 100)  # scored on part of the sample
     rows = corpus()
     rng = random.Random(1)
     items = [(f"i{n}", f"{rng.choice(rows)[0]} #{n}") for n in range(1200)]
