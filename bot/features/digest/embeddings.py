@@ -163,14 +163,20 @@ def ensure_vectors(
     items: Sequence[tuple[str | int, str]],
     *,
     using: Encoder | None = None,
+    max_encode: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every item's vector `{feedback id: vector}`: stored ones reused, the missing or
     edited ones encoded now and stored (in the caller's transaction).
 
-    `items` are `(feedback id, text)` of the workspace's feedback items. Raises
-    `EmbeddingsUnavailable` when the extra is not installed and something must be encoded.
-    Two processes encoding the same item at once both succeed: the second keeps the row
-    the first stored (same model, same text, so the same vector).
+    `items` are `(feedback id, text)` of the workspace's feedback items (numeric ids, as
+    the feedback room gives them). `max_encode` bounds the work of one call: when more
+    items than that need encoding, the first `max_encode` (lowest ids) are encoded and
+    stored and the others are left out of the answer, so a caller with a time budget (a
+    digest over a backlog never encoded) gets partial vectors, which `find_themes` turns
+    into TF-IDF themes, and the next call carries on. Raises `EmbeddingsUnavailable` when
+    the extra is not installed and something must be encoded. Two processes encoding the
+    same item at once both succeed: the second keeps the row the first stored (same
+    model, same text, so the same vector).
     """
     import numpy as np
 
@@ -199,6 +205,8 @@ def ensure_vectors(
             result[str(item_id)] = np.frombuffer(row.vector, dtype="<f4")
         else:
             todo.append(item_id)
+    if max_encode is not None:
+        todo = todo[: max(0, max_encode)]
     if not todo:
         return result
 

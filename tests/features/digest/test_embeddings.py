@@ -265,6 +265,26 @@ def test_a_row_that_cannot_be_stored_does_not_stop_the_others(session, make_work
     assert stored == {int(ids[0]), int(ids[1])}
 
 
+@needs_model
+def test_encoding_is_bounded_per_call_and_carries_on(session, make_workspace):
+    workspace = make_workspace()
+    texts = ["one", "two", "three", "four", "five"]
+    ids = add_items(session, workspace.id, texts)
+    items = list(zip(ids, texts, strict=True))
+    encoder = CountingEncoder()
+
+    first = ensure_vectors(session, workspace.id, items, using=encoder, max_encode=2)
+    second = ensure_vectors(session, workspace.id, items, using=encoder, max_encode=2)
+    third = ensure_vectors(session, workspace.id, items, using=encoder, max_encode=2)
+
+    assert sorted(first) == sorted(ids[:2])  # the others left out, not encoded
+    assert sorted(second) == sorted(ids[:4]) and sorted(third) == sorted(ids)
+    assert encoder.encoded == texts  # each once, two per call
+    assert ensure_vectors(session, workspace.id, items, using=encoder, max_encode=0).keys() == set(
+        ids
+    )
+
+
 def test_nothing_to_encode_needs_no_model(session, make_workspace, monkeypatch):
     monkeypatch.setattr(embeddings, "unavailable_reason", lambda: "install heard[embeddings]")
     workspace = make_workspace()
