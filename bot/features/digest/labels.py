@@ -168,7 +168,12 @@ def label_themes(
     try:
         prompt = theme_prompt(themes, texts, token_budget=token_budget, prompts_dir=prompts_dir)
     except (PromptNotFound, MissingPromptVariable, ValueError) as error:
-        return _fallback(fallback, f"prompt template: {error}")
+        # The whole error (paths looked in, the variable) goes to the log; the reason,
+        # which a digest may show, stays short.
+        log.warning("Prompt template %s unusable: %s", PROMPT, error)
+        if isinstance(error, PromptNotFound):
+            return _fallback(fallback, f"prompt template {PROMPT} not found")
+        return _fallback(fallback, f"prompt template {PROMPT} invalid")
     if not prompt.theme_ids:
         return LabelledThemes(fallback, "offline", None)  # only the no-words theme
     if prompt.tokens > token_budget:

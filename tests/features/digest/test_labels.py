@@ -370,7 +370,14 @@ def test_a_missing_prompt_template_falls_back(llm, fake_openai, found, tmp_path)
 
     result = label_themes(themes, texts, llm=llm, prompts_dir=str(tmp_path))
 
-    assert result.engine == "offline" and result.fallback_reason.startswith("prompt template:")
+    assert result == LabelledThemes(
+        {f"T{n + 1}": w for n, w in enumerate(offline_labels(themes, texts))},
+        "offline",
+        "prompt template digest_themes not found",
+    )
+    (tmp_path / "digest_themes.txt").write_text("Label $theme_count themes in $language.")
+    broken = label_themes(themes, texts, llm=llm, prompts_dir=str(tmp_path))
+    assert broken.fallback_reason == "prompt template digest_themes invalid"
     assert fake_openai.requests == []
 
 
