@@ -30,6 +30,7 @@ from bot.features import load_rooms
 from bot.features.admin import views as admin_views
 from bot.features.admin.handlers import SETTINGS
 from bot.features.decisions import views as decision_views
+from bot.features.digest import views as digest_views
 from bot.features.feedback import events as feedback_events
 from bot.features.feedback import views as feedback_views
 from bot.features.feedback.setup import SETUP_ACTION, SETUP_MODAL
@@ -133,6 +134,8 @@ def interactions(sender) -> list[dict]:
                 "links": {"l": {"type": "multi_external_select", "selected_options": [{"value": "1"}]}}}  # fmt: skip
     found = [
         button(feedback_views.ACKNOWLEDGE_ACTION), button(feedback_views.RESOLVE_ACTION),
+        button(digest_views.ACKNOWLEDGE_ACTION), button(digest_views.ASSIGN_ACTION), button(digest_views.OPEN_ACTION),
+        submitted(digest_views.ASSIGN_MODAL, {digest_views.DEPARTMENT_INPUT: decision["department"]}, '{"item": 1}'),
         button(decision_views.LOG_ACTION, "Support"), button(SETUP_ACTION, ""),
         *(button(action) for action in (story_views.APPROVE_ACTION, story_views.DISCARD_ACTION,
                                         story_views.EDIT_ACTION, story_views.REFLECT_ACTION)),
