@@ -156,7 +156,7 @@ def render_html(digest: Digest, chart_png: bytes | None = None) -> str:
                 parts.append(f'<blockquote class="quote">{_e(quote.excerpt)}{_a(quote.permalink, "open in Slack")}</blockquote>')
             if theme.related_decisions:
                 lines = "".join(f"<li><b>{_e(d.department)}</b> decided “{_e(d.title)}” ({_e(d.impact)}, "
-                                f"{_e(views.day(d.logged_at))})</li>" for d in theme.related_decisions)  # fmt: skip
+                                f"{_e(views.day(d.logged_at, digest.time_zone))})</li>" for d in theme.related_decisions)  # fmt: skip
                 parts.append(f'<div class="dots"><b>Connect the dots</b><ul>{lines}</ul></div>')
             else:
                 parts.append(f'<div class="dots"><b>Connect the dots</b> · {_e(views.UNTOUCHED)}</div>')
@@ -164,7 +164,7 @@ def render_html(digest: Digest, chart_png: bytes | None = None) -> str:
         parts.append(f"<h2>Oldest ignored feedback ({digest.counts.ignored} in all)</h2><table>")
         parts.append("<tr><th>Said</th><th>Feedback</th></tr>")
         for item in digest.ignored[:20]:
-            parts.append(f"<tr><td>{_e(views.day(item.said_at))}</td><td>{_e(excerpt(item.text, 300))}"
+            parts.append(f"<tr><td>{_e(views.day(item.said_at, digest.time_zone))}</td><td>{_e(excerpt(item.text, 300))}"
                          f"{_a(item.permalink, 'open')}</td></tr>")  # fmt: skip
         parts.append("</table>")
 

@@ -30,6 +30,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
@@ -138,6 +139,7 @@ class Digest:
     generated_at: datetime
     engine: str = "offline"
     fallback_reason: str | None = None
+    time_zone: str = "UTC"  # the workspace's: renderers show days in it
 
     @property
     def everything_acknowledged(self) -> bool:
@@ -162,7 +164,8 @@ def build_digest(session: Session, workspace_id: int, *, end: datetime, now: dat
                        feedback.ignored_count_at(session, workspace_id, period.previous.end))  # fmt: skip
     recent = [d for d in decisions.decisions_since(session, workspace_id, end - timedelta(days=RELATED_DAYS))
               if d.logged_at <= end]  # fmt: skip
-    themes, engine, reason = _themes(session, workspace_id, backlog, recent, end)
+    zone = workspace.time_zone or "UTC"
+    themes, engine, reason = _themes(session, workspace_id, backlog, recent, end, zone)
     departments = tuple(
         DepartmentRow(p.department, p.prompted, p.logged, dict(p.impact))
         for p in decisions.participation(session, workspace_id, period.start, period.end)
@@ -175,7 +178,7 @@ def build_digest(session: Session, workspace_id: int, *, end: datetime, now: dat
         stories=stories.story_engagement(session, workspace_id, period.start, period.end),
         trend=_trend(session, workspace_id, end),
         ignore_after_hours=round(feedback.ignore_after(session, workspace_id).total_seconds() / 3600, 2),
-        generated_at=now or end, engine=engine, fallback_reason=reason,
+        generated_at=now or end, engine=engine, fallback_reason=reason, time_zone=zone,
     )  # fmt: skip
 
 
@@ -232,7 +235,8 @@ class Labelling:
     fallback_reason: str | None = None
 
 
-def word_themes(found: Sequence[theme_engine.Theme], items: dict[str, feedback.FeedbackSummary]) -> Labelling:
+def word_themes(found: Sequence[theme_engine.Theme], items: dict[str, feedback.FeedbackSummary],
+                zone: str = "UTC") -> Labelling:  # fmt: skip
     """The one place themes get their labels and summaries.
 
     Today: the theme engine's offline label (its top terms) and a summary of two
@@ -240,16 +244,18 @@ def word_themes(found: Sequence[theme_engine.Theme], items: dict[str, feedback.F
     (`bot.features.digest.labels`) plugs in here, falling back to these.
     """
     wordings = []
+    local = _zone(zone)
     for theme in found:
-        said = sorted(items[i].said_at for i in theme.item_ids)
+        said = [items[i].said_at for i in theme.item_ids]
+        oldest, newest = min(said).astimezone(local), max(said).astimezone(local)
         terms = ", ".join(theme.terms) if theme.terms else theme.label.lower()
         count = theme.count
         first = (f"{count} ignored item{'s' if count != 1 else ''} "
                  f"{'mention' if count != 1 else 'mentions'} {terms}.")  # fmt: skip
-        if len(said) == 1 or said[0].date() == said[-1].date():
-            second = f"Said on {_day(said[0])}; nobody has acknowledged {'them' if count != 1 else 'it'} yet."
+        if oldest.date() == newest.date():
+            second = f"Said on {_day(oldest)}; nobody has acknowledged {'them' if count != 1 else 'it'} yet."
         else:
-            second = f"Said between {_day(said[0])} and {_day(said[-1])}; nobody has acknowledged them yet."
+            second = f"Said between {_day(oldest)} and {_day(newest)}; nobody has acknowledged them yet."
         wordings.append(ThemeWording(theme.label, f"{first} {second}"))
     return Labelling(wordings)
 
@@ -258,8 +264,15 @@ def _day(moment: datetime) -> str:
     return f"{moment.day} {moment:%b %Y}"
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        return ZoneInfo("UTC")
+
+
 def _themes(session: Session, workspace_id: int, backlog: list[feedback.FeedbackSummary],
-            recent: list[decisions.DecisionSummary], end: datetime):  # fmt: skip
+            recent: list[decisions.DecisionSummary], end: datetime, zone: str = "UTC"):  # fmt: skip
     """The backlog's themes, each with its quotes, related decisions and weekly counts."""
     if not backlog:
         return (), "offline", None
@@ -301,7 +314,7 @@ def _themes(session: Session, workspace_id: int, backlog: list[feedback.Feedback
             related[n].append(RelatedDecision(decision.id, decision.department, decision.title, decision.impact,
                                               decision.logged_at))  # fmt: skip
 
-    labelling = word_themes(kept, items)
+    labelling = word_themes(kept, items, zone)
     built = []
     for n, (theme, wording) in enumerate(zip(kept, labelling.wordings, strict=True)):
         weekly = weekly_of([items[i].said_at for i in theme.item_ids], end)

@@ -9,6 +9,7 @@ with a line saying how many more there are (the HTML and JSON hold them all).
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.models.blocks import (
     ButtonElement,
@@ -49,13 +50,22 @@ RISING = ":chart_with_upwards_trend: rising"
 IMPACT_ORDER = ("helped", "hurt", "mixed", "unknown", "none")
 
 
-def day(moment: datetime) -> str:
-    return f"{moment.day} {moment:%b %Y}"
+def day(moment: datetime, zone: str = "UTC") -> str:
+    """The day `moment` falls on in the workspace's time zone: `25 Nov 2026`."""
+    local = moment.astimezone(_zone(zone))
+    return f"{local.day} {local:%b %Y}"
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        return ZoneInfo("UTC")
 
 
 def period_line(digest: Digest) -> str:
     start, end = digest.period.start, digest.period.end
-    return f"{day(start)} – {day(end)}"
+    return f"{day(start, digest.time_zone)} – {day(end, digest.time_zone)}"
 
 
 def link(url: str | None, label: str) -> str:
@@ -134,7 +144,7 @@ def render_blocks(digest: Digest, *, command: str = "/heard", buttons: bool = Tr
 
     blocks += [divider(), section(f"*Themes of ignored feedback* ({len(digest.themes)})")]
     for number, theme in enumerate(digest.themes[:THEMES_SHOWN], start=1):
-        blocks += theme_blocks(number, theme)
+        blocks += theme_blocks(number, theme, digest.time_zone)
     if len(digest.themes) > THEMES_SHOWN:
         more = digest.themes[THEMES_SHOWN:]
         blocks.append(context(f"…and {len(more)} smaller theme(s) with {sum(t.count for t in more)} item(s): "
@@ -144,7 +154,7 @@ def render_blocks(digest: Digest, *, command: str = "/heard", buttons: bool = Tr
     for item in digest.ignored[:OLDEST_SHOWN]:
         # A CSV author's name is shown; a Slack person is not mentioned (a digest must ping nobody).
         who = f" · from {escape(item.reporter)}" if item.reporter and not is_user_id(item.reporter) else ""
-        blocks.append(section(f"> {excerpt(item.text, QUOTE_LIMIT)}\n_said {day(item.said_at)}{who}_"))
+        blocks.append(section(f"> {excerpt(item.text, QUOTE_LIMIT)}\n_said {day(item.said_at, digest.time_zone)}{who}_"))
         if buttons:
             blocks.append(item_actions(item.id, item.permalink))
     blocks += _departments_and_stories(digest)
@@ -152,14 +162,14 @@ def render_blocks(digest: Digest, *, command: str = "/heard", buttons: bool = Tr
     return fallback_text(digest), to_dicts(blocks)
 
 
-def theme_blocks(number: int, theme: DigestTheme) -> list:
+def theme_blocks(number: int, theme: DigestTheme, zone: str = "UTC") -> list:
     rising = f" · {RISING}" if theme.rising else ""
     lines = [f"*{number}. {escape(theme.label)}* · {theme.count} item{'s' if theme.count != 1 else ''}{rising}",
              escape(theme.summary)]  # fmt: skip
     for quote in theme.quotes:
         lines.append(f"> {excerpt(quote.excerpt, QUOTE_LIMIT)} {link(quote.permalink, 'open') if quote.permalink else ''}".rstrip())
     dots = "\n".join(
-        f":link: *{escape(d.department)}* decided “{excerpt(d.title, 120)}” ({d.impact}, {day(d.logged_at)})"
+        f":link: *{escape(d.department)}* decided “{excerpt(d.title, 120)}” ({d.impact}, {day(d.logged_at, zone)})"
         for d in theme.related_decisions[:3]
     ) or f":grey_question: {UNTOUCHED}"
     if len(theme.related_decisions) > 3:
@@ -260,12 +270,12 @@ def render_text(digest: Digest) -> str:
                 out.append(f"   “{plain_excerpt(quote.excerpt, QUOTE_LIMIT)}”{where}")
             if theme.related_decisions:
                 for d in theme.related_decisions:
-                    out.append(f"   Connect the dots: {d.department} decided “{d.title}” ({d.impact}, {day(d.logged_at)})")
+                    out.append(f"   Connect the dots: {d.department} decided “{d.title}” ({d.impact}, {day(d.logged_at, digest.time_zone)})")
             else:
                 out.append(f"   Connect the dots: {UNTOUCHED}")
         out += ["", "Oldest ignored feedback"]
         for item in digest.ignored[:10]:
-            out.append(f"- {day(item.said_at)}: “{plain_excerpt(item.text, QUOTE_LIMIT)}”"
+            out.append(f"- {day(item.said_at, digest.time_zone)}: “{plain_excerpt(item.text, QUOTE_LIMIT)}”"
                        + (f"  <{item.permalink}>" if item.permalink else ""))  # fmt: skip
         if len(digest.ignored) > 10:
             out.append(f"- …and {len(digest.ignored) - 10} more")

@@ -82,3 +82,12 @@ def test_the_headline_says_how_each_count_moved_on_the_week_before():
     ]
     assert views.counts_lines(Counts(0, 0, 0, None), Counts(1, 1, 0, 2.0))[3] == (
         "Median time to acknowledge: no acknowledgements (was 2.0 h)")
+
+
+def test_days_are_shown_in_the_workspaces_time_zone():
+    digest = digest_of("late call", "label", "Support", None)
+    tokyo = digest.__class__(**{**digest.__dict__, "time_zone": "Asia/Tokyo",
+                                "period": DigestPeriod.ending(datetime(2026, 11, 27, 20, 0, tzinfo=UTC))})  # fmt: skip
+    assert views.period_line(tokyo) == "21 Nov 2026 – 28 Nov 2026"  # 05:00 on the 28th in Tokyo
+    assert views.period_line(digest) == "20 Nov 2026 – 27 Nov 2026"
+    assert views.day(END, "Not/AZone") == "27 Nov 2026"  # an unknown zone reads as UTC
