@@ -129,7 +129,7 @@ def test_demo_shows_the_digest_a_leader_receives_and_writes_its_page(demo_output
     assert "leadership-digest: succeeded — digest queued for 2 recipient(s)" in digest
     assert "Leadership digest ·" in digest and "Themes of ignored feedback" in digest
     assert "[ Acknowledge ] [ Assign to department… ] [ Open thread ]" in digest
-    assert "The trend chart is in the same message" in digest
+    assert "The trend chart follows it" in digest
     assert "Run again this week: skipped" in digest
     written = re.search(r"web page: (\S+heard-digest\.html)", digest).group(1)
     assert Path(written).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

@@ -4,10 +4,10 @@ buttons record. No Slack calls here: posts are queued in the outbox under keys.
 - **Once per recipient and period.** Each leader (by DM) and the digest channel, when
   set, get one digest per period (the job's week). A `digest_deliveries` row, unique per
   workspace, period and recipient, is written in the transaction that queues the post
-  (`digest:T:R:2026-W48`); a retried, re-run or concurrent job finds the row or the key
-  and queues nothing. With its chart uploaded, the digest is one
-  `files.completeUploadExternal` that shares the chart under the digest's blocks (one
-  message: the chart never arrives alone or first); without it, a `chat.postMessage`.
+  (`digest:T:R:2026-W48`) and its chart (`digest-chart:T:R:2026-W48`, shared 30 seconds
+  later by `files.completeUploadExternal`); a retried, re-run or concurrent job finds the
+  row or the keys and queues nothing. The chart is a post of its own so that a chart
+  Slack refuses never takes the digest with it.
 - **A leader who left** (deactivated, or unknown to Slack) is skipped; Heard's admins are
   told once per leader (`digest-left:T:U:ADMIN`), not every week.
 - **Assign to department** records who asked which department to look at an item, and
@@ -18,7 +18,7 @@ buttons record. No Slack calls here: posts are queued in the outbox under keys.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +37,8 @@ from bot.slack.outbox import enqueue
 from bot.workspace_settings import load_config
 
 CHART_TITLE = "Customer feedback: received vs ignored, last 12 weeks"
+CHART_COMMENT = "The digest's trend: customer feedback received vs ignored per week, last 12 weeks."
+CHART_AFTER = timedelta(seconds=30)  # after its digest, which goes first
 
 
 class DigestError(Exception):
@@ -83,6 +85,10 @@ def digest_key(team_id: str, recipient: str, period: str) -> str:
     return f"digest:{team_id}:{recipient}:{period}"
 
 
+def chart_key(team_id: str, recipient: str, period: str) -> str:
+    return f"digest-chart:{team_id}:{recipient}:{period}"
+
+
 def queue_digest(session: Session, workspace: Workspace, period: str, digest: Digest, recipient: Recipient, *,
                  chart: tuple[str, str] | None, command: str, now: datetime) -> bool:  # fmt: skip
     """Queue `digest` for `recipient`, once per period, with its chart when `chart` (an
@@ -95,18 +101,24 @@ def queue_digest(session: Session, workspace: Workspace, period: str, digest: Di
     except IntegrityError:
         return False
     text, blocks = views.render_blocks(digest, command=command)
-    if chart is not None:
-        # One call shares the chart with the digest's blocks above it: one message, so the
-        # chart can never arrive before or without its digest, whatever Slack retries.
+    _, created = enqueue(
+        session, workspace_id=workspace.id, key=digest_key(workspace.team_id, recipient.id, period),
+        method="chat.postMessage",
+        payload={"channel": recipient.id, "text": text, "blocks": blocks, "unfurl_links": False,
+                 "unfurl_media": False},
+        now=now,
+    )  # fmt: skip
+    if chart is not None and created:
+        # Its own post, a little later: a chart Slack no longer accepts (an upload left
+        # too long by an outage) can fail without taking the digest with it.
         file_id, conversation = chart
-        method = "files.completeUploadExternal"
-        payload = {"files": [{"id": file_id, "title": CHART_TITLE}], "channel_id": conversation, "blocks": blocks}
-    else:
-        method = "chat.postMessage"
-        payload = {"channel": recipient.id, "text": text, "blocks": blocks, "unfurl_links": False,
-                   "unfurl_media": False}  # fmt: skip
-    _, created = enqueue(session, workspace_id=workspace.id, key=digest_key(workspace.team_id, recipient.id, period),
-                         method=method, payload=payload, now=now)  # fmt: skip
+        enqueue(
+            session, workspace_id=workspace.id, key=chart_key(workspace.team_id, recipient.id, period),
+            method="files.completeUploadExternal",
+            payload={"files": [{"id": file_id, "title": CHART_TITLE}], "channel_id": conversation,
+                     "initial_comment": CHART_COMMENT},
+            now=now, not_before=now + CHART_AFTER,
+        )  # fmt: skip
     return created
 
 
