@@ -17,6 +17,7 @@ buttons record. No Slack calls here: posts are queued in the outbox under keys.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,7 +32,7 @@ from bot.features.digest.models import DigestAssignment, DigestDelivery
 from bot.features.digest.service import Digest
 from bot.features.feedback import queries as feedback
 from bot.roles import known_admins
-from bot.rooms import ForgetRequest, Forgotten
+from bot.rooms import ExportFile, ForgetRequest, Forgotten
 from bot.slack.blocks import channel_link, escape, mention
 from bot.slack.outbox import enqueue
 from bot.workspace_settings import load_config
@@ -204,3 +205,19 @@ def forget(request: ForgetRequest) -> list[Forgotten]:
                       "anonymised"),
             Forgotten("digest_deliveries_deleted", deleted, "digest delivery record", "digest delivery records",
                       "deleted")]  # fmt: skip
+
+
+def _assignment_rows(session: Session, team_of: dict[int, str]) -> Iterator[tuple]:
+    rows = session.scalars(
+        select(DigestAssignment).where(DigestAssignment.workspace_id.in_(list(team_of)))
+        .order_by(DigestAssignment.workspace_id, DigestAssignment.assigned_at, DigestAssignment.id)
+    )  # fmt: skip
+    for a in rows:
+        yield (a.feedback_id, team_of[a.workspace_id], a.department, a.assigned_by, a.assigned_at, a.channel_id)
+
+
+ASSIGNMENTS_EXPORT = ExportFile(
+    "digest_assignments.csv",
+    ("feedback_id", "team_id", "department", "assigned_by", "assigned_at", "channel"),
+    _assignment_rows,
+)

@@ -24,5 +24,6 @@ ROOM = Room(
         callbacks=(views.ACKNOWLEDGE_ACTION, views.ASSIGN_ACTION, views.OPEN_ACTION, views.ASSIGN_MODAL),
     ),
     forget=delivery.forget,
+    exports=(delivery.ASSIGNMENTS_EXPORT,),
     demo_steps=demo.DEMO_STEPS,
 )

@@ -17,6 +17,7 @@ from bot.settings import ConfigError
 
 SAID = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 HEADERS = {
+    "digest_assignments.csv": ["feedback_id", "team_id", "department", "assigned_by", "assigned_at", "channel"],
     "feedback.csv": ["id", "team_id", "text", "reporter", "created_at", "source", "channel", "ts",
                      "permalink", "status", "acknowledged_at", "acknowledged_by"],
     "audit.csv": ["id", "team_id", "at", "actor", "action", "old_value", "new_value"],

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.db.models import JobRun, OutboxMessage, Workspace
 from bot.features import load_rooms
-from bot.features.digest import views
+from bot.features.digest import delivery, views
 from bot.features.digest.models import DigestAssignment, DigestDelivery
 from bot.features.feedback.models import FeedbackItem
 from bot.runtime import Runtime
@@ -229,6 +229,9 @@ def test_assign_to_department_records_who_and_where_and_posts_in_its_channel(roo
     assert len(posted) == 1 and "Invoice PDF export" in texts(posted[0])
 
     forged = {**modal, "private_metadata": json.dumps({"item": str(item), "where": GENERAL})}
+    with room.runtime.sessions() as session:
+        [exported] = list(delivery.ASSIGNMENTS_EXPORT.rows(session, {room.workspace_id: ACME}))
+    assert exported[:4] == (item, ACME, "Support", MAYA) and exported[5] == LEADERS
     refused = room.interact(room.heard.sender.view_submission_payload(team_id=ACME, user_id=SAM, view=forged,
                                                                       values=values)).json()  # fmt: skip
     assert refused["response_action"] == "errors" and len(room.rows(DigestAssignment)) == 1
