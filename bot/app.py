@@ -16,6 +16,7 @@ from slack_bolt import App, BoltRequest
 from slack_bolt.error import BoltError
 from slack_bolt.logger import get_bolt_logger
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.request.internals import extract_team_id
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
@@ -30,7 +31,7 @@ from bot.settings import ConfigError, SlackMode
 from bot.slack.commands import SlashDispatcher, register_slash_command
 from bot.slack.inbox import InboxProcessor
 from bot.slack.manifest import bot_scopes
-from bot.slack.middleware import FROM_INBOX, EventStore, store_events, workspace_guard
+from bot.slack.middleware import FROM_INBOX, EventStore, served, store_events, workspace_guard
 from bot.slack.outbox import deliver_due
 from bot.slack.people import People, caller_access, fetch_workspace_info
 from bot.slack.requests import typed_interactions
@@ -86,13 +87,11 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     # The inbox's processor replays stored events through apps of its own: no signature
     # to check (Heard stored them after checking), listeners run before dispatch returns.
     def replaying_app() -> App:
-        app = _new_app(runtime, rooms, notify, mode, listener_executor=listener_executor, replaying=True)
-        app.use(workspace_guard(runtime))
-        return app
+        return _new_app(runtime, rooms, notify, mode, listener_executor=listener_executor, replaying=True)
 
     processing = _EventsOnly(replaying_app)
     own_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heard-inbox") if listener_executor is None else None
-    processor = InboxProcessor(runtime, _replayer(processing), submit=(listener_executor or own_pool).submit)
+    processor = InboxProcessor(runtime, _replayer(runtime, processing), submit=(listener_executor or own_pool).submit)
     runtime.inbox = processor
     runtime.event_store = events = EventStore(runtime, processor)
 
@@ -199,9 +198,12 @@ def _new_app(runtime: Runtime, rooms: Rooms, notify, mode: SlackMode, *, listene
         raise SlackUnavailable(f"cannot reach Slack at {settings.slack_api_url}: {reason}") from None
 
 
-def _replayer(apps: _EventsOnly):
+def _replayer(runtime: Runtime, apps: _EventsOnly):
     """Run one stored event body through the middleware and listeners of its type's app;
-    None when they ran, else why not (a listener raised: Bolt answers 500)."""
+    None when they ran, else why not (a listener raised: Bolt answers 500).
+
+    The workspace is looked up here, as `workspace_guard` does for the front app, and
+    handed to Bolt in the request's context: one middleware fewer for Bolt to run."""
 
     def replay(body: str) -> str | None:
         payload = json.loads(body)
@@ -211,8 +213,11 @@ def _replayer(apps: _EventsOnly):
         if app is None:
             log.warning("stored event not handled: no listener for events of type %r", kind)
             return None
+        workspace = served(runtime, payload, extract_team_id(payload))
+        if workspace is None:
+            return None
         # Parsed once, here; a dict body is what Bolt takes over a socket.
-        request = BoltRequest(body=payload, mode="socket_mode", context={FROM_INBOX: True})
+        request = BoltRequest(body=payload, mode="socket_mode", context={FROM_INBOX: True, **workspace})
         response = app.dispatch(request)
         if response.status >= 500:
             return f"a listener failed (HTTP {response.status})"

@@ -39,20 +39,29 @@ def workspace_guard(runtime: Runtime) -> Callable:
     """Drop (but acknowledge) requests from workspaces Heard is not installed in."""
 
     def guard(body: dict, context: BoltContext, next: Callable[[], BoltResponse]):
-        if _event_type(body) in LIFECYCLE_EVENTS:
-            return next()
-        team_id = context.team_id
-        found = remember(("active-workspace", team_id), lambda: _active(runtime, team_id), across_batches=5.0)
+        found = served(runtime, body, context.team_id)
         if found is None:
-            log.warning(
-                "ignoring %s from unknown workspace %s",
-                body.get("type") or body.get("command") or "request", team_id,
-            )  # fmt: skip
             return BoltResponse(status=200, body="")
-        context["workspace_id"], context["time_zone"] = found
+        context.update(found)
         return next()
 
     return guard
+
+
+def served(runtime: Runtime, body: dict, team_id: str | None) -> dict | None:
+    """What `workspace_guard` adds to a request's context (`workspace_id`, `time_zone`), or
+    None, logged, when the request comes from a workspace Heard does not serve. Lifecycle
+    events pass with nothing added."""
+    if _event_type(body) in LIFECYCLE_EVENTS:
+        return {}
+    found = remember(("active-workspace", team_id), lambda: _active(runtime, team_id), across_batches=5.0)
+    if found is None:
+        log.warning(
+            "ignoring %s from unknown workspace %s",
+            body.get("type") or body.get("command") or "request", team_id,
+        )  # fmt: skip
+        return None
+    return {"workspace_id": found[0], "time_zone": found[1]}
 
 
 def _active(runtime: Runtime, team_id: str | None) -> tuple[int, str] | None:
