@@ -24,9 +24,10 @@ RECEIVED_BLUE, IGNORED_RED = (0x12, 0x64, 0xA3), (0xE0, 0x1E, 0x5A)  # chart.py'
 
 
 def browser(*args: str, page) -> subprocess.CompletedProcess:
+    profile = page.parent / "chromium-profile"  # its own: no home directory needed, nothing shared
     return subprocess.run(
         [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-         "--disable-extensions", "--window-size=1000,2600", *args, page.as_uri()],
+         "--disable-extensions", f"--user-data-dir={profile}", "--window-size=1000,2600", *args, page.as_uri()],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
