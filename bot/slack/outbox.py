@@ -56,6 +56,8 @@ from bot.runtime import NoTokenForWorkspace, Runtime
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# Rows one claim takes: a sender killed mid-batch leaves at most these to settle from history.
+BATCH = 10
 STALE_CLAIM = timedelta(minutes=10)  # longer than any batch's calls, rate limits included
 SETTLE_AFTER = timedelta(seconds=30)  # past the client's timeout: Slack has finished by then
 HISTORY_MARGIN = timedelta(minutes=5)  # Slack's clock against ours, when reading history back
@@ -349,7 +351,7 @@ UNSETTLED = "uncertain:"  # a parked row's error when its history could not be r
 # -- delivery -----------------------------------------------------------------------------------
 
 
-def deliver_due(runtime: Runtime, *, limit: int = 50, sweep: bool = False) -> DeliveryReport:
+def deliver_due(runtime: Runtime, *, limit: int = BATCH, sweep: bool = False) -> DeliveryReport:
     """Send every due pending message (oldest first) and settle due uncertain ones; never
     raises for Slack errors.
 
@@ -400,16 +402,19 @@ def deliver_due(runtime: Runtime, *, limit: int = 50, sweep: bool = False) -> De
 
 
 def _claim_statement(status: OutboxStatus):
-    # Built once per status: every send claims. The subquery picks the due rows; the
-    # outer UPDATE takes them, and RETURNING hands over what to send.
+    # Built once per status: every send claims. The CTE picks the due rows and locks them
+    # (skipping rows another sender holds); the UPDATE takes them, and RETURNING hands over
+    # what to send. A CTE, not `id IN (subquery … LIMIT n)`: PostgreSQL may run such a
+    # subquery again for each row it checks, and then claims far more than `n` rows.
+    picked = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == status, OutboxMessage.not_before <= bindparam("now"))
+        .order_by(OutboxMessage.not_before, OutboxMessage.id).limit(bindparam("n"))
+        .with_for_update(skip_locked=True).cte("picked")
+    )  # fmt: skip
     return (
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.status == status, OutboxMessage.not_before <= bindparam("now"))
-            .order_by(OutboxMessage.not_before, OutboxMessage.id).limit(bindparam("n"))
-            .with_for_update(skip_locked=True).scalar_subquery()
-        ), OutboxMessage.status == status)
+        .where(OutboxMessage.id == picked.c.id, OutboxMessage.status == status)
         .values(status=OutboxStatus.SENDING, claimed_at=bindparam("now"), claim_token=bindparam("token"),
                 attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage.id, OutboxMessage.workspace_id, OutboxMessage.idempotency_key,

@@ -64,6 +64,7 @@ def test_a_killed_fan_out_sends_each_leader_one_dm(engine, db_url, acme, make_wo
         taken = len(slack.calls_to("chat.postMessage", ok=True))
         assert taken < len(LEADERS), "the sender finished before the kill; nothing was tested"
         left_sending = outbox.counts(runtime).get("sending", 0)
+        assert left_sending <= outbox.BATCH  # what one claim took; the rest waits, pending
 
         again = sender(env, log, later_minutes=11)  # past the dead process's 10-minute claims
         assert again.wait(timeout=60) == 0, log.read_text()[-3000:]

@@ -320,3 +320,12 @@ def _run(main, args) -> int:
     except SystemExit as exc:
         return exc.code or 0
     return 0
+
+
+def test_a_claim_takes_at_most_its_batch(slack_runtime, workspace):
+    for number in range(25):
+        post(slack_runtime, workspace, f"k{number}")
+    with slack_runtime.sessions.begin() as session:
+        claimed = session.connection().execute(outbox._CLAIM, {"now": NOW, "n": 10, "token": "t"}).all()
+    assert len(claimed) == 10  # on PostgreSQL `id IN (… LIMIT 10 FOR UPDATE SKIP LOCKED)` took all 25
+    assert outbox.counts(slack_runtime) == {"sending": 10, "pending": 15}
