@@ -239,12 +239,15 @@ _DUE = or_(
     & (InboxEvent.not_before.is_(None) | (InboxEvent.not_before <= bindparam("now"))),
     (InboxEvent.status == InboxStatus.PROCESSING) & (InboxEvent.claimed_at < bindparam("stale_before")),
 )
+# A CTE picks and locks the rows, not `event_id IN (subquery … LIMIT n)`: PostgreSQL may
+# run such a subquery again for each row it checks, and then claims far more than `n`.
+_PICKED = (
+    select(InboxEvent.event_id).where(_DUE).order_by(InboxEvent.received_at, InboxEvent.event_id)
+    .limit(bindparam("n")).with_for_update(skip_locked=True).cte("picked")
+)  # fmt: skip
 _CLAIM = (
     update(InboxEvent)
-    .where(InboxEvent.event_id.in_(
-        select(InboxEvent.event_id).where(_DUE).order_by(InboxEvent.received_at, InboxEvent.event_id)
-        .limit(bindparam("n")).with_for_update(skip_locked=True).scalar_subquery()
-    ), _DUE)
+    .where(InboxEvent.event_id == _PICKED.c.event_id, _DUE)
     .values(status=InboxStatus.PROCESSING, claimed_by=bindparam("claimer"), claimed_at=bindparam("claimed"))
     .returning(InboxEvent.event_id, InboxEvent.body, InboxEvent.attempts, InboxEvent.received_at)
 )  # fmt: skip

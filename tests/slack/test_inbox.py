@@ -250,3 +250,11 @@ def test_a_burst_is_eight_events_within_forty_milliseconds(gaps_ms, expected):
         wakes.append(wakes[-1] + gap / 1000)
     assert inbox.bursting(wakes, now=wakes[-1]) is expected
     assert not inbox.bursting(wakes, now=wakes[-1] + 0.05)  # and it is over once they stop
+
+
+def test_a_claim_takes_at_most_its_batch(runtime):
+    for number in range(inbox.BATCH * 2 + 5):
+        store(runtime, f"Ev{number:03d}")
+    taken = inbox.claim(runtime, "one", now=NOW)
+    assert len(taken) == inbox.BATCH  # on PostgreSQL `event_id IN (… LIMIT n FOR UPDATE SKIP LOCKED)` took nearly all
+    assert len(inbox.claim(runtime, "two", now=NOW)) == inbox.BATCH
