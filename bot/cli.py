@@ -369,8 +369,10 @@ def worker():
         signal.signal(signum, lambda *_: stop.set())
     runtime.inbox.start()
     try:
-        while not stop.wait(OUTBOX_SECONDS):
-            deliver_due(runtime, sweep=True)  # retries of queued posts; new ones go as they are queued
+        while not stop.is_set():  # a sweep lasts at most outbox.SWEEP_BUDGET: SIGTERM waits no longer
+            report = deliver_due(runtime, sweep=True)  # retries and fan-outs; new posts go as they are queued
+            if not report.more:
+                stop.wait(OUTBOX_SECONDS)
     finally:
         runtime.inbox.stop()
 

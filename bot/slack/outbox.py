@@ -64,7 +64,7 @@ HISTORY_MARGIN = timedelta(minutes=5)  # Slack's clock against ours, when readin
 HISTORY_PAGES = 10  # of 200 messages: how far back an uncertain post is looked for
 HOT_PATH_WAIT = 1.0  # seconds a post queued by an event may wait for the rate limiter
 SWEEP_WAIT = 15.0  # and the periodic sender; past that, the row waits for its turn
-SWEEP_BUDGET = 50.0  # seconds one sweep keeps sending batches
+SWEEP_BUDGET = 10.0  # seconds one sweep keeps sending batches: a SIGTERM waits for no longer
 INLINE_RETRY_AFTER = 5  # a 429 asking for this long or less is waited out in place
 METADATA_EVENT = "heard_outbox"
 NOTICE_PREFIX = "outbox-parked:"
@@ -105,6 +105,7 @@ class DeliveryReport:
     retrying: list[str] = field(default_factory=list)
     uncertain: list[str] = field(default_factory=list)
     parked: list[str] = field(default_factory=list)
+    more: bool = False  # the sweep stopped at its budget with rows still due
 
     def __bool__(self) -> bool:
         return bool(self.sent or self.retrying or self.uncertain or self.parked)
@@ -397,7 +398,10 @@ def deliver_due(runtime: Runtime, *, limit: int = BATCH, sweep: bool = False) ->
             _Delivery(runtime, row, team_id, enterprise_id, token, sweep=sweep).run(
                 uncertain, report
             )
-        if not sweep or len(claimed) < limit or time.monotonic() - started > SWEEP_BUDGET:
+        if not sweep or len(claimed) < limit:
+            return report
+        if time.monotonic() - started > SWEEP_BUDGET:
+            report.more = True
             return report
 
 

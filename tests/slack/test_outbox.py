@@ -329,3 +329,14 @@ def test_a_claim_takes_at_most_its_batch(slack_runtime, workspace):
         claimed = session.connection().execute(outbox._CLAIM, {"now": NOW, "n": 10, "token": "t"}).all()
     assert len(claimed) == 10  # on PostgreSQL `id IN (… LIMIT 10 FOR UPDATE SKIP LOCKED)` took all 25
     assert outbox.counts(slack_runtime) == {"sending": 10, "pending": 15}
+
+
+def test_a_sweep_stops_at_its_budget_and_says_more_is_due(slack_runtime, workspace, monkeypatch):
+    slack_runtime.limiter = RateLimiter(speed=100)
+    monkeypatch.setattr(outbox, "SWEEP_BUDGET", 0.0)  # a SIGTERM'd worker waits for one batch, no more
+    for number in range(outbox.BATCH + 3):
+        post(slack_runtime, workspace, f"k{number}", channel=SAM if number % 2 else GENERAL)
+    report = outbox.deliver_due(slack_runtime, sweep=True)
+    assert (len(report.sent), report.more) == (outbox.BATCH, True)
+    report = outbox.deliver_due(slack_runtime, sweep=True)
+    assert (len(report.sent), report.more) == (3, False)
