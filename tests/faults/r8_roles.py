@@ -42,7 +42,7 @@ from bot.workspaces import find
 
 START = datetime.fromisoformat(os.environ.get("R8_START", "2026-11-01T00:00:00+00:00"))
 END = datetime.fromisoformat(os.environ.get("R8_END", "2026-11-30T00:00:00+00:00"))
-FOLDER = Path(os.environ.get("R8_DIR", "."))
+FOLDER = Path(os.environ["R8_DIR"]) if "R8_DIR" in os.environ else None  # the test's own folder
 T0 = 0.0  # set once every process is ready (`ready`)
 SPEED = float(os.environ.get("R8_SPEED", "100000"))
 DEFAULTS = {"daily-post": "daily 09:00", "weekly-post": "mon 10:00"}
