@@ -21,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -145,28 +145,36 @@ def record_message(session: Session, workspace: Workspace, said: Said, *, now: d
     """
     if not (said.channel_id and said.message_ts):
         raise ValueError("record_message stores Slack messages: channel_id and message_ts are needed")
-    item = _new_item(session, workspace, said, now)
-    values = {column: getattr(item, column) for column in _ITEM_COLUMNS}
+    given = _item_values(session, workspace, said, now)
+    values = {column: given.get(column) for column in _ITEM_COLUMNS}
     unit.write_later(session, _RECORD[session.get_bind().dialect.name], values)
 
 
 def _new_item(session: Session, workspace: Workspace, said: Said, now: datetime) -> FeedbackItem:
     """The item `said` becomes, its status settled (not added to the session)."""
+    return FeedbackItem(**_item_values(session, workspace, said, now))
+
+
+def _item_values(session: Session, workspace: Workspace, said: Said, now: datetime) -> dict[str, Any]:
+    """The columns of the item `said` becomes, its status settled: as plain values, since
+    a post stored as it arrives needs no ORM object (building one cost as much as the
+    rest of storing it)."""
     text = clean_text(said.text)
     if not text.strip():
         raise EmptyFeedback("There is no text to log.")
     source = Source(said.source)  # ValueError for a door Heard does not have
-    item = FeedbackItem(
+    said_at = min(said.said_at, now)
+    status = status_of(resolved=False, acknowledged=False, said_at=said_at, now=now,
+                       ignore_after=load_config(session, workspace.id).ignore_after)  # fmt: skip
+    return dict(
         workspace_id=workspace.id, text=text, source=source,
         reporter_user_id=said.reporter_user_id, reporter_name=fit(said.reporter_name, MAX_NAME),
         customer=fit(said.customer, MAX_NAME), origin=fit(said.origin, MAX_ORIGIN),
         channel_id=said.channel_id, message_ts=said.message_ts, permalink=said.permalink,
         import_key=said.import_key, note=clean_text(said.note) if said.note else None,
-        logged_by_user_id=said.logged_by_user_id, said_at=min(said.said_at, now),
-        stored_at=now, status=ItemStatus.OPEN,
+        logged_by_user_id=said.logged_by_user_id, said_at=said_at, stored_at=now,
+        status=status, ignored_at=now if status is ItemStatus.IGNORED else None,
     )  # fmt: skip
-    settle_status(item, now, load_config(session, workspace.id).ignore_after)
-    return item
 
 
 _ITEM_COLUMNS = [column.key for column in FeedbackItem.__table__.columns if column.key != "id"]
@@ -431,16 +439,26 @@ def _recompute_acknowledgement(session: Session, item: FeedbackItem) -> None:
 
 def settle_status(item: FeedbackItem, now: datetime, ignore_after: timedelta) -> ItemStatus:
     """Set the item's status from its facts (see the module docstring); returns it."""
-    if item.resolved_at is not None:
-        item.status = ItemStatus.RESOLVED
-    elif item.acknowledged_at is not None:
-        item.status = ItemStatus.ACKNOWLEDGED
-    elif item.said_at < now - ignore_after:
-        item.status = ItemStatus.IGNORED
+    item.status = status_of(resolved=item.resolved_at is not None, acknowledged=item.acknowledged_at is not None,
+                            said_at=item.said_at, now=now, ignore_after=ignore_after)  # fmt: skip
+    if item.status is ItemStatus.IGNORED:
         item.ignored_at = item.ignored_at or now
-    else:
-        item.status, item.ignored_at = ItemStatus.OPEN, None
+    elif item.status is ItemStatus.OPEN:
+        item.ignored_at = None
     return item.status
+
+
+def status_of(*, resolved: bool, acknowledged: bool, said_at: datetime, now: datetime,
+              ignore_after: timedelta) -> ItemStatus:  # fmt: skip
+    """An item's status from its facts: resolved, else acknowledged, else ignored once
+    nobody acknowledged it within `ignore_after` of when it was said, else open."""
+    if resolved:
+        return ItemStatus.RESOLVED
+    if acknowledged:
+        return ItemStatus.ACKNOWLEDGED
+    if said_at < now - ignore_after:
+        return ItemStatus.IGNORED
+    return ItemStatus.OPEN
 
 
 def resolve(
