@@ -6,11 +6,29 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test run install clean
 
-$(STAMP): pyproject.toml
+LOCK   := requirements.lock
+
+# Exactly what was tested: every dependency pinned with its hashes (requirements.lock,
+# written by `make lock`), then Heard itself. A dependency added to pyproject.toml and
+# not locked yet is still installed by the second line; `make lock-check` names it.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# requirements.lock from pyproject.toml (pip-tools in a venv of its own, so the project's
+# venv holds only what is locked): run it after changing a dependency, commit both.
+.PHONY: lock lock-check
+lock:
+	test -x .venv-lock/bin/pip-compile || ($(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools)
+	CUSTOM_COMPILE_COMMAND="make lock" .venv-lock/bin/pip-compile --quiet --generate-hashes --extra dev \
+	  --strip-extras --unsafe-package heard --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
+
+# Fails when pyproject.toml asks for something requirements.lock does not pin (with hashes).
+lock-check: $(STAMP)
+	$(BIN)/python scripts/lock_check.py
 
 install: $(STAMP)
 
