@@ -129,6 +129,12 @@ class AdminRoom:
             return Saved({"_": "Heard is not installed here."})
         after = list(caller.after)
         if not caller.is_admin:
+            if self.context.people.person(client, team_id, user_id, self.runtime.clock()) is None:
+                # Not someone Slack knows here: a DM could not reach them, and its failure
+                # would only tell the installer about a stranger.
+                log.warning("%s modal submitted in %s by %s, whom Slack does not know there; ignored",
+                            setting, team_id, user_id)  # fmt: skip
+                return Saved({}, after)
             return Saved({"_": "Only Heard admins can change this."}, after)
         with self.runtime.sessions() as session:
             installer = find_installer(session, caller.workspace_id)

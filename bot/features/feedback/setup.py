@@ -117,6 +117,10 @@ def register_setup(app: App, room: RoomContext) -> None:
         caller = room.access(client, team_id, user_id)
         if caller.workspace_id is None:
             return
+        if not caller.is_admin and room.people.person(client, team_id, user_id, runtime.clock()) is None:
+            log.warning("feedback-channel modal submitted in %s by %s, whom Slack does not know there; ignored",
+                        team_id, user_id)  # fmt: skip
+            return  # a DM could not reach them; its failure would only tell the installer about a stranger
         try:
             if not caller.is_admin:
                 raise CommandFailed("Only Heard admins can add a feedback channel.")
