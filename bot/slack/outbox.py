@@ -56,8 +56,11 @@ from bot.runtime import NoTokenForWorkspace, Runtime
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-# Rows one claim takes: a sender killed mid-batch leaves at most these to settle from history.
+# Rows one claim of the periodic sender takes: a sender killed mid-batch leaves at most
+# these to settle from history. Right after a change queued posts, one claim takes up to
+# HOT_BATCH at once (a job's or an event's fan-out goes out without waiting for a sweep).
 BATCH = 10
+HOT_BATCH = 50
 STALE_CLAIM = timedelta(minutes=10)  # longer than any batch's calls, rate limits included
 SETTLE_AFTER = timedelta(seconds=30)  # past the client's timeout: Slack has finished by then
 HISTORY_MARGIN = timedelta(minutes=5)  # Slack's clock against ours, when reading history back
@@ -352,7 +355,7 @@ UNSETTLED = "uncertain:"  # a parked row's error when its history could not be r
 # -- delivery -----------------------------------------------------------------------------------
 
 
-def deliver_due(runtime: Runtime, *, limit: int = BATCH, sweep: bool = False) -> DeliveryReport:
+def deliver_due(runtime: Runtime, *, limit: int | None = None, sweep: bool = False) -> DeliveryReport:
     """Send every due pending message (oldest first) and settle due uncertain ones; never
     raises for Slack errors.
 
@@ -372,6 +375,7 @@ def deliver_due(runtime: Runtime, *, limit: int = BATCH, sweep: bool = False) ->
             )
         return report
     started = time.monotonic()
+    limit = limit or (BATCH if sweep else HOT_BATCH)
     if sweep:
         with runtime.sessions.begin() as session:
             _expire_stale_claims(session, runtime.clock())
