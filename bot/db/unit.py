@@ -151,7 +151,6 @@ class Batch:
         """Whether the transaction holds enough units or has been open long enough."""
         return self._units >= self.MAX_UNITS or time.monotonic() - self._opened >= self._max_open
 
-
     def commit(self) -> None:
         """Commit what the units did, then run their hooks.
 

@@ -166,15 +166,15 @@ def _item_values(session: Session, workspace: Workspace, said: Said, now: dateti
     said_at = min(said.said_at, now)
     status = status_of(resolved=False, acknowledged=False, said_at=said_at, now=now,
                        ignore_after=load_config(session, workspace.id).ignore_after)  # fmt: skip
-    return dict(
-        workspace_id=workspace.id, text=text, source=source,
-        reporter_user_id=said.reporter_user_id, reporter_name=fit(said.reporter_name, MAX_NAME),
-        customer=fit(said.customer, MAX_NAME), origin=fit(said.origin, MAX_ORIGIN),
-        channel_id=said.channel_id, message_ts=said.message_ts, permalink=said.permalink,
-        import_key=said.import_key, note=clean_text(said.note) if said.note else None,
-        logged_by_user_id=said.logged_by_user_id, said_at=said_at, stored_at=now,
-        status=status, ignored_at=now if status is ItemStatus.IGNORED else None,
-    )  # fmt: skip
+    return {
+        "workspace_id": workspace.id, "text": text, "source": source,
+        "reporter_user_id": said.reporter_user_id, "reporter_name": fit(said.reporter_name, MAX_NAME),
+        "customer": fit(said.customer, MAX_NAME), "origin": fit(said.origin, MAX_ORIGIN),
+        "channel_id": said.channel_id, "message_ts": said.message_ts, "permalink": said.permalink,
+        "import_key": said.import_key, "note": clean_text(said.note) if said.note else None,
+        "logged_by_user_id": said.logged_by_user_id, "said_at": said_at, "stored_at": now,
+        "status": status, "ignored_at": now if status is ItemStatus.IGNORED else None,
+    }  # fmt: skip
 
 
 _ITEM_COLUMNS = [column.key for column in FeedbackItem.__table__.columns if column.key != "id"]
