@@ -439,9 +439,9 @@ class _Unsettled(Exception):
     """The channel's history could not be read; `error` says why, `permanent` whether a
     later try could do better."""
 
-    def __init__(self, error: str, *, permanent: bool) -> None:
+    def __init__(self, error: str, *, permanent: bool, wait: float | None = None) -> None:
         super().__init__(error)
-        self.error, self.permanent = error, permanent
+        self.error, self.permanent, self.wait = error, permanent, wait  # wait: rate limited, seconds
 
 
 class _Delivery:
@@ -518,6 +518,10 @@ class _Delivery:
         try:
             found = self._find_in_history()
         except _Unsettled as exc:
+            if exc.wait is not None:  # a rate limit on reading history is no failed try
+                return {"status": OutboxStatus.UNCERTAIN, "last_error": f"{UNSETTLED} {exc.error}",
+                        "attempts": self.row.attempts - 1,
+                        "not_before": self.runtime.clock() + timedelta(seconds=exc.wait)}  # fmt: skip
             if exc.permanent or self.row.attempts >= MAX_ATTEMPTS:
                 return self._parked(f"{UNSETTLED} {exc.error}; not resent to avoid a duplicate")
             return {"status": OutboxStatus.UNCERTAIN, "last_error": f"{UNSETTLED} {exc.error}",
@@ -552,8 +556,9 @@ class _Delivery:
 
     def _read(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
         while True:
-            if self.runtime.limiter.acquire(self.team_id, method, max_wait=self.max_wait):
-                raise _Unsettled("rate limited", permanent=False)
+            wait = self.runtime.limiter.acquire(self.team_id, method, max_wait=self.max_wait)
+            if wait:
+                raise _Unsettled(f"{method}: paced", permanent=False, wait=wait)
             try:
                 # The client's own method: it turns booleans into what Slack reads.
                 return getattr(self.client, method.replace(".", "_"))(**arguments).data
@@ -564,6 +569,7 @@ class _Delivery:
                     self.runtime.limiter.hold(self.team_id, method, retry_after)
                     if retry_after <= INLINE_RETRY_AFTER:
                         continue
+                    raise _Unsettled(f"{method}: ratelimited", permanent=False, wait=retry_after) from exc
                 error = exc.response.get("error") or f"HTTP {status}"
                 raise _Unsettled(f"{method}: {error}", permanent=error in PERMANENT_ERRORS) from exc
             except (OSError, HTTPException, ValueError) as exc:

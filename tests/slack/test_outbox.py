@@ -135,7 +135,8 @@ def test_a_reply_is_looked_for_in_its_thread(slack_runtime, workspace, fake_slac
     assert len(fake_slack.thread(GENERAL, parent["ts"])) == 2
 
 
-def test_history_heard_cannot_read_parks_the_post_and_tells_the_admins(slack_runtime, workspace, fake_slack):
+def test_history_heard_cannot_read_parks_the_post_after_its_tries(slack_runtime, workspace, fake_slack):
+    slack_runtime.limiter = RateLimiter(speed=100)  # seven reads of history at once: not about pacing
     fake_slack.inject_fault("chat.postMessage", status=500, after_accepting=True, drop=True)
     fake_slack.inject_fault("conversations.history", status=403)
     post(slack_runtime, workspace, "k")
@@ -340,3 +341,20 @@ def test_a_sweep_stops_at_its_budget_and_says_more_is_due(slack_runtime, workspa
     assert (len(report.sent), report.more) == (outbox.BATCH, True)
     report = outbox.deliver_due(slack_runtime, sweep=True)
     assert (len(report.sent), report.more) == (3, False)
+
+
+def test_a_rate_limit_on_history_is_waited_out_not_counted_as_a_try(slack_runtime, workspace, fake_slack):
+    fake_slack.inject_fault("chat.postMessage", status=500, after_accepting=True, drop=True)
+    post(slack_runtime, workspace, "k")
+    outbox.deliver_due(slack_runtime)
+    for _ in range(outbox.MAX_ATTEMPTS + 2):  # Slack's strictest history limit: one read a minute
+        fake_slack.inject_fault("conversations.history", status=429, retry_after=60)
+        slack_runtime.now["value"] += timedelta(minutes=1, seconds=1)
+        slack_runtime.limiter = RateLimiter()  # a minute on: the 429's hold has passed
+        outbox.deliver_due(slack_runtime)
+    message = rows(slack_runtime)["k"]
+    assert (message.status, message.attempts) == ("uncertain", 1)
+    slack_runtime.now["value"] += timedelta(minutes=1, seconds=1)
+    slack_runtime.limiter = RateLimiter()
+    assert outbox.deliver_due(slack_runtime).sent == ["k"]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
