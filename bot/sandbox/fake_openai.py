@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from typing import Any, Self
 
 from bot.sandbox.local_server import ServerThread
 
-__all__ = ["FakeOpenAI", "example_for_schema", "schema_example_responder"]
+__all__ = ["FakeOpenAI", "example_for_schema", "schema_example_responder", "theme_labels_answer"]
 
 Responder = Callable[[dict[str, Any]], "dict[str, Any] | str"]
 
@@ -293,14 +294,49 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
 
 def schema_example_responder(request: dict[str, Any]) -> dict[str, Any] | str:
-    """Default answer: an example of the requested JSON schema, or a short text."""
+    """Default answer: an example of the requested JSON schema, or a short text.
+
+    The digest's theme-labelling request (a `themes` list of `theme_id`, `label`,
+    `summary`, the themes as `## Theme T1: ...; keywords: ...` headings in the data) gets
+    a usable answer instead: every theme it was shown, labelled from its keywords, so
+    the digest's LLM path runs offline (tests, the demo) as it would against OpenAI.
+    """
     response_format = request.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        labelled = theme_labels_answer(request, schema)
+        if labelled is not None:
+            return labelled
         return example_for_schema(schema)
     if response_format.get("type") == "json_object":
         return {}
     return "This is a sample answer from Heard's fake OpenAI server."
+
+
+_THEME_HEADING = re.compile(r"^## Theme (T\d+): (\d+) items?; keywords: (.*)$", re.MULTILINE)
+
+
+def theme_labels_answer(request: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any] | None:
+    """A label and a two-sentence summary for each theme heading in the request's
+    messages, when `schema` asks for theme labels; None otherwise."""
+    themes = (schema.get("properties") or {}).get("themes") or {}
+    item = themes.get("items") or {}
+    if "$ref" in item:
+        item = _resolve(item["$ref"], schema)
+    if set(item.get("properties") or {}) != {"theme_id", "label", "summary"}:
+        return None
+    text = "\n".join(str(m.get("content", "")) for m in request.get("messages", []) if m.get("role") == "user")
+    answers = []
+    for theme_id, count, keywords in _THEME_HEADING.findall(text):
+        words = [w.strip() for w in keywords.split(",") if w.strip() and w.strip() != "none"][:3]
+        label = " / ".join(words).capitalize()[:50] if words else f"Theme {theme_id}"
+        about = ", ".join(words) if words else "no common keyword"
+        answers.append({
+            "theme_id": theme_id,
+            "label": label,
+            "summary": f"Customers wrote {count} times about {about}. Nobody has answered them yet.",
+        })  # fmt: skip
+    return {"themes": answers}
 
 
 def example_for_schema(schema: dict[str, Any], *, name: str = "value") -> Any:

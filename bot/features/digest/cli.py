@@ -57,7 +57,7 @@ def preview(
         workspace = find(session, team) if team else _only_workspace(session)
         if workspace is None:
             raise ConfigError(f"no workspace has team id {team!r}")
-        digest = service.build_digest(session, workspace.id, end=now)
+        digest = service.build_digest(session, workspace.id, end=now, settings=runtime.settings)
     if format is Format.JSON:
         rendered = render_json(digest)
     elif format is Format.HTML:

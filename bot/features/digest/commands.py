@@ -14,7 +14,7 @@ def digest_now_command(request: CommandRequest) -> CommandReply:
     runtime = request.runtime
     now = runtime.clock()
     with runtime.sessions() as session:
-        digest = service.build_digest(session, request.workspace_id, end=now)
+        digest = service.build_digest(session, request.workspace_id, end=now, settings=runtime.settings)
     text, blocks = views.preview_reply(digest, request.command)
     return CommandReply(text, blocks=blocks)
 

@@ -59,7 +59,8 @@ def _send_and_show(demo, workspace_id: int, leader: str, before: int) -> None:
                             style="dim"))  # fmt: skip
 
     with demo.runtime.sessions() as session:
-        digest = service.build_digest(session, workspace_id, end=demo.runtime.clock())
+        digest = service.build_digest(session, workspace_id, end=demo.runtime.clock(),
+                                      settings=demo.runtime.settings)
     path = html_path(demo.runtime)
     path.write_text(render_html(digest, trend_png(digest.trend)), encoding="utf-8")
     demo.console.print(f"The same digest as one self-contained web page: [bold]{path}[/] "

@@ -177,9 +177,7 @@ def render_html(digest: Digest, chart_png: bytes | None = None) -> str:
         parts.append('<tr><td colspan="4" class="muted">No departments yet.</td></tr>')
     parts.append("</table>")
     parts.append(f"<h2>Customer stories</h2><p>{_e(views.stories_line(digest.stories))}</p>")
-    engine = "Themes found offline" if digest.engine == "offline" else "Themes labelled by the LLM"
-    if digest.fallback_reason:
-        engine += f" (the LLM was not used: {digest.fallback_reason})"
+    engine = views.engine_line(digest)
     parts.append(f'<p class="muted">Ignored = unacknowledged for {digest.ignore_after_hours:g} hours or more. '
                  f"{_e(engine)}.</p>")  # fmt: skip
     parts.append("</main></body></html>")

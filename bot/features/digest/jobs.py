@@ -27,7 +27,7 @@ def leadership_digest(job: JobContext) -> str:
             due.append(recipient)
     if not due:
         return str(report) if (report.already or report.left) else "no leaders and no digest channel; nothing sent"
-    digest = service.build_digest(job.session, workspace.id, end=job.now)
+    digest = service.build_digest(job.session, workspace.id, end=job.now, settings=job.settings)
     png = trend_png(digest.trend)
     for recipient in due:
         chart = None

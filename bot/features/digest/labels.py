@@ -70,6 +70,10 @@ LABEL_CHARS = 60
 SUMMARY_CHARS = 400
 ATTEMPTS = 2
 DEADLINE_SECONDS = 90.0
+# The client `llm_from_settings` builds: each request's timeout, and the openai SDK's own
+# retries of timeouts, 429s and 5xx inside one attempt.
+TIMEOUT_SECONDS = 20.0
+SDK_RETRIES = 1
 PROMPT = "digest_themes"
 
 # Asked of the model in the prompt; the checks above leave it some slack.
@@ -128,7 +132,8 @@ def theme_id(position: int) -> str:
 def llm_from_settings(settings: Settings) -> LLM:
     """The LLM client `label_themes` uses when given settings rather than a client."""
     return LLM(LLMConfig(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
-                         model=settings.heard_openai_model))  # fmt: skip
+                         model=settings.heard_openai_model, timeout_seconds=TIMEOUT_SECONDS,
+                         max_retries=SDK_RETRIES))  # fmt: skip
 
 
 def label_themes(

@@ -36,9 +36,12 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import Workspace
 from bot.features.decisions import queries as decisions
+from bot.features.digest import labels as llm_labels
 from bot.features.digest import themes as theme_engine
 from bot.features.feedback import queries as feedback
 from bot.features.stories import queries as stories
+from bot.llm import LLM
+from bot.settings import Settings
 
 PERIOD = timedelta(days=7)
 WEEKS = 8  # themes[].weekly
@@ -154,8 +157,14 @@ class Digest:
 # -- building ------------------------------------------------------------------------------------
 
 
-def build_digest(session: Session, workspace_id: int, *, end: datetime, now: datetime | None = None) -> Digest:
-    """The digest of the period ending at `end`, read through the other rooms' queries."""
+def build_digest(session: Session, workspace_id: int, *, end: datetime, now: datetime | None = None,
+                 settings: Settings | None = None, llm: LLM | None = None) -> Digest:  # fmt: skip
+    """The digest of the period ending at `end`, read through the other rooms' queries.
+
+    With `settings` holding an OpenAI key (or an enabled `llm`, which wins; `settings`
+    then only names the prompts directory), the themes' labels and summaries are the
+    LLM's (:func:`word_themes`); without, Heard's offline wording.
+    """
     workspace = session.get(Workspace, workspace_id)
     period = DigestPeriod.ending(end)
     backlog = feedback.ignored_at(session, workspace_id, end)
@@ -165,7 +174,9 @@ def build_digest(session: Session, workspace_id: int, *, end: datetime, now: dat
     recent = [d for d in decisions.decisions_since(session, workspace_id, end - timedelta(days=RELATED_DAYS))
               if d.logged_at <= end]  # fmt: skip
     zone = workspace.time_zone or "UTC"
-    themes, engine, reason = _themes(session, workspace_id, backlog, recent, end, zone)
+    if llm is None and settings is not None and settings.openai_api_key:
+        llm = llm_labels.llm_from_settings(settings)
+    themes, engine, reason = _themes(session, workspace_id, backlog, recent, end, zone, llm=llm, settings=settings)
     departments = tuple(
         DepartmentRow(p.department, p.prompted, p.logged, dict(p.impact))
         for p in decisions.participation(session, workspace_id, period.start, period.end)
@@ -236,12 +247,16 @@ class Labelling:
 
 
 def word_themes(found: Sequence[theme_engine.Theme], items: dict[str, feedback.FeedbackSummary],
-                zone: str = "UTC") -> Labelling:  # fmt: skip
+                zone: str = "UTC", *, llm: LLM | None = None, settings: Settings | None = None) -> Labelling:  # fmt: skip
     """The one place themes get their labels and summaries.
 
-    Today: the theme engine's offline label (its top terms) and a summary of two
-    sentences Heard writes from the counts and dates. The LLM labelling
-    (`bot.features.digest.labels`) plugs in here, falling back to these.
+    Offline (engine "offline", no `fallback_reason`) without an enabled `llm`: the
+    theme engine's label (its top terms) and a summary of two sentences Heard writes
+    from the counts and dates. With one, the LLM labels and summarises the themes
+    (`labels.label_themes`: redacted, fenced, within its token budget); when it fails,
+    is slow or answers something unusable, every theme keeps the offline wording, the
+    engine is "offline" and `fallback_reason` says why ("timeout", "HTTP 503 (2
+    attempts)", "unknown theme ids", ...).
     """
     wordings = []
     local = _zone(zone)
@@ -257,7 +272,14 @@ def word_themes(found: Sequence[theme_engine.Theme], items: dict[str, feedback.F
         else:
             second = f"Said between {_day(oldest)} and {_day(newest)}; nobody has acknowledged them yet."
         wordings.append(ThemeWording(theme.label, f"{first} {second}"))
-    return Labelling(wordings)
+    if llm is None or not llm.enabled or not found:
+        return Labelling(wordings)
+    labelled = llm_labels.label_themes(
+        found, {i: items[i].text for theme in found for i in theme.item_ids}, llm=llm, settings=settings,
+        offline=[(w.label, w.summary) for w in wordings],
+    )  # fmt: skip
+    return Labelling([ThemeWording(w.label, w.summary) for w in labelled.in_order()], labelled.engine,
+                     labelled.fallback_reason)  # fmt: skip
 
 
 def _day(moment: datetime) -> str:
@@ -272,19 +294,14 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _themes(session: Session, workspace_id: int, backlog: list[feedback.FeedbackSummary],
-            recent: list[decisions.DecisionSummary], end: datetime, zone: str = "UTC"):  # fmt: skip
+            recent: list[decisions.DecisionSummary], end: datetime, zone: str = "UTC", *,
+            llm: LLM | None = None, settings: Settings | None = None):  # fmt: skip
     """The backlog's themes, each with its quotes, related decisions and weekly counts."""
     if not backlog:
         return (), "offline", None
     items = {item.id: item for item in backlog}
     linked_ids = sorted({fid for d in recent for fid in d.feedback_ids} - items.keys(), key=int)
     linked = {item.id: item for item in feedback.by_ids(session, workspace_id, linked_ids)}
-    # The engine holds OpenMP to one thread around its k-means, which reaches only the
-    # runtimes already loaded: load scikit-learn's first, or a fresh process (the CLI,
-    # the job's first run) spins two threads per fit on a busy machine (1k items: 9.7 s
-    # instead of 0.3 s, measured).
-    import sklearn.cluster  # noqa: F401
-
     found = theme_engine.find_themes(
         [(item.id, item.text) for item in backlog] + [(_LINKED + i, item.text) for i, item in linked.items()]
     )
@@ -314,7 +331,7 @@ def _themes(session: Session, workspace_id: int, backlog: list[feedback.Feedback
             related[n].append(RelatedDecision(decision.id, decision.department, decision.title, decision.impact,
                                               decision.logged_at))  # fmt: skip
 
-    labelling = word_themes(kept, items, zone)
+    labelling = word_themes(kept, items, zone, llm=llm, settings=settings)
     built = []
     for n, (theme, wording) in enumerate(zip(kept, labelling.wordings, strict=True)):
         weekly = weekly_of([items[i].said_at for i in theme.item_ids], end)

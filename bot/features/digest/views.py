@@ -198,10 +198,19 @@ def _departments_and_stories(digest: Digest) -> list:
     return blocks
 
 
-def _footer(digest: Digest, command: str) -> str:
-    engine = "themes found offline" if digest.engine == "offline" else "themes labelled by the LLM"
+def engine_line(digest: Digest) -> str:
+    """Which engine wrote the themes' labels and summaries, and why the LLM was not used
+    when it was tried and failed (plain text: renderers escape it)."""
+    if digest.engine == "llm":
+        return "Theme labels and summaries written by the LLM"
+    line = "Theme labels and summaries written offline by Heard"
     if digest.fallback_reason:
-        engine += f" (the LLM was not used: {escape(digest.fallback_reason)})"
+        line += f" (the LLM was not used: {digest.fallback_reason})"
+    return line
+
+
+def _footer(digest: Digest, command: str) -> str:
+    engine = escape(engine_line(digest))
     return (f"Ignored = unacknowledged for {digest.ignore_after_hours:g} hours or more · {engine} · "
             f"admins: `{escape(command)} digest now` previews it")  # fmt: skip
 
@@ -285,4 +294,5 @@ def render_text(digest: Digest) -> str:
     out += ["", "Customer stories", f"- {stories_line(digest.stories)}", ""]
     out.append("Received vs ignored per week (oldest first): "
                + " ".join(f"{w.received}/{w.ignored}" for w in digest.trend))  # fmt: skip
+    out += ["", f"Ignored = unacknowledged for {digest.ignore_after_hours:g} hours or more. {engine_line(digest)}."]
     return "\n".join(out) + "\n"
