@@ -34,7 +34,10 @@ def preview(
 
     The period is the seven days ending now. json follows SPEC.md's keys (README "The
     digest JSON"); html is one self-contained file, its chart embedded, that makes no
-    request when opened. Nothing is posted and nothing is recorded.
+    request when opened. Nothing is posted and nothing is recorded. With
+    OPENAI_API_KEY set, the LLM writes the themes' labels and summaries (Heard's
+    offline wording when it fails); the footer and json's engine and fallback_reason
+    say which.
 
     \b
     Examples:
