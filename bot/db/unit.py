@@ -90,7 +90,7 @@ class Batch:
         self._opened = 0.0
         self._max_open = self.MAX_OPEN.get(self.session.get_bind().dialect.name, 0.02)
         self._writing: AbstractContextManager | None = None  # `write_lock`, while a transaction is open
-        self._later: dict[Executable, list[dict[str, Any]]] = {}  # `write_later`, by statement
+        self._later: dict[Executable, tuple[list[dict[str, Any]], Merge | None]] = {}  # `write_later`
         self._later_failed = False  # writing them failed: no unit's own fault
 
     @contextmanager
@@ -199,15 +199,16 @@ class Batch:
         self._units, self._tags, self._hooks = 0, [], {}
         self._later, self._later_failed = {}, False
 
-    def write_later(self, statement: Executable, params: dict[str, Any]) -> None:
-        self._later.setdefault(statement, []).append(params)
+    def write_later(self, statement: Executable, params: dict[str, Any], merge: Merge | None = None) -> None:
+        self._later.setdefault(statement, ([], merge))[0].append(params)
 
     def write_pending(self, connection: Connection) -> None:
-        """Run the statements `write_later` kept, each once for all its parameter sets."""
+        """Run the statements `write_later` kept, each once for all its parameter sets (an
+        executemany, or once with the parameters `merge` made of them)."""
         later, self._later = self._later, {}
         try:
-            for statement, rows in later.items():
-                connection.execute(statement, rows)
+            for statement, (rows, merge) in later.items():
+                connection.execute(statement, merge(rows) if merge is not None else rows)
         except BaseException:
             self._later_failed = True
             raise
@@ -297,18 +298,24 @@ class _Lent:
         return getattr(self.unit.session, name)
 
 
-def write_later(session: Session, statement: Executable, params: dict[str, Any]) -> None:
+Merge = Callable[[list[dict[str, Any]]], dict[str, Any]]
+"""Turns the parameter sets `write_later` kept for one statement into one set."""
+
+
+def write_later(session: Session, statement: Executable, params: dict[str, Any], *,
+                merge: Merge | None = None) -> None:  # fmt: skip
     """Execute `statement` (a write whose result nobody needs) with `params`: now, or,
     inside a unit of work taken the fast way, with its batch's other units' same
-    statement, as one executemany, before the batch's next other statement or at its
-    commit, whichever comes first. Every statement given here must commute with the
-    others given here (an insert that does nothing on a conflict, a row marked done): the
-    batch writes them statement by statement, not in the order they were given."""
+    statement before the batch's next other statement or at its commit, whichever comes
+    first: as one executemany, or, given `merge`, once with the parameters it merges (an
+    UPDATE … WHERE id IN the ids of all). Every statement given here must commute with the others given here (an
+    insert that does nothing on a conflict, a row marked done): the batch writes them
+    statement by statement, not in the order they were given."""
     unit = _unit.get()
     if unit is None or unit.batch is None or unit.session is not _session_of(session):
-        session.execute(statement, params)
+        session.execute(statement, merge([params]) if merge is not None else params)
         return
-    unit.batch.write_later(statement, params)
+    unit.batch.write_later(statement, params, merge)
 
 
 def _session_of(session: Session | _Lent) -> Session:

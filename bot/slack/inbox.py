@@ -265,12 +265,25 @@ def finish_later(session: Session, event_id: str, worker: str, *, now: datetime)
     statement for the whole batch. Whether the claim still held is not known then; a row
     whose lease ran out stays with the processor that took it over, which runs it again
     (the rooms' effects are idempotent) and marks it done."""
-    unit.write_later(session, _FINISH, {"row": event_id, "holder": worker, "done_at": now})
+    unit.write_later(session, _FINISH_ALL, {"row": event_id, "holder": worker, "done_at": now}, merge=_finish_all)
+
+
+def _finish_all(marks: list[dict]) -> dict:
+    """The rows a batch finished, as `_FINISH_ALL`'s parameters: one statement for all
+    (a batch is one processor's, so one holder; the last time stands for all)."""
+    return {"rows": [mark["row"] for mark in marks], "holder": marks[0]["holder"],
+            "done_at": max(mark["done_at"] for mark in marks)}  # fmt: skip
 
 
 _FINISH = (  # built once: this runs for every event
     update(InboxEvent)
     .where(InboxEvent.event_id == bindparam("row"), InboxEvent.claimed_by == bindparam("holder"),
+           InboxEvent.status == InboxStatus.PROCESSING)
+    .values(status=InboxStatus.DONE, finished_at=bindparam("done_at"), last_error=None)
+)  # fmt: skip
+_FINISH_ALL = (
+    update(InboxEvent)
+    .where(InboxEvent.event_id.in_(bindparam("rows", expanding=True)), InboxEvent.claimed_by == bindparam("holder"),
            InboxEvent.status == InboxStatus.PROCESSING)
     .values(status=InboxStatus.DONE, finished_at=bindparam("done_at"), last_error=None)
 )  # fmt: skip

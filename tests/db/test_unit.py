@@ -4,7 +4,7 @@ wait for the commit; what a batch remembers is read again after a change."""
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import unit
@@ -241,3 +241,25 @@ def test_writes_left_for_later_that_fail_in_a_later_units_time_take_that_unit_al
             write(runtime, workspace_id, "second", 1)  # its statement writes "taken" first: it fails
         assert batch.take_lost() == ["first", "second"]  # the second is not to blame
     assert stored(runtime, workspace_id) == {"taken": 0}
+
+
+def test_writes_left_for_later_with_a_merge_go_as_one_statement(runtime, workspace_id):
+    for key in ("a", "b", "c"):
+        write(runtime, workspace_id, key, 0)
+    mark = (WorkspaceSetting.__table__.update()
+            .where(WorkspaceSetting.key.in_(bindparam("keys", expanding=True))).values(value=bindparam("to")))  # fmt: skip
+
+    def merge(marks: list[dict]) -> dict:
+        return {"keys": [m["key"] for m in marks], "to": max(m["to"] for m in marks)}
+
+    executions = []
+    event.listen(runtime.engine, "before_execute", lambda _c, clause, multiparams, params, _o: clause is mark and
+                 executions.append(multiparams or [params]))  # fmt: skip
+    with unit.batch(runtime.sessions) as batch:
+        for n, key in enumerate(("a", "b")):
+            with batch.unit(key), runtime.sessions.begin() as session:
+                unit.write_later(session, mark, {"key": key, "to": n + 1}, merge=merge)
+    assert len(executions) == 1 and executions[0] == [{"keys": ["a", "b"], "to": 2}]
+    with runtime.sessions.begin() as session:  # outside a unit: at once
+        unit.write_later(session, mark, {"key": "c", "to": 9}, merge=merge)
+    assert stored(runtime, workspace_id) == {"a": 2, "b": 2, "c": 9}
