@@ -9,6 +9,7 @@ issue asks; fewer for a quick local run), four senders, and a deadline for the
 inbox to drain.
 """
 
+import json
 import os
 import random
 import signal
@@ -24,7 +25,10 @@ from sqlalchemy import create_engine, func, select, text
 
 from bot.features.feedback.config import FEEDBACK_CHANNELS
 from bot.features.feedback.models import FeedbackItem
+from bot.runtime import Runtime
 from bot.sandbox import SlackRequestSender
+from bot.settings import Settings
+from bot.slack import inbox
 from bot.workspace_settings import change_setting
 from tests.people import ACME, FEEDBACK, SAM
 from tests.sandbox.test_heard_run import free_port
@@ -189,3 +193,48 @@ def test_sigterm_under_load_keeps_every_answered_event(heard):
     distinct = len(answered)
     total, found = await_items(heard, distinct)
     assert total == found and found >= distinct  # every answered event is an item, once
+
+
+def test_a_worker_stopped_with_sigterm_finishes_its_batch_and_leaves_the_rest_for_the_next(heard, acme):
+    # `heard worker` is the processor of a scaled deployment; a deploy stops it with SIGTERM
+    # in the middle of a backlog. It must exit soon, keep what it finished, hold no claim,
+    # and leave every other event for the next worker: all become items, once.
+    heard.signal(signal.SIGTERM)  # heard run stops: on SQLite one process is the processor
+    assert heard.wait() in (0, -signal.SIGTERM)
+    count = max(EVENTS, 1500)
+    runtime = Runtime.from_settings(Settings(_env_file=None, database_url=heard.env["DATABASE_URL"]))
+    now = datetime.now(UTC)
+    for event_id, event in sorted(dict(deliveries(count, seed=19)).items()):  # each event once
+        envelope = {"type": "event_callback", "team_id": ACME, "event_id": event_id, "event": event,
+                    "authorizations": [{"team_id": ACME, "user_id": acme.bot_user_id, "is_bot": True}]}  # fmt: skip
+        inbox.store(runtime, event_id=event_id, team_id=ACME, body=json.dumps(envelope), now=now)
+    runtime.engine.dispose()
+
+    def start_worker() -> subprocess.Popen:
+        with heard.log.open("a") as log:
+            return subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=heard.env, cwd=heard.cwd,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+    worker = start_worker()
+    try:
+        deadline = time.monotonic() + 60
+        while items(heard)[0] == 0 and time.monotonic() < deadline:
+            assert worker.poll() is None, heard.log.read_text()[-3000:]
+            time.sleep(0.01)
+        os.killpg(worker.pid, signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, heard.log.read_text()[-3000:]
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    kept, _ = items(heard)
+    with heard.engine.connect() as connection:
+        states = dict(connection.execute(text("SELECT status, count(*) FROM inbox GROUP BY status")).all())
+    assert 0 < kept < count, "the worker was to be stopped in the middle of its backlog"
+    assert states.get("processing", 0) == 0 and states.get("done") == kept and states.get("pending") == count - kept
+
+    worker = start_worker()
+    try:
+        assert await_items(heard, count) == (count, count)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
