@@ -5,6 +5,10 @@
 - **Assign to department…** opens a modal to pick the department; its submission
   records who asked which department, and where, and posts the item in that
   department's channel (`delivery.assign_to_department`).
+- **Resolve…** opens a modal for an optional note; its submission closes the item through
+  the feedback room's queries (`resolve_by_button`), the rule of the card's own Resolve:
+  anyone in the workspace may, resolving also acknowledges, and the reporter is told once.
+  The item id travels sealed in the modal, so a forged submission is refused.
 - **Open thread** is a link button: Slack opens the URL and still sends an action,
   which is acknowledged so Slack shows no warning.
 """
@@ -52,6 +56,26 @@ def register(app: App, room: RoomContext) -> None:
         except SlackApiError as exc:  # an expired trigger: the person can press again
             log.info("could not open the assign modal: %s", exc.response.get("error"))
 
+    @app.action(views.RESOLVE_ACTION)
+    def on_resolve(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
+        ack()
+        request = interaction_of(context, body)
+        view, refusal = resolve_view(runtime, context["workspace_id"], request.value)
+        if refusal:
+            if request.response_url:
+                respond(text=refusal, response_type="ephemeral", replace_original=False)
+            return
+        try:
+            client.views_open(trigger_id=request.trigger_id, view=view)
+        except SlackApiError as exc:  # an expired trigger: the person can press again
+            log.info("could not open the resolve modal: %s", exc.response.get("error"))
+
+    @app.view(views.RESOLVE_MODAL)
+    def on_resolve_submitted(ack: Ack, body: dict, context: BoltContext):
+        request = interaction_of(context, body)
+        ack(**resolve_submitted(runtime, context["workspace_id"], request))
+        deliver_due(runtime)
+
     @app.action(views.OPEN_ACTION)
     def on_open(ack: Ack):
         ack()  # a link button: Slack opened the thread itself
@@ -78,6 +102,37 @@ def acknowledge(runtime: Runtime, workspace_id: int, item_id: str | None, user_i
     if result.reason == "already recorded":
         return "You had already acknowledged it."
     return f"Nothing changed ({escape(result.reason)})."
+
+
+def resolve_view(runtime: Runtime, workspace_id: int, item_id: str | None) -> tuple[dict | None, str | None]:
+    """The resolve modal for an item, or what to tell the presser instead."""
+    with runtime.sessions() as session:
+        found = feedback.by_ids(session, workspace_id, [item_id or ""])
+    if not found:
+        return None, "That feedback item does not exist any more."
+    if found[0].status == feedback.ItemStatus.RESOLVED:
+        return None, "That feedback was already resolved."
+    sealed = seal({"item": found[0].id}, runtime.settings.sealing_secret)
+    return views.resolve_modal(found[0].text, sealed), None
+
+
+def resolve_submitted(runtime: Runtime, workspace_id: int, request) -> dict:
+    """Resolve the item the modal was opened for; returns the ack's arguments."""
+    metadata = unseal(request.view.private_metadata, runtime.settings.sealing_secret) or {}
+    item_id = metadata.get("item")
+    note = request.view.values.filled(views.RESOLUTION_INPUT)
+    if not isinstance(item_id, str):
+        return {"response_action": "errors", "errors": {views.RESOLUTION_INPUT: "That feedback item does not exist."}}
+    try:
+        with runtime.sessions.begin() as session:
+            result = feedback.resolve_by_button(session, workspace_id, item_id, user_id=request.user_id, note=note,
+                                                now=runtime.clock())  # fmt: skip
+    except feedback.UnknownFeedback as exc:
+        return {"response_action": "errors", "errors": {views.RESOLUTION_INPUT: str(exc)}}
+    if not result.resolved:
+        return {"response_action": "errors", "errors": {views.RESOLUTION_INPUT: result.reason}}
+    return {"response_action": "update",
+            "view": views.info_modal("Resolved", "Resolved. The person who shared it is told who resolved it.")}  # fmt: skip
 
 
 def assign_view(runtime: Runtime, workspace_id: int, item_id: str | None, where: str | None) -> dict:

@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     InputBlock,
     Option,
+    PlainTextInputElement,
     PlainTextObject,
     StaticSelectElement,
 )
@@ -40,6 +41,9 @@ ASSIGN_ACTION = "digest_assign"
 OPEN_ACTION = "digest_open_thread"
 ASSIGN_MODAL = "digest_assign_department"
 DEPARTMENT_INPUT = "department"
+RESOLVE_ACTION = "digest_resolve"
+RESOLVE_MODAL = "digest_resolve_item"
+RESOLUTION_INPUT = "resolution"
 
 THEMES_SHOWN = 8
 OLDEST_SHOWN = 5
@@ -180,6 +184,7 @@ def theme_blocks(number: int, theme: DigestTheme, zone: str = "UTC") -> list:
 def item_actions(item_id: str, permalink: str | None):
     elements = [
         button("Acknowledge", ACKNOWLEDGE_ACTION, value=item_id, style="primary"),
+        button("Resolve…", RESOLVE_ACTION, value=item_id),
         button("Assign to department…", ASSIGN_ACTION, value=item_id),
     ]
     if is_link_url(permalink):
@@ -236,6 +241,19 @@ def assign_modal(item_text: str, departments: list[str], metadata: str) -> dict:
         context("Heard posts it in the department's channel and records who asked."),
     ]  # fmt: skip
     return View(type="modal", callback_id=ASSIGN_MODAL, title="Assign feedback", submit="Assign",
+                close="Cancel", blocks=blocks, private_metadata=metadata).to_dict()  # fmt: skip
+
+
+def resolve_modal(item_text: str, metadata: str) -> dict:
+    """Close an ignored item, with an optional note for the person who shared it."""
+    blocks = [
+        section(f"> {excerpt(item_text, 500)}"),
+        InputBlock(block_id=RESOLUTION_INPUT, label="Resolution note", optional=True,
+                   element=PlainTextInputElement(action_id=RESOLUTION_INPUT, multiline=True, max_length=1000,
+                                                 placeholder="What was done (optional)")),
+        context("Resolving it also acknowledges it; the person who shared it is told who resolved it."),
+    ]  # fmt: skip
+    return View(type="modal", callback_id=RESOLVE_MODAL, title="Resolve feedback", submit="Resolve",
                 close="Cancel", blocks=blocks, private_metadata=metadata).to_dict()  # fmt: skip
 
 

@@ -208,6 +208,29 @@ def acknowledge_by_button(session: Session, workspace_id: int, item_id: str, *, 
 UnknownFeedback = service.UnknownItem
 
 
+@dataclass(frozen=True)
+class ButtonResolve:
+    """What pressing Resolve elsewhere did."""
+
+    resolved: bool
+    reason: str  # why it did not, when it did not ("That feedback was already resolved by …")
+
+
+def resolve_by_button(session: Session, workspace_id: int, item_id: str, *, user_id: str, note: str | None,
+                      now: datetime) -> ButtonResolve:  # fmt: skip
+    """Someone resolved the item elsewhere (a digest): it is closed like with the card's
+    Resolve, which anyone in the workspace may press; resolving someone else's feedback
+    also acknowledges it, and the reporter is told once. Raises `UnknownFeedback` for an
+    id that is not this workspace's."""
+    workspace = session.get(Workspace, workspace_id)
+    item = service.find_item(session, workspace_id, item_id)
+    try:
+        service.resolve(session, workspace, item, user_id=user_id, note=note, now=now)
+    except service.AlreadyResolved as exc:
+        return ButtonResolve(False, str(exc))
+    return ButtonResolve(True, "")
+
+
 def acknowledge_by_decision(session: Session, workspace_id: int, item_id: str, *, user_id: str,
                             decision_ref: str, now: datetime) -> bool:  # fmt: skip
     """A logged decision links the item: that acknowledges it (SPEC), and its reporter is

@@ -195,7 +195,8 @@ def test_acknowledge_on_a_digest_counts_and_closes_the_loop(room):
     room.run()
     [digest] = room.digests(JONAS)
     buttons = [e for b in digest["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert {b["action_id"] for b in buttons} == {views.ACKNOWLEDGE_ACTION, views.ASSIGN_ACTION, views.OPEN_ACTION}
+    assert {b["action_id"] for b in buttons} == {views.ACKNOWLEDGE_ACTION, views.RESOLVE_ACTION, views.ASSIGN_ACTION,
+                                                 views.OPEN_ACTION}  # fmt: skip
     opener = next(b for b in buttons if b["action_id"] == views.OPEN_ACTION)
     assert opener["url"].startswith("https://acme-robotics.slack.com/archives/C0FEEDBACK/p")
     answers = room.press(views.ACKNOWLEDGE_ACTION, item, user=JONAS, channel=JONAS)
@@ -208,6 +209,45 @@ def test_acknowledge_on_a_digest_counts_and_closes_the_loop(room):
     assert again[-1]["text"] == "You had already acknowledged it."
     unknown = room.press(views.ACKNOWLEDGE_ACTION, "999999", user=JONAS, channel=JONAS)
     assert "does not exist" in unknown[-1]["text"]
+
+
+def test_resolve_on_a_digest_closes_the_item_for_anyone_and_tells_the_reporter_once(room):
+    [item, *_] = feedback_week(room)
+    room.run()
+    before = len(room.slack.opened_views())
+    # Anyone may resolve, as with the card's own Resolve: Jonas is a leader, not an admin.
+    room.press(views.RESOLVE_ACTION, item, user=JONAS, channel=JONAS)
+    [modal] = room.slack.opened_views()[before:]
+    assert modal["callback_id"] == views.RESOLVE_MODAL and "Invoice PDF export" in texts(modal)
+    values = {views.RESOLUTION_INPUT: {views.RESOLUTION_INPUT: {"type": "plain_text_input",
+                                                                "value": "Totals are back in 4.2"}}}  # fmt: skip
+    answer = room.interact(room.heard.sender.view_submission_payload(team_id=ACME, user_id=JONAS, view=modal,
+                                                                     values=values)).json()  # fmt: skip
+    assert answer["response_action"] == "update" and "Resolved." in json.dumps(answer["view"])
+    with room.runtime.sessions() as session:
+        stored = session.get(FeedbackItem, int(item))
+        assert (stored.status, stored.resolved_by, stored.resolution_note) == ("resolved", JONAS,
+                                                                             "Totals are back in 4.2")  # fmt: skip
+        assert stored.acknowledged_by == JONAS
+    again = room.interact(room.heard.sender.view_submission_payload(team_id=ACME, user_id=MAYA, view=modal,
+                                                                    values=values)).json()  # fmt: skip
+    assert again["response_action"] == "errors" and "already resolved" in json.dumps(again["errors"])
+    room.deliver()
+    assert len([m for m in room.slack.messages(SAM) if "resolved" in texts(m)]) == 1
+    pressed_again = room.press(views.RESOLVE_ACTION, item, user=MAYA, channel=MAYA)
+    assert pressed_again[-1]["text"] == "That feedback was already resolved."
+
+    # A forged button value and a forged modal: nothing opens, nothing is resolved.
+    other = next(row for row in room.rows(FeedbackItem) if row.id != int(item))
+    opened = len(room.slack.opened_views())
+    forged_press = room.press(views.RESOLVE_ACTION, "99999999999999999999", user=SAM, channel=SAM)
+    assert "does not exist" in forged_press[-1]["text"] and len(room.slack.opened_views()) == opened
+    forged = {**modal, "private_metadata": json.dumps({"item": str(other.id)})}
+    refused = room.interact(room.heard.sender.view_submission_payload(team_id=ACME, user_id=SAM, view=forged,
+                                                                      values=values)).json()  # fmt: skip
+    assert refused["response_action"] == "errors"
+    with room.runtime.sessions() as session:
+        assert session.get(FeedbackItem, other.id).resolved_at is None
 
 
 def test_assign_to_department_records_who_and_where_and_posts_in_its_channel(room):

@@ -192,4 +192,5 @@ def test_the_slack_blocks_are_valid_block_kit_and_stay_within_fifty(session, acm
     assert len(preview) <= 50 and message_block_errors(preview) == []
     actions = [b for b in blocks if b["type"] == "actions"]
     assert len(actions) == views.OLDEST_SHOWN
-    assert [e["action_id"] for e in actions[0]["elements"]][:2] == [views.ACKNOWLEDGE_ACTION, views.ASSIGN_ACTION]
+    assert [e["action_id"] for e in actions[0]["elements"]][:3] == [views.ACKNOWLEDGE_ACTION, views.RESOLVE_ACTION,
+                                                                    views.ASSIGN_ACTION]  # fmt: skip
