@@ -1,14 +1,13 @@
-"""R2: a fan-out of DMs to 50 leaders, the sending process killed with SIGKILL at a random
-point, then started again: each leader has exactly one DM in the fake Slack.
+"""R2: a digest fan-out to 50 leaders, the sending process killed with SIGKILL at a random
+point, then started again: each leader has exactly one digest in the fake Slack.
 
-The digest room (whose weekly fan-out to leaders this stands for) is being built beside
-this test; the 50 DMs are queued here under the digest's key shape
-(`digest:TEAM:USER:WEEK`) and sent by the outbox's periodic sender in a process of its
-own (tests/faults/r2_sender.py), the way `heard worker` sends them. The kill lands when
-the fake Slack has taken a random number of the posts: sometimes between Slack's answer
-and the sender recording it, which leaves a row `sending` that the restarted process
-(its clock past the claim's lease) settles from the DM's history instead of posting
-again.
+The real `leadership-digest` job queues the fan-out (a digest and its chart for each
+leader, once per week: `bot.features.digest.delivery`); the outbox's periodic sender
+sends it in a process of its own (tests/faults/r2_sender.py), the way `heard worker`
+does. The kill lands when the fake Slack has taken a random number of the digests:
+sometimes between Slack's answer and the sender recording it, which leaves a row
+`sending` that the restarted process (its clock past the claim's lease and the charts'
+short wait) settles from the DM's history instead of posting again.
 """
 
 import os
@@ -23,15 +22,26 @@ from pathlib import Path
 
 import pytest
 
+from bot.features import load_rooms
+from bot.features.admin.service import add_role
 from bot.runtime import Runtime
 from bot.sandbox import FakeSlack, SeedUser
+from bot.scheduler.ledger import RunStatus
+from bot.scheduler.runner import run_job
 from bot.settings import Settings
 from bot.slack import outbox
 
+UPLOAD_DONE = "files.completeUploadExternal"
 LEADERS = [SeedUser(id=f"U0LEAD{n:04d}", name=f"leader{n}", real_name=f"Leader {n}") for n in range(50)]
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def digests(slack: FakeSlack, conversation: str) -> list[dict]:
+    """The digests in a leader's DM (the outbox's key is in each post's metadata)."""
+    return [message for message in slack.messages(conversation)
+            if ((message.get("metadata") or {}).get("event_payload") or {}).get("key", "").startswith("digest:")]
 
 
 def sender(env: dict, log: Path, later_minutes: int = 0) -> subprocess.Popen:
@@ -50,9 +60,10 @@ def test_a_killed_fan_out_sends_each_leader_one_dm(engine, db_url, acme, make_wo
         runtime = Runtime(settings=settings, engine=engine)
         with runtime.sessions.begin() as session:
             for leader in LEADERS:
-                outbox.enqueue(session, workspace_id=workspace.id, key=f"digest:{acme.team_id}:{leader.id}:2026-W48",
-                               method="chat.postMessage", now=datetime.now(UTC),
-                               payload={"channel": leader.id, "text": "Your weekly digest"})  # fmt: skip
+                add_role(session, workspace.id, "leader", leader.id, by=None, now=datetime.now(UTC))
+        outcome = run_job(runtime, load_rooms().registry, "leadership-digest", acme.team_id, trigger="manual")
+        assert outcome.status is RunStatus.SUCCEEDED, outcome.detail
+        assert outbox.counts(runtime) == {"pending": 2 * len(LEADERS)}  # a digest and its chart each
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEARD_", "DATABASE"))}
         env |= {"DATABASE_URL": db_url, "SLACK_BOT_TOKEN": acme.bot_token, "SLACK_API_URL": slack.url}
         log = tmp_path / "sender.log"
@@ -69,9 +80,11 @@ def test_a_killed_fan_out_sends_each_leader_one_dm(engine, db_url, acme, make_wo
         again = sender(env, log, later_minutes=11)  # past the dead process's 10-minute claims
         assert again.wait(timeout=60) == 0, log.read_text()[-3000:]
 
-        received = Counter({leader.id: len(slack.messages(leader.id)) for leader in LEADERS})
+        received = Counter({leader.id: len(digests(slack, leader.id)) for leader in LEADERS})
         assert [who for who, count in received.items() if count != 1] == [], log.read_text()[-2000:]
-        assert outbox.counts(runtime) == {"sent": len(LEADERS)}
+        charts = Counter(call.args["channel_id"] for call in slack.calls_to(UPLOAD_DONE, ok=True))
+        assert sorted(charts.values()) == [1] * len(LEADERS)  # each leader's chart shared once
+        assert outbox.counts(runtime) == {"sent": 2 * len(LEADERS)}
         # Each claim the dead sender left was settled from the DM's history, not sent blindly.
         assert len(slack.calls_to("conversations.history")) == left_sending
         print(f"killed after {taken} posts taken; {left_sending} row(s) left sending and settled from history")
