@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy.orm import Session
+
 from bot.db.models import Workspace
 from bot.features.digest import delivery, service, slack_calls
 from bot.features.digest.chart import trend_png
 from bot.scheduler.registry import JobContext, JobSpec
+
+log = logging.getLogger(__name__)
 
 
 def leadership_digest(job: JobContext) -> str:
@@ -27,6 +33,7 @@ def leadership_digest(job: JobContext) -> str:
             due.append(recipient)
     if not due:
         return str(report) if (report.already or report.left) else "no leaders and no digest channel; nothing sent"
+    encode_vectors(job)
     digest = service.build_digest(job.session, workspace.id, end=job.now, settings=job.settings)
     png = trend_png(digest.trend)
     for recipient in due:
@@ -42,6 +49,21 @@ def leadership_digest(job: JobContext) -> str:
         else:
             report.already.append(recipient.id)
     return str(report)
+
+
+def encode_vectors(job: JobContext) -> None:
+    """With the `heard[embeddings]` extra: encode the backlog's missing vectors, at most
+    `service.ENCODE_BUDGET`, and commit them in a transaction of their own (kept even if
+    the run fails later, and never held open while the LLM answers). Trouble with the
+    model costs only the embeddings: the digest's themes come from TF-IDF then."""
+    try:
+        with Session(job.session.get_bind()) as session, session.begin():
+            encoded = service.store_vectors(session, job.workspace_id, end=job.now)
+    except Exception:  # the digest goes out without embeddings
+        log.warning("Could not encode the digest's vectors; themes from TF-IDF", exc_info=True)
+        return
+    if encoded:
+        log.info("Encoded %d feedback vector(s) for the digest", encoded)
 
 
 JOBS = (

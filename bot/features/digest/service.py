@@ -25,6 +25,7 @@ What a digest holds, and the rule behind each part:
 
 from __future__ import annotations
 
+import logging
 import statistics
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -36,12 +37,15 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import Workspace
 from bot.features.decisions import queries as decisions
+from bot.features.digest import embeddings
 from bot.features.digest import labels as llm_labels
 from bot.features.digest import themes as theme_engine
 from bot.features.feedback import queries as feedback
 from bot.features.stories import queries as stories
 from bot.llm import LLM
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 PERIOD = timedelta(days=7)
 WEEKS = 8  # themes[].weekly
@@ -51,6 +55,10 @@ RELATED_SIMILARITY = 0.15
 QUOTES = 3
 EXCERPT = 280
 _LINKED = "linked:"  # ids of decisions' linked feedback while it is clustered with the backlog
+# Items the leadership-digest job encodes (`store_vectors`) before building its digest, at
+# most: about 8 s on one core, so a first digest over a backlog never encoded stays quick
+# (its themes from TF-IDF) and each later run catches up by as many.
+ENCODE_BUDGET = 1000
 
 
 @dataclass(frozen=True)
@@ -300,10 +308,10 @@ def _themes(session: Session, workspace_id: int, backlog: list[feedback.Feedback
     if not backlog:
         return (), "offline", None
     items = {item.id: item for item in backlog}
-    linked_ids = sorted({fid for d in recent for fid in d.feedback_ids} - items.keys(), key=int)
-    linked = {item.id: item for item in feedback.by_ids(session, workspace_id, linked_ids)}
+    linked = _linked(session, workspace_id, recent, items)
     found = theme_engine.find_themes(
-        [(item.id, item.text) for item in backlog] + [(_LINKED + i, item.text) for i, item in linked.items()]
+        [(item.id, item.text) for item in backlog] + [(_LINKED + i, item.text) for i, item in linked.items()],
+        vectors=_stored_vectors(session, workspace_id, backlog, linked),
     )
     # The backlog's part of each theme (linked feedback only helped place it).
     kept: list[theme_engine.Theme] = []
@@ -339,6 +347,65 @@ def _themes(session: Session, workspace_id: int, backlog: list[feedback.Feedback
         built.append(DigestTheme(wording.label, wording.summary, theme.item_ids, quotes, tuple(related[n]),
                                  weekly, is_rising(weekly)))  # fmt: skip
     return tuple(built), labelling.engine, labelling.fallback_reason
+
+
+def _linked(session: Session, workspace_id: int, recent: list[decisions.DecisionSummary],
+            items: dict[str, feedback.FeedbackSummary]) -> dict[str, feedback.FeedbackSummary]:  # fmt: skip
+    """The feedback recent decisions link that is not in the backlog (clustered with it)."""
+    linked_ids = sorted({fid for d in recent for fid in d.feedback_ids} - items.keys(), key=int)
+    return {item.id: item for item in feedback.by_ids(session, workspace_id, linked_ids)}
+
+
+def _stored_vectors(session: Session, workspace_id: int, backlog: list[feedback.FeedbackSummary],
+                    linked: dict[str, feedback.FeedbackSummary]) -> dict | None:  # fmt: skip
+    """The sentence embeddings stored for every item the digest clusters, when the
+    `heard[embeddings]` extra is installed and none is missing; else None (TF-IDF).
+    Nothing is encoded here: the job encodes beforehand (`store_vectors`), so a preview
+    records nothing and a digest never re-encodes."""
+    if not embeddings.available():
+        return None
+    pairs = [(item.id, item.text) for item in backlog] + [(i, item.text) for i, item in linked.items()]
+    try:
+        found = embeddings.ensure_vectors(session, workspace_id, pairs, max_encode=0)
+    except Exception:  # unreadable vectors must not cost the digest its themes
+        log.warning("Stored vectors unreadable; digest themes from TF-IDF", exc_info=True)
+        return None
+    if len(found) < len(pairs):
+        log.info("%d of %d digest items have no vector yet: themes from TF-IDF", len(pairs) - len(found), len(pairs))
+        return None
+    return {item.id: found[item.id] for item in backlog} | {_LINKED + i: found[i] for i in linked}
+
+
+def store_vectors(session: Session, workspace_id: int, *, end: datetime, budget: int | None = None) -> int:
+    """Encode and store (in `session`'s transaction) the vectors still missing for the
+    items a digest ending at `end` clusters, at most `budget` of them; returns how many
+    were encoded. A batch outside the inbox's hot path: the leadership-digest job calls
+    it before building. Vectors are stored once per item (`embeddings.ensure_vectors`),
+    never encoded again unless the item's text changes. 0 without the extra. `budget`
+    defaults to `ENCODE_BUDGET`."""
+    budget = ENCODE_BUDGET if budget is None else budget
+    if not embeddings.available() or budget <= 0:
+        return 0
+    backlog = feedback.ignored_at(session, workspace_id, end)
+    if not backlog:
+        return 0
+    recent = decisions.decisions_since(session, workspace_id, end - timedelta(days=RELATED_DAYS))
+    linked = _linked(session, workspace_id, [d for d in recent if d.logged_at <= end], {i.id: i for i in backlog})
+    pairs = [(item.id, item.text) for item in backlog] + [(i, item.text) for i, item in linked.items()]
+    counting = _CountingEncoder(embeddings.encoder())
+    embeddings.ensure_vectors(session, workspace_id, pairs, using=counting, max_encode=budget)
+    return counting.encoded
+
+
+class _CountingEncoder:
+    """An encoder that counts what it encodes (`store_vectors` reports it)."""
+
+    def __init__(self, inner: embeddings.Encoder) -> None:
+        self.inner, self.encoded = inner, 0
+
+    def encode(self, texts):
+        self.encoded += len(texts)
+        return self.inner.encode(texts)
 
 
 def _close_enough(kept, items, linked, linked_theme) -> dict[str, bool]:
