@@ -1,13 +1,15 @@
 """The bulk path of `heard feedback import` (issue 20's speed work) stores exactly what the
 ORM would, sends a re-import nothing, and stores old rows ignored as the sweep would."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, select, text
 
 from bot.db import session_factory
-from bot.features.feedback.importer import import_file
+from bot.features.feedback.importer import _said_at, import_file, parse_created_at
 from bot.features.feedback.models import FeedbackItem
 from tests.features.feedback.test_import import NOW, write
 from tests.people import ACME, SAM
@@ -73,3 +75,20 @@ def test_rows_older_than_ignore_after_are_stored_ignored(sessions, acme_id, tmp_
         found = dict(session.execute(select(FeedbackItem.text, FeedbackItem.status)).all())
         ignored_at = session.scalar(select(FeedbackItem.ignored_at).where(FeedbackItem.text == "Old one"))
     assert found == {"Old one": "ignored", "Recent one": "open"} and ignored_at == NOW
+
+
+@settings(max_examples=300, deadline=None)
+@given(moment=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2026, 11, 24)),
+       form=st.sampled_from(["iso", "naive", "z", "space", "offset", "minutes", "date", "epoch", "week"]))
+def test_the_import_key_s_time_is_the_one_earlier_imports_used(moment, form):
+    # A row's import key hashes isoformat() of its time: the fast path must give exactly
+    # what parse_created_at(...).isoformat() gave, or a re-import would add the rows again.
+    aware = moment.replace(tzinfo=UTC)
+    value = {
+        "iso": aware.isoformat(), "naive": moment.isoformat(), "z": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "space": moment.strftime("%Y-%m-%d %H:%M:%S"), "offset": aware.astimezone(timezone(timedelta(hours=2))).isoformat(),
+        "minutes": moment.strftime("%Y-%m-%dT%H:%M"), "date": moment.strftime("%Y-%m-%d"),
+        "epoch": str(int(aware.timestamp())), "week": moment.strftime("%G-W%V-%uT%H:%M:%S"),
+    }[form]  # fmt: skip
+    expected = parse_created_at(value, NOW)
+    assert _said_at(value, NOW) == (expected, expected.isoformat())
