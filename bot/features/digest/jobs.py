@@ -27,14 +27,19 @@ def leadership_digest(job: JobContext) -> str:
             report.already.append(recipient.id)
         elif recipient.kind == "leader" and slack_calls.has_left(job.client, recipient.id):
             report.left.append(recipient.id)
-            delivery.tell_admins_leader_left(job.session, workspace, recipient.id,
-                                             command=job.settings.heard_slash_command, now=job.now)  # fmt: skip
         else:
             due.append(recipient)
-    if not due:
+    # Built before anything is written: the LLM may take a while, and the run's
+    # transaction then holds no write (on SQLite, no lock the inbox would wait for).
+    digest = None
+    if due:
+        encode_vectors(job)
+        digest = service.build_digest(job.session, workspace.id, end=job.now, settings=job.settings)
+    for leader in report.left:
+        delivery.tell_admins_leader_left(job.session, workspace, leader, command=job.settings.heard_slash_command,
+                                         now=job.now)  # fmt: skip
+    if digest is None:
         return str(report) if (report.already or report.left) else "no leaders and no digest channel; nothing sent"
-    encode_vectors(job)
-    digest = service.build_digest(job.session, workspace.id, end=job.now, settings=job.settings)
     png = trend_png(digest.trend)
     for recipient in due:
         chart = None

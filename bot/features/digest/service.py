@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Workspace
@@ -40,6 +41,7 @@ from bot.features.decisions import queries as decisions
 from bot.features.digest import embeddings
 from bot.features.digest import labels as llm_labels
 from bot.features.digest import themes as theme_engine
+from bot.features.digest.models import DigestVector
 from bot.features.feedback import queries as feedback
 from bot.features.stories import queries as stories
 from bot.llm import LLM
@@ -365,6 +367,11 @@ def _stored_vectors(session: Session, workspace_id: int, backlog: list[feedback.
     if not embeddings.available():
         return None
     pairs = [(item.id, item.text) for item in backlog] + [(i, item.text) for i, item in linked.items()]
+    stored = session.scalar(select(func.count()).select_from(DigestVector).where(
+        DigestVector.workspace_id == workspace_id, DigestVector.model == embeddings.MODEL_ID))  # fmt: skip
+    if stored < len(pairs):  # one count instead of reading 100,000 ids that have no vector
+        log.info("%d vector(s) stored for %d digest items: themes from TF-IDF", stored, len(pairs))
+        return None
     try:
         found = embeddings.ensure_vectors(session, workspace_id, pairs, max_encode=0)
     except Exception:  # unreadable vectors must not cost the digest its themes
