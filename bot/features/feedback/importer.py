@@ -168,19 +168,18 @@ def read_rows(binary, *, now: datetime, known: Container[str] = frozenset()) -> 
     except csv.Error as exc:
         raise CsvHeaderError(f"line 1 is not a CSV header ({exc})") from None
     index = _header_index(header)
-    pick = itemgetter(*(index[column] for column in COLUMNS))
+    pick, width = itemgetter(*(index[column] for column in COLUMNS)), len(header)
+    start = reader.line_num + 1
     while True:
-        start = reader.line_num + 1
         try:
-            fields = next(reader)
-        except StopIteration:
+            for fields in reader:  # the loop is only left for an error in the file
+                if fields and fields != [""]:  # else a blank line
+                    yield _row(start, fields, pick, width, now, known)
+                start = reader.line_num + 1
             return
         except csv.Error as exc:
             yield BadRow(start, f"not valid CSV ({exc})")
-            continue
-        if not fields or fields == [""]:
-            continue  # a blank line
-        yield _row(start, fields, pick, len(header), now, known)
+            start = reader.line_num + 1
 
 
 def _header_index(header: list[str]) -> dict[str, int]:
@@ -227,7 +226,7 @@ def _row(line: int, fields: list[str], pick: Callable, width: int, now: datetime
         text, author, created, origin, url = (v.replace("\x00", "") for v in (text, author, created, origin, url))
     if not plain:
         text, author = service.clean_text(text), service.clean_text(author)
-    if not text.strip():
+    if not text or text.isspace():
         return BadRow(line, "text is empty")
     try:
         said_at, said_iso = _said_at(created, now)
