@@ -128,7 +128,7 @@ def test_demo_shows_the_digest_a_leader_receives_and_writes_its_page(demo_output
     digest = " ".join(step(demo_output, "The leadership digest").split())
     assert "leadership-digest: succeeded — digest queued for 2 recipient(s)" in digest
     assert "Leadership digest ·" in digest and "Themes of ignored feedback" in digest
-    assert "[ Acknowledge ] [ Assign to department… ] [ Open thread ]" in digest
+    assert "[ Acknowledge ] [ Resolve… ] [ Assign to department… ] [ Open thread ]" in digest
     assert "The trend chart follows it" in digest
     assert "Run again this week: skipped" in digest
     written = re.search(r"web page: (\S+heard-digest\.html)", digest).group(1)
@@ -163,8 +163,10 @@ def test_the_invocation_printed_is_the_one_that_works_here(tmp_path, monkeypatch
     assert explore_commands(Path("heard-demo.db"), "T0ACME001")[0] == "DATABASE_URL=sqlite:///heard-demo.db heard jobs list"
 
 
-def test_heard_demo_keeps_its_database_and_the_printed_commands_work(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+def test_heard_demo_keeps_its_database_and_the_printed_commands_work(tmp_path, tmp_path_factory):
+    # HOME elsewhere: libraries may keep files there (onnxruntime, with heard[embeddings],
+    # writes ~/.cache/Microsoft/DeveloperTools when imported); the demo's folder is the test.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path_factory.mktemp("home"))}
 
     def demo():
         result = subprocess.run([sys.executable, "-m", "bot", "demo"], cwd=tmp_path, capture_output=True,

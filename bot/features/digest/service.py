@@ -10,8 +10,11 @@ What a digest holds, and the rule behind each part:
   end (items unacknowledged past `ignore-after` then, whenever they were said). Each has
   the previous period's value beside it.
 - **Themes** of the ignored backlog from the offline theme engine
-  (`themes.find_themes`): they partition the ignored items exactly, largest first. Labels
-  and summaries come from one call, :func:`word_themes`.
+  (`themes.find_themes`), on the stored sentence embeddings when every item has one
+  (:func:`store_vectors`, run by the job), else TF-IDF: they partition the ignored items
+  exactly, largest first. Labels and summaries come from one call, :func:`word_themes`:
+  the LLM's with an OpenAI key, Heard's offline wording without one or when it fails
+  (`engine`, `fallback_reason`).
 - **Connect the dots**: the decisions logged in the last `RELATED_DAYS` days whose linked
   feedback resembles a theme. The linked items are clustered *with* the ignored ones (the
   same model assigns them to a theme) and must also be at least `RELATED_SIMILARITY`

@@ -267,7 +267,8 @@ def assignment_post(item_text: str, permalink: str | None, department: str, by: 
 
     headline = f":inbox_tray: {mention(by)} asked *{escape(department)}* to look at this customer feedback nobody acknowledged."
     blocks = [section(headline), section(f"> {excerpt(item_text, 1000)}")]
-    elements = [button("Acknowledge", ACKNOWLEDGE_ACTION, value=item_id, style="primary")]
+    elements = [button("Acknowledge", ACKNOWLEDGE_ACTION, value=item_id, style="primary"),
+                button("Resolve…", RESOLVE_ACTION, value=item_id)]  # fmt: skip
     if is_link_url(permalink):
         elements.append(ButtonElement(text=PlainTextObject(text="Open thread"), action_id=OPEN_ACTION,
                                       url=permalink, value=item_id))  # fmt: skip

@@ -267,6 +267,8 @@ def test_assign_to_department_records_who_and_where_and_posts_in_its_channel(roo
     room.deliver()
     posted = [m for m in room.slack.messages(GENERAL) if "asked *Support* to look at" in texts(m)]
     assert len(posted) == 1 and "Invoice PDF export" in texts(posted[0])
+    assert [e["action_id"] for b in posted[0]["blocks"] if b["type"] == "actions" for e in b["elements"]][:2] == [
+        views.ACKNOWLEDGE_ACTION, views.RESOLVE_ACTION]  # fmt: skip
 
     forged = {**modal, "private_metadata": json.dumps({"item": str(item), "where": GENERAL})}
     with room.runtime.sessions() as session:
