@@ -69,6 +69,7 @@ HOT_PATH_WAIT = 1.0  # seconds a post queued by an event may wait for the rate l
 SWEEP_WAIT = 15.0  # and the periodic sender; past that, the row waits for its turn
 SWEEP_BUDGET = 10.0  # seconds one sweep keeps sending batches: a SIGTERM waits for no longer
 INLINE_RETRY_AFTER = 5  # a 429 asking for this long or less is waited out in place
+INLINE_RETRIES = 3  # that many times per call at most: past that, the row waits for a later sweep
 METADATA_EVENT = "heard_outbox"
 NOTICE_PREFIX = "outbox-parked:"
 # Errors that no retry can fix: the row is parked at once.
@@ -464,8 +465,8 @@ class _Delivery:
         try:
             self.client = self.runtime.client_for(self.team_id, self.enterprise_id, posting=True)
             outcome = self._settle_then_send() if uncertain else self._send()
-        except NoTokenForWorkspace as exc:
-            outcome = self._parked(str(exc))
+        except NoTokenForWorkspace as exc:  # an uncertain row stays one: a retry settles it first
+            outcome = self._parked(f"{UNSETTLED} {exc}" if uncertain else str(exc))
         except (
             Exception
         ) as exc:  # a bug or a payload Slack's client refuses: the row, not the caller, pays
@@ -483,6 +484,7 @@ class _Delivery:
         message = self.row.method == "chat.postMessage"
         if message:
             payload["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": self.key}}
+        retries = 0
         while True:
             waited = self._paced(self.row.method, payload.get("channel"))
             if waited is not None:
@@ -495,7 +497,8 @@ class _Delivery:
                 if status == 429:
                     retry_after = _retry_after_seconds(exc)
                     self.runtime.limiter.hold(self.team_id, self.row.method, retry_after)
-                    if retry_after <= INLINE_RETRY_AFTER:
+                    if retry_after <= INLINE_RETRY_AFTER and retries < INLINE_RETRIES:
+                        retries += 1
                         continue  # only a 429 is retried blindly: nothing was posted
                     return self._later("ratelimited", timedelta(seconds=retry_after), a_try=False)
                 if status >= 500 and message:
@@ -555,6 +558,7 @@ class _Delivery:
         raise _Unsettled(f"not within {HISTORY_PAGES} pages of history", permanent=True)
 
     def _read(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        retries = 0
         while True:
             wait = self.runtime.limiter.acquire(self.team_id, method, max_wait=self.max_wait)
             if wait:
@@ -567,7 +571,8 @@ class _Delivery:
                 if status == 429:
                     retry_after = _retry_after_seconds(exc)
                     self.runtime.limiter.hold(self.team_id, method, retry_after)
-                    if retry_after <= INLINE_RETRY_AFTER:
+                    if retry_after <= INLINE_RETRY_AFTER and retries < INLINE_RETRIES:
+                        retries += 1
                         continue
                     raise _Unsettled(f"{method}: ratelimited", permanent=False, wait=retry_after) from exc
                 error = exc.response.get("error") or f"HTTP {status}"

@@ -358,3 +358,50 @@ def test_a_rate_limit_on_history_is_waited_out_not_counted_as_a_try(slack_runtim
     slack_runtime.limiter = RateLimiter()
     assert outbox.deliver_due(slack_runtime).sent == ["k"]
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+def _fake_time_limiter():
+    """A limiter whose sleeps advance its own clock: waits cost no real time."""
+    clock = {"t": 0.0}
+    return RateLimiter(clock=lambda: clock["t"], sleep=lambda s: clock.__setitem__("t", clock["t"] + s))
+
+
+def test_a_storm_of_brief_429s_is_not_retried_in_place_without_end(slack_runtime, workspace, fake_slack):
+    slack_runtime.limiter = _fake_time_limiter()
+    fake_slack.inject_fault("chat.postMessage", status=429, retry_after=1, times=100)
+    post(slack_runtime, workspace, "k")
+    report = outbox.deliver_due(slack_runtime, sweep=True)
+    assert report.retrying == ["k"]  # the sweep moved on instead of asking 100 times
+    message = rows(slack_runtime)["k"]
+    assert (message.status, message.last_error, message.attempts) == ("pending", "ratelimited", 0)
+    assert fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_a_storm_of_brief_429s_on_history_is_not_retried_in_place_without_end(slack_runtime, workspace, fake_slack):
+    fake_slack.inject_fault("chat.postMessage", status=500, after_accepting=True, drop=True)
+    post(slack_runtime, workspace, "k")
+    outbox.deliver_due(slack_runtime)
+    slack_runtime.limiter = _fake_time_limiter()
+    fake_slack.inject_fault("conversations.history", status=429, retry_after=1, times=100)
+    slack_runtime.now["value"] = NOW + outbox.SETTLE_AFTER
+    report = outbox.deliver_due(slack_runtime, sweep=True)
+    assert report.uncertain == ["k"]
+    assert rows(slack_runtime)["k"].status == "uncertain"
+    assert fake_slack.calls_to("conversations.history") == []
+
+
+def test_an_uncertain_post_parked_for_want_of_a_token_is_settled_from_history_when_retried(
+    slack_runtime, engine, fake_slack, workspace
+):
+    fake_slack.inject_fault("chat.postMessage", status=500, after_accepting=True, drop=True)
+    post(slack_runtime, workspace, "k")
+    assert outbox.deliver_due(slack_runtime).uncertain == ["k"]  # Slack took it; Heard does not know
+    settings = Settings(_env_file=None, database_url=engine.url.render_as_string(hide_password=False), slack_client_id="1.2",
+                        slack_client_secret="c", slack_signing_secret="s",
+                        slack_api_url=fake_slack.url)  # fmt: skip
+    tokenless = Runtime(settings=settings, engine=engine, clock=lambda: NOW + outbox.SETTLE_AFTER)
+    assert outbox.deliver_due(tokenless).parked == ["k"]  # the workspace's token was gone meanwhile
+    slack_runtime.now["value"] = NOW + outbox.SETTLE_AFTER
+    assert outbox.retry(slack_runtime, ["k"]) == 1  # reinstalled: an operator queues it again
+    assert outbox.deliver_due(slack_runtime).sent == ["k"]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1  # found in history, not posted twice
