@@ -353,7 +353,6 @@ def worker():
     import threading
 
     from bot.settings import load_settings
-    from bot.slack.outbox import deliver_due
 
     settings = load_settings()
     settings.require_slack()
@@ -369,15 +368,26 @@ def worker():
         signal.signal(signum, lambda *_: stop.set())
     runtime.inbox.start()
     try:
-        while not stop.is_set():  # a sweep lasts at most outbox.SWEEP_BUDGET: SIGTERM waits no longer
-            report = deliver_due(runtime, sweep=True)  # retries and fan-outs; new posts go as they are queued
-            if not report.more:
-                stop.wait(OUTBOX_SECONDS)
+        _send_queued(runtime, stop)
     finally:
         runtime.inbox.stop()
 
 
 OUTBOX_SECONDS = 5.0
+
+
+def _send_queued(runtime, stop) -> None:
+    """`heard worker`'s sender: an outbox sweep every OUTBOX_SECONDS until `stop` is set."""
+    from bot.slack.outbox import deliver_due
+
+    while not stop.is_set():  # a sweep lasts at most outbox.SWEEP_BUDGET: SIGTERM waits no longer
+        try:
+            more = deliver_due(runtime, sweep=True).more  # retries and fan-outs; new posts go as they are queued
+        except Exception:  # the database restarting, say: the worker lives on, the next sweep tries again
+            log.exception("outbox: sweep failed; trying again in %.0f s", OUTBOX_SECONDS)
+            more = False
+        if not more:
+            stop.wait(OUTBOX_SECONDS)
 
 
 @inbox_app.command("list", cls=HeardCommand)

@@ -405,3 +405,27 @@ def test_an_uncertain_post_parked_for_want_of_a_token_is_settled_from_history_wh
     assert outbox.retry(slack_runtime, ["k"]) == 1  # reinstalled: an operator queues it again
     assert outbox.deliver_due(slack_runtime).sent == ["k"]
     assert len(fake_slack.calls_to("chat.postMessage")) == 1  # found in history, not posted twice
+
+
+def test_the_workers_sender_outlives_a_sweep_that_fails(tmp_path, caplog):
+    """`heard worker`'s loop: a sweep that raises (the database restarting, say) is logged,
+    and the next one comes after the usual wait; the worker does not die of it."""
+    from bot.cli import _send_queued
+
+    unreachable = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/no/such/dir/heard.db",
+                           slack_bot_token="xoxb-1", slack_signing_secret="s")  # fmt: skip
+    runtime = Runtime.from_settings(unreachable)
+
+    class TwoWaits(threading.Event):
+        waits = 0
+
+        def wait(self, timeout=None):
+            self.waits += 1
+            if self.waits == 2:
+                self.set()
+            return self.is_set()
+
+    stop = TwoWaits()
+    _send_queued(runtime, stop)
+    assert stop.waits == 2  # two sweeps, both failed, neither ended the loop
+    assert len([r for r in caplog.records if "sweep failed" in r.getMessage()]) == 2
