@@ -299,3 +299,44 @@ def test_a_shortcut_whose_channel_is_not_an_object_with_an_id_says_it_cannot_log
     quiet()
     assert feedback.slack.opened_views()[-1]["title"]["text"] == "Can't log this"
     assert feedback.items() == []
+
+
+# -- found in review: values of the right type in the wrong place ---------------------------------------
+
+
+@pytest.mark.parametrize("action_id", [story_views.APPROVE_ACTION, story_views.DISCARD_ACTION,
+                                       story_views.EDIT_ACTION, story_views.REFLECT_ACTION])  # fmt: skip
+def test_a_story_button_without_a_response_url_is_a_logged_skip(feedback, quiet, action_id):  # noqa: F811 - the fixture
+    payload = feedback.heard.sender.block_actions_payload(
+        team_id=ACME, user_id=MAYA, channel_id=FEEDBACK, message={"ts": "1764000000.000100", "text": "card"},
+        action={"action_id": action_id, "block_id": "b", "type": "button", "value": "5"})  # fmt: skip
+    payload.pop("response_url", None)
+    assert feedback.interact(payload).status == 200
+    quiet()  # Bolt's `respond` raises without a response_url: nowhere to answer is no traceback
+
+
+@pytest.mark.parametrize("number", ["Infinity", "-Infinity", "1e400", "NaN"])
+def test_a_resolve_modal_whose_item_is_not_a_finite_number_gets_an_inline_error(feedback, quiet, number):  # noqa: F811 - the fixture
+    metadata = f'{{"item": {number}}}'  # JSON as Python reads it: json.loads takes these
+    response = feedback.interact(submission(feedback_views.RESOLVE_MODAL, metadata=metadata))
+    assert response.json()["response_action"] == "errors"
+    assert "does not exist" in response.json()["errors"][feedback_views.RESOLUTION_INPUT]
+    quiet()
+
+
+MISPLACED = {  # an element of one type under the block id of another: a list where text goes, text where people go
+    "list-for-text": {"values": {block: {block: {"type": "multi_users_select", "selected_users": [MAYA]}}
+                                 for block in ("name", "channel", "usergroup", "job", "when")}},
+    "text-for-people": {"values": {"people": {"people": {"type": "plain_text_input", "value": MAYA}}}},
+}
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_an_admin_modal_with_an_element_of_another_type_in_a_block_gets_an_answer(feedback, quiet, setting):  # noqa: F811 - the fixture
+    for name, state in MISPLACED.items():
+        response = feedback.heard.sender.interaction(submission(admin_views.setting_callback(setting), state=state))
+        feedback.heard.listeners.drain()
+        assert response.status == 200, (name, response.text)
+        if response.text:
+            assert response.json()["response_action"] == "errors", name
+    quiet()

@@ -205,7 +205,8 @@ def _postable(client: WebClient, channel: str) -> None:
 
 
 def _picked(values: FormValues) -> dict:
-    """A modal's state values by block id: the selected channel, people, option or text.
+    """A modal's state values by block id: the selected channel, option or text (a str), or
+    the people picked (a list, in the "people" block).
 
     Anything not shaped as Slack sends it (a forged submission) reads as nothing picked.
     """
@@ -223,7 +224,9 @@ def _picked(values: FormValues) -> dict:
                 value = option.get("value") if isinstance(option, dict) else None
             else:
                 value = state.get("value")
-            picked[block_id] = value if isinstance(value, str | list) else None
+            # People come as a list, everything else as text: a list under "name" or text
+            # under "people" (an element of another type in the block) is nothing picked.
+            picked[block_id] = value if isinstance(value, list if block_id == "people" else str) else None
     return picked
 
 

@@ -309,7 +309,7 @@ def find_item(session: Session, workspace_id: int, item_id: int | str) -> Feedba
     """The item with this id in this workspace; another workspace's id is unknown here."""
     try:
         number = int(item_id)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a forged metadata's Infinity
         raise UnknownItem("That feedback item does not exist.") from None
     if not 0 < number <= MAX_ID:  # a forged button value: SQLite raises on an id past 64 bits
         raise UnknownItem("That feedback item does not exist.")

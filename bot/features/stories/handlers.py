@@ -23,7 +23,7 @@ from bot.rooms import HomeContext, RoomContext
 from bot.runtime import Runtime
 from bot.slack import engagement
 from bot.slack.outbox import deliver_due
-from bot.slack.requests import MAX_INTEGER, FormValues, View, interaction_of, record_id
+from bot.slack.requests import MAX_INTEGER, FormValues, Interaction, View, interaction_of, record_id
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,14 @@ def register(app: App, room: RoomContext) -> None:
     @app.action(views.EDIT_ACTION)
     def on_edit(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
         ack()
-        user = interaction_of(context, body).user_id
-        if not room.access(client, context.team_id, user).is_admin:
-            return respond(text="Only Heard admins review stories.", response_type="ephemeral", replace_original=False)
+        request = interaction_of(context, body)
+        if not room.access(client, context.team_id, request.user_id).is_admin:
+            return _reply(request, respond, "Only Heard admins review stories.")
         with runtime.sessions() as session:
             try:
-                story = service.find_story(session, context["workspace_id"], interaction_of(context, body).action_record_id)
+                story = service.find_story(session, context["workspace_id"], request.action_record_id)
             except service.StoryError as exc:
-                return respond(text=str(exc), response_type="ephemeral", replace_original=False)
+                return _reply(request, respond, str(exc))
             fields = {name: getattr(story, name) for name in (*service.LIMITS, "anonymous")}
         _open(client, body, views.story_modal(fields, {"edit": story.id}, editing=True))
 
@@ -105,11 +105,12 @@ def register(app: App, room: RoomContext) -> None:
     @app.action(views.REFLECT_ACTION)
     def on_reflect(ack: Ack, body: dict, context: BoltContext, client: WebClient, respond):
         ack()
+        request = interaction_of(context, body)
         with runtime.sessions() as session:
             try:
-                post = service.find_post(session, context["workspace_id"], interaction_of(context, body).action_record_id)
+                post = service.find_post(session, context["workspace_id"], request.action_record_id)
             except service.StoryError as exc:
-                return respond(text=str(exc), response_type="ephemeral", replace_original=False)
+                return _reply(request, respond, str(exc))
             modal = views.reflect_modal(session.get(Story, post.story_id), post.id)
         _open(client, body, modal)
 
@@ -224,18 +225,29 @@ def reflection_submitted(runtime: Runtime, workspace_id: int, user: str, view: d
 
 def _review(runtime: Runtime, room: RoomContext, client: WebClient, body: dict, context: BoltContext, respond, *,
             approve: bool) -> None:  # fmt: skip
-    user = interaction_of(context, body).user_id
+    request = interaction_of(context, body)
+    user = request.user_id
     if not room.access(client, context.team_id, user).is_admin:
-        respond(text="Only Heard admins review stories.", response_type="ephemeral", replace_original=False)
+        _reply(request, respond, "Only Heard admins review stories.")
         return
     try:
         with runtime.sessions.begin() as session:
-            story = service.review(session, context["workspace_id"], interaction_of(context, body).action_record_id, approve=approve,
+            story = service.review(session, context["workspace_id"], request.action_record_id, approve=approve,
                                    user_id=user, now=runtime.clock())  # fmt: skip
             text = views.reviewed(story)
     except service.StoryError as exc:
         text = str(exc)
-    respond(text=text, response_type="ephemeral", replace_original=False)
+    _reply(request, respond, text)
+
+
+def _reply(request: Interaction, respond, text: str) -> None:
+    """An ephemeral answer under the message the button is on. Slack sends a response_url
+    with every message button; a payload without one has nowhere to be answered (Bolt's
+    `respond` raises there), so it is a log line."""
+    if request.response_url:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        log.info("a story button's payload has no response_url; not answered")
 
 
 def _open(client: WebClient, body: dict, view: dict, *, push: bool = False) -> None:
