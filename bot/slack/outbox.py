@@ -62,6 +62,10 @@ MAX_ATTEMPTS = 5
 BATCH = 10
 HOT_BATCH = 50
 STALE_CLAIM = timedelta(minutes=10)  # longer than any batch's calls, rate limits included
+# A batch whose calls run slow (Slack taking seconds to answer each) gives back the rows it has
+# not reached once its claim is this old, rather than call Slack for a row whose claim another
+# process may take for a dead sender's (and settle, and send) while the call is under way.
+CLAIM_SPAN = STALE_CLAIM / 2
 SETTLE_AFTER = timedelta(seconds=30)  # past the client's timeout: Slack has finished by then
 HISTORY_MARGIN = timedelta(minutes=5)  # Slack's clock against ours, when reading history back
 HISTORY_PAGES = 10  # of 200 messages: how far back an uncertain post is looked for
@@ -399,6 +403,9 @@ def deliver_due(runtime: Runtime, *, limit: int | None = None, sweep: bool = Fal
             ).all()) if claimed else {}  # fmt: skip
             targets = {wid: (w.team_id, w.enterprise_id) for wid, w in teams.items()}
         for row, uncertain in sorted(claimed, key=lambda pair: (pair[0].not_before, pair[0].id)):
+            if runtime.clock() - now > CLAIM_SPAN:
+                _give_back(runtime, row, token, uncertain)
+                continue
             team_id, enterprise_id = targets[row.workspace_id]
             _Delivery(runtime, row, team_id, enterprise_id, token, sweep=sweep).run(
                 uncertain, report
@@ -689,6 +696,18 @@ def _retry_after_seconds(exc: SlackApiError) -> int:
 
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (max(attempts, 1) - 1), 3600))
+
+
+def _give_back(runtime: Runtime, row, token: str, uncertain: bool) -> None:
+    """Release a claimed row untried: as it was before the claim, if the claim is still ours."""
+    with runtime.sessions.begin() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.status == OutboxStatus.SENDING,
+                   OutboxMessage.claim_token == token)
+            .values(status=OutboxStatus.UNCERTAIN if uncertain else OutboxStatus.PENDING,
+                    attempts=OutboxMessage.attempts - 1, claim_token=None)
+        )  # fmt: skip
 
 
 def _expire_stale_claims(session: Session, now: datetime) -> None:

@@ -429,3 +429,36 @@ def test_the_workers_sender_outlives_a_sweep_that_fails(tmp_path, caplog):
     _send_queued(runtime, stop)
     assert stop.waits == 2  # two sweeps, both failed, neither ended the loop
     assert len([r for r in caplog.records if "sweep failed" in r.getMessage()]) == 2
+
+
+def test_rows_a_slow_batch_reaches_after_its_claim_could_go_stale_are_given_back_not_sent(
+    slack_runtime, workspace, fake_slack, monkeypatch
+):
+    """Slack answering slowly: by the time one claim's batch reaches its later rows, another
+    process's sweep may have taken them as a dead sender's and settled (sent) them."""
+    for number in range(3):
+        post(slack_runtime, workspace, f"k{number}", text=f"m{number}")
+    real, slow = slack_runtime.client_for, []
+
+    def client_for(team_id, enterprise_id=None, *, posting=False):
+        client = real(team_id, enterprise_id, posting=posting)
+
+        class Client:
+            def api_call(self, method, json):
+                answer = client.api_call(method, json=json)
+                if not slow:  # the first post took long: past the claim's lease, another sweep ran
+                    slow.append(method)
+                    slack_runtime.now["value"] += outbox.STALE_CLAIM + timedelta(seconds=1)
+                    outbox.deliver_due(slack_runtime, sweep=True)
+                return answer
+
+            def __getattr__(self, name):
+                return getattr(client, name)
+
+        return Client()
+
+    monkeypatch.setattr(slack_runtime, "client_for", client_for)
+    outbox.deliver_due(slack_runtime)
+    texts = sorted(call.args["text"] for call in fake_slack.calls_to("chat.postMessage", ok=True))
+    assert texts == ["m0", "m1", "m2"]  # each once
+    assert outbox.counts(slack_runtime) == {"sent": 3}
