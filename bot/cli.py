@@ -312,10 +312,15 @@ def _serve_socket_mode(runtime, bolt_app, scheduler) -> None:
     from bot.web import HealthServer
 
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     settings = runtime.settings
     connection = SocketMode(runtime, bolt_app)
+
+    def stopping(*_) -> None:
+        stop.set()
+        connection.interrupt()  # start() may still be trying for its first connection
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stopping)
     health = None
     if "port" in settings.model_fields_set:
         try:
@@ -325,7 +330,7 @@ def _serve_socket_mode(runtime, bolt_app, scheduler) -> None:
     runtime.inbox.start()  # events stored before a restart are processed now
     try:
         connection.start()
-        if scheduler:
+        if scheduler and not stop.is_set():
             scheduler.start()
         stop.wait()
     finally:

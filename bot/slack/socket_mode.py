@@ -170,6 +170,8 @@ class SocketMode:
             error = self._connect()
             if error is None:
                 break
+            if self._stopping.is_set():  # SIGTERM while trying (`interrupt`): not a failure
+                return
             failures += 1
             if time.monotonic() + backoff(failures) > deadline:
                 raise SocketModeRefused(f"cannot connect to Slack in Socket Mode: {error}")
@@ -183,6 +185,13 @@ class SocketMode:
             target=self._supervise, name="heard-socket-mode", daemon=True
         )
         self._supervisor.start()
+
+    def interrupt(self) -> None:
+        """Give up connecting, safe from a signal handler (it only sets flags): `start`, still
+        trying for its first connection, returns after the try in hand, and the supervisor
+        stops. `stop` then closes what is open."""
+        self._stopping.set()
+        self._wakeup.set()
 
     def stop(self) -> None:
         """Close the connection; envelopes not acknowledged by now Slack sends again."""

@@ -170,3 +170,13 @@ def test_a_refused_app_token_stops_run_with_one_line_and_exit_1(heard_socket_run
     assert lines[-1] == "heard: Slack refused SLACK_APP_TOKEN: invalid_auth"
     assert not any("Traceback" in line for line in lines)
     assert process.popen.returncode == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sigterm_while_the_first_connection_is_still_being_tried_stops_at_once(heard_socket_run, fake_slack):
+    fake_slack.inject_fault("apps.connections.open", status=500, times=1000)  # Slack unreachable for now
+    process = heard_socket_run()
+    process.await_line("cannot connect to Slack in Socket Mode yet")
+    process.popen.send_signal(signal.SIGTERM)
+    assert process.popen.wait(timeout=8) == 0  # not after start's 30 s of tries, nor as a failure
+    assert not any("Traceback" in line for line in process.output())
