@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import App, BoltRequest
-from slack_bolt.adapter.socket_mode.internals import build_headers
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -335,7 +334,7 @@ class SocketMode:
             )  # raises, unacknowledged, if not stored
             return SocketModeResponse(envelope_id=request.envelope_id)
         response = self.app.dispatch(
-            BoltRequest(mode="socket_mode", body=body, headers=build_headers(request))
+            BoltRequest(mode="socket_mode", body=body, headers=_retry_headers(request))
         )
         if response.status != 200:
             log.info(
@@ -351,3 +350,15 @@ class SocketMode:
             else {"text": response.body}
         )
         return SocketModeResponse(envelope_id=request.envelope_id, payload=payload)
+
+
+def _retry_headers(request: SocketModeRequest) -> dict[str, str] | None:
+    """The HTTP path's retry headers for an envelope Slack sent again, as Bolt reads them.
+    Heard's own (recent Bolts have `adapter.socket_mode.internals.build_headers`, a private
+    helper that pyproject's `slack-bolt>=1.21` does not promise)."""
+    headers = {}
+    if request.retry_attempt is not None:
+        headers["x-slack-retry-num"] = str(request.retry_attempt)
+    if request.retry_reason is not None:
+        headers["x-slack-retry-reason"] = request.retry_reason
+    return headers or None

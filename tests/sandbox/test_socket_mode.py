@@ -306,3 +306,17 @@ def test_healthz_reports_the_socket(heard_socket, socket_mode):
         assert down.value.code == 503 and json.load(down.value)["socket"] == "closed"
     finally:
         server.stop()
+
+
+def test_socket_mode_imports_with_a_bolt_that_has_no_build_headers():
+    """pyproject allows slack-bolt>=1.21; `adapter.socket_mode.internals.build_headers` is a
+    private helper of recent Bolts only (bolt-python #1498). Heard's Socket Mode must not
+    need it: imported in a fresh interpreter with it gone, as on an older Bolt."""
+    import subprocess
+    import sys
+
+    code = ("import slack_bolt.adapter.socket_mode.internals as internals\n"
+            "del internals.build_headers\n"
+            "import bot.slack.socket_mode\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
