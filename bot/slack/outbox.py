@@ -539,6 +539,9 @@ class _Delivery:
         if found is not None:
             log.info("outbox %s: found in the channel's history; not sent again", self.key)
             return self._sent(*found)
+        if self.row.attempts > MAX_ATTEMPTS:  # every try ended uncertain (a 5xx, a timeout): enough
+            return self._parked(f"unanswered: no answer from Slack in {self.row.attempts - 1} tries, "
+                                "and not in the channel's history")  # fmt: skip
         return self._send()
 
     def _find_in_history(self) -> tuple[str, str] | None:

@@ -462,3 +462,22 @@ def test_rows_a_slow_batch_reaches_after_its_claim_could_go_stale_are_given_back
     texts = sorted(call.args["text"] for call in fake_slack.calls_to("chat.postMessage", ok=True))
     assert texts == ["m0", "m1", "m2"]  # each once
     assert outbox.counts(slack_runtime) == {"sent": 3}
+
+
+def test_a_post_slack_keeps_failing_with_5xx_is_parked_after_its_tries_not_retried_forever(
+    slack_runtime, workspace, fake_slack
+):
+    slack_runtime.limiter = RateLimiter(speed=100)  # many history reads: not about pacing
+    post(slack_runtime, workspace, "k")
+    fake_slack.inject_fault("chat.postMessage", status=500, times=outbox.MAX_ATTEMPTS)  # refused: nothing posted
+    for _ in range(3 * outbox.MAX_ATTEMPTS):
+        if rows(slack_runtime)["k"].status == "parked":
+            break
+        outbox.deliver_due(slack_runtime)
+        slack_runtime.now["value"] += outbox.SETTLE_AFTER
+    message = rows(slack_runtime)["k"]
+    assert message.status == "parked"
+    assert message.attempts == outbox.MAX_ATTEMPTS + 1  # five posts tried, then one look in history
+    assert fake_slack.calls_to("chat.postMessage") == []
+    assert outbox.retry(slack_runtime, ["k"]) == 1  # not posted: queued as a plain post
+    assert outbox.deliver_due(slack_runtime).sent == ["k"]
