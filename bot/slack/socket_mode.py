@@ -17,7 +17,8 @@ app-level token, `SLACK_APP_TOKEN`), connects, and answers each envelope as the 
 - a malformed envelope is acknowledged (so Slack does not resend it) and logged in one line.
 
 The websocket is slack_sdk's built-in client (no extra dependency), watched by a
-supervisor thread that reconnects, with back-off (`backoff`), when Slack sends
+supervisor thread that reconnects, with back-off (`backoff`; a connection lost within
+`STABLE_SECONDS` of opening counts as a failed try), when Slack sends
 `disconnect` (`refresh_requested` before its deploys, `link_disabled` when the app's
 Socket Mode is turned off), when the socket closes, and when pings go unanswered for four
 ping intervals. It logs one line per outage: when the connection is back (or, if the
@@ -54,6 +55,9 @@ CHECK_SECONDS = 1.0  # how often the supervisor looks at a connection nobody sai
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 60.0
 START_SECONDS = 30.0  # how long `start` waits for the first connection
+# A connection lost sooner than this after it opened counts as a failed try: one that Slack
+# or a proxy keeps closing at once is reopened with back-off, not every CHECK_SECONDS.
+STABLE_SECONDS = 30.0
 # The SDK logs each connection's every step at INFO and its errors once more at ERROR;
 # Heard says what matters in one line of its own. Set this logger to DEBUG to see them.
 SDK_LOGGER = "bot.slack.socket_mode.sdk"
@@ -156,6 +160,8 @@ class SocketMode:
         self._state = "connecting"
         self._since = self._now()
         self._supervisor: threading.Thread | None = None
+        self._opened_at: float | None = None  # when the current connection opened (monotonic)
+        self._short_lived = 0  # connections in a row lost within STABLE_SECONDS
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -179,6 +185,7 @@ class SocketMode:
             if self._stopping.wait(backoff(failures)):
                 return
         log.info("Socket Mode connected (session %s)", self.client.session_id())
+        self._opened_at = time.monotonic()
         self._set_state("connected")
         self._supervisor = threading.Thread(
             target=self._supervise, name="heard-socket-mode", daemon=True
@@ -247,6 +254,11 @@ class SocketMode:
         lost_at = time.monotonic()
         self._set_state("reconnecting")
         failures = 0
+        short = self._opened_at is not None and lost_at - self._opened_at < STABLE_SECONDS
+        self._short_lived = self._short_lived + 1 if short else 0
+        # The first short-lived connection is reopened at once, the next after 1 s, 2 s …
+        if self._short_lived and self._stopping.wait(backoff(self._short_lived - 1)):
+            return
         while not self._stopping.is_set():
             try:
                 error = self._connect()
@@ -259,6 +271,7 @@ class SocketMode:
                     "Socket Mode reconnected after %s (%.1f s, %d failed tries)",
                     reason, time.monotonic() - lost_at, failures,
                 )  # fmt: skip
+                self._opened_at = time.monotonic()
                 self._set_state("connected")
                 return
             failures += 1
@@ -267,7 +280,7 @@ class SocketMode:
                     "Socket Mode connection lost (%s) and cannot reconnect yet (%s); retrying with back-off",
                     reason, error,
                 )  # fmt: skip
-            if self._stopping.wait(backoff(failures)):
+            if self._stopping.wait(backoff(failures + max(0, self._short_lived - 1))):
                 return
 
     def _on_message(self, message: str) -> None:

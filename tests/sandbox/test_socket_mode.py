@@ -238,6 +238,26 @@ def test_unanswered_pings_end_the_connection_and_heard_reconnects(heard_socket, 
 
 
 @sqlite_only
+def test_a_connection_closed_as_soon_as_it_opens_is_reopened_with_back_off(heard_socket, socket_mode):
+    """A proxy (or Slack) that accepts the websocket and drops it at once: each reopening is a
+    failed try, so the waits grow (0, 1, 2 s …) instead of one reconnection per check."""
+    heard = heard_socket()
+    dropped: set[int] = set()
+
+    def drop_each_new_connection() -> bool:
+        for link in socket_mode.connections:
+            if link not in dropped:
+                dropped.add(link)
+                socket_mode.drop(link)
+        return False
+
+    with pytest.raises(TimeoutError):
+        socket_mode.wait_until(drop_each_new_connection, timeout=3.5)
+    assert 3 <= socket_mode.opened <= 5  # at once, after 1 s, after 2 s more (not 1 every 50 ms)
+    assert not heard.connection.connected
+
+
+@sqlite_only
 def test_reconnecting_backs_off_while_slack_refuses_and_says_so_once(
     heard_socket, fake_slack, socket_mode, caplog
 ):
