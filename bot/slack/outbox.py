@@ -524,9 +524,11 @@ class _Delivery:
             return self._sent(response.get("channel"), response.get("ts"))
 
     def _settle_then_send(self) -> dict[str, Any]:
-        """An uncertain post: look for its key in the channel's history; send it only if absent."""
+        """An uncertain post: look for its key in the channel's history; send it only if absent.
+        Another call (a file share, an update) carries no key to look for: it is made again,
+        as `_send` does after a 5xx or a timeout."""
         try:
-            found = self._find_in_history()
+            found = self._find_in_history() if self.row.method == "chat.postMessage" else None
         except _Unsettled as exc:
             if exc.wait is not None:  # a rate limit on reading history is no failed try
                 return {"status": OutboxStatus.UNCERTAIN, "last_error": f"{UNSETTLED} {exc.error}",

@@ -481,3 +481,25 @@ def test_a_post_slack_keeps_failing_with_5xx_is_parked_after_its_tries_not_retri
     assert fake_slack.calls_to("chat.postMessage") == []
     assert outbox.retry(slack_runtime, ["k"]) == 1  # not posted: queued as a plain post
     assert outbox.deliver_due(slack_runtime).sent == ["k"]
+
+
+def test_an_interrupted_file_share_is_completed_not_parked_as_unsettleable(slack_runtime, workspace, fake_slack):
+    """A call other than a post carries no key Slack shows back (a file share, the digest's
+    chart): a dead sender's claim on it is not settled from a channel's history (its payload
+    names `channel_id`, and a share has no metadata); it is made again, as a 5xx would."""
+    import urllib.request
+
+    client = slack_runtime.client_for(workspace.team_id)
+    upload = client.files_getUploadURLExternal(filename="chart.png", length=3)
+    urllib.request.urlopen(urllib.request.Request(upload["upload_url"], data=b"png", method="POST")).close()
+    with slack_runtime.sessions.begin() as session:
+        message, _ = outbox.enqueue(session, workspace_id=workspace.id, key="chart", now=NOW,
+                                    method="files.completeUploadExternal",
+                                    payload={"files": [{"id": upload["file_id"], "title": "Chart"}],
+                                             "channel_id": GENERAL})  # fmt: skip
+    with slack_runtime.sessions.begin() as session:  # a killed process's claim, before its call
+        row = session.get(OutboxMessage, message.id)
+        row.status, row.claimed_at, row.claim_token = "sending", NOW, "dead"
+    slack_runtime.now["value"] = NOW + outbox.STALE_CLAIM + timedelta(seconds=1)
+    assert outbox.deliver_due(slack_runtime, sweep=True).sent == ["chart"]
+    assert len(fake_slack.calls_to("files.completeUploadExternal", ok=True)) == 1
