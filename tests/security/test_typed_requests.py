@@ -24,6 +24,7 @@ from slack_bolt import BoltRequest
 from bot.features.admin import views as admin_views
 from bot.features.admin.handlers import SETTINGS
 from bot.features.decisions import views as decision_views
+from bot.features.digest import views as digest_views
 from bot.features.feedback import views as feedback_views
 from bot.features.feedback.setup import SETUP_MODAL
 from bot.features.stories import views as story_views
@@ -340,3 +341,17 @@ def test_an_admin_modal_with_an_element_of_another_type_in_a_block_gets_an_answe
         if response.text:
             assert response.json()["response_action"] == "errors", name
     quiet()
+
+
+@pytest.mark.parametrize("action_id", [story_views.FROM_FEEDBACK_ACTION, digest_views.RESOLVE_ACTION,
+                                       digest_views.ASSIGN_ACTION, digest_views.ACKNOWLEDGE_ACTION])  # fmt: skip
+@pytest.mark.parametrize("value", ["²", "١٢", "𝟙"])  # digits to str.isdigit(), and not all of them to int()
+def test_a_feedback_id_in_other_digits_is_no_id(feedback, quiet, action_id, value):  # noqa: F811 - the fixture
+    item = feedback.item(feedback.post(PRIYA, "The export drops rows")["ts"])
+    assert item.id == 1  # "١" would be read as this item, "²" raised in int()
+    payload = feedback.heard.sender.block_actions_payload(
+        team_id=ACME, user_id=MAYA, channel_id=FEEDBACK, message={"ts": "1764000000.000100", "text": "card"},
+        action={"action_id": action_id, "block_id": "b", "type": "button", "value": value})  # fmt: skip
+    assert feedback.interact(payload).status == 200
+    quiet()
+    assert not any("export drops rows" in json.dumps(view) for view in feedback.slack.opened_views())

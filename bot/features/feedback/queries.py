@@ -73,7 +73,8 @@ def search(session: Session, workspace_id: int, text: str = "", *, since: dateti
 
 def by_ids(session: Session, workspace_id: int, ids: list[str]) -> list[FeedbackSummary]:
     """The workspace's items among `ids` (others' and unknown ids are left out), oldest first."""
-    numbers = [int(i) for i in ids if str(i).isdigit() and len(str(i)) < 19]
+    # ASCII digits only: str.isdigit() is true of "²" (which int() refuses) and of "١" (which it reads as 1)
+    numbers = [int(i) for i in map(str, ids) if i.isascii() and i.isdigit() and len(i) < 19]
     if not numbers:
         return []
     items = session.scalars(
