@@ -185,6 +185,8 @@ class SocketMode:
             if self._stopping.wait(backoff(failures)):
                 return
         log.info("Socket Mode connected (session %s)", self.client.session_id())
+        with self._lock:  # what a failed try said is no outage of this connection
+            self._asked = self._why = None
         self._opened_at = time.monotonic()
         self._set_state("connected")
         self._supervisor = threading.Thread(

@@ -230,6 +230,28 @@ def test_a_closed_socket_is_reopened_and_the_next_event_handled(
 
 
 @sqlite_only
+def test_a_failed_first_try_is_not_the_reason_given_for_a_later_outage(
+    heard_socket, socket_mode, caplog, monkeypatch
+):
+    real_open = socket_mode.open_connection
+    tries = []
+
+    def first_url_refuses(token):  # the first URL Slack hands out leads nowhere
+        tries.append(token)
+        return {"ok": True, "url": "ws://127.0.0.1:9/link/?ticket=gone"} if len(tries) == 1 else real_open(token)
+
+    monkeypatch.setattr(socket_mode, "open_connection", first_url_refuses)
+    heard = heard_socket()
+    assert len(tries) == 2
+    with caplog.at_level(logging.INFO, logger="bot.slack.socket_mode"):
+        socket_mode.drop()
+        socket_mode.wait_for_connections(1, opened=2)
+        socket_mode.wait_until(lambda: heard.connection.connected)
+    [line] = [r.getMessage() for r in caplog.records if "reconnected" in r.getMessage()]
+    assert line.startswith("Socket Mode reconnected after ConnectionResetError: Slack closed the connection"), line
+
+
+@sqlite_only
 def test_unanswered_pings_end_the_connection_and_heard_reconnects(heard_socket, socket_mode):
     heard = heard_socket(ping_interval=0.2)
     socket_mode.stop_answering_pings()
