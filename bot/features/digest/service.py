@@ -276,10 +276,14 @@ def word_themes(found: Sequence[theme_engine.Theme], items: dict[str, feedback.F
     for theme in found:
         said = [items[i].said_at for i in theme.item_ids]
         oldest, newest = min(said).astimezone(local), max(said).astimezone(local)
-        terms = ", ".join(theme.terms) if theme.terms else theme.label.lower()
         count = theme.count
-        first = (f"{count} ignored item{'s' if count != 1 else ''} "
-                 f"{'mention' if count != 1 else 'mentions'} {terms}.")  # fmt: skip
+        items_said = f"{count} ignored item{'s' if count != 1 else ''}"
+        if theme.terms:
+            first = f"{items_said} {'mention' if count != 1 else 'mentions'} {', '.join(theme.terms)}."
+        elif count == 1:
+            first = "1 ignored item on its own."
+        else:
+            first = f"{items_said} with no words in common."
         if oldest.date() == newest.date():
             second = f"Said on {_day(oldest)}; nobody has acknowledged {'them' if count != 1 else 'it'} yet."
         else:
@@ -328,7 +332,9 @@ def _themes(session: Session, workspace_id: int, backlog: list[feedback.Feedback
                 linked_theme[i.removeprefix(_LINKED)] = len(kept)
         if ours:
             typical = tuple(i for i in theme.representative_ids if i in items) or ours[:QUOTES]
-            kept.append(theme_engine.Theme(theme.label, ours, typical, theme.terms))
+            terms = said_terms(theme.terms, [items[i].text for i in ours])
+            label = theme.label if terms == theme.terms else " · ".join(terms) or theme_engine.OTHER_LABEL
+            kept.append(theme_engine.Theme(label, ours, typical, terms))
     order = sorted(range(len(kept)), key=lambda n: (-kept[n].count, kept[n].label, kept[n].item_ids[0]))
     rank = {old: new for new, old in enumerate(order)}
     kept = [kept[n] for n in order]
@@ -416,6 +422,16 @@ class _CountingEncoder:
     def encode(self, texts):
         self.encoded += len(texts)
         return self.inner.encode(texts)
+
+
+def said_terms(terms: Sequence[str], texts: Sequence[str]) -> tuple[str, ...]:
+    """The label terms the backlog's own items say: each in at least two of them (all of
+    them when fewer). The engine names a theme from all its members, and linked feedback
+    that only helped place it may be where a term came from; a summary that says "2
+    ignored items mention X" must be true of the items it counts."""
+    words = [set(theme_engine.normalise(text).split()) for text in texts]
+    enough = min(2, len(words))
+    return tuple(term for term in terms if sum(term in said for said in words) >= enough)
 
 
 def _close_enough(kept, items, linked, linked_theme) -> dict[str, bool]:

@@ -55,6 +55,7 @@ SILHOUETTE_SAMPLE = 1000  # points a silhouette is scored on: quadratic
 REPRESENTATIVES = 3
 LABEL_TERMS = 3
 NO_WORDS_LABEL = "No words (only emoji, links or numbers)"
+OTHER_LABEL = "Other feedback"  # a theme whose items share no term
 
 _SEED = 18
 # Fine where themes are few, coarser above: a 26th theme differs little from a 23rd.
@@ -145,7 +146,7 @@ def find_themes(
             label, terms, representatives = NO_WORDS_LABEL, (), member_ids[:REPRESENTATIVES]
         else:
             terms = tuple(labels.get(theme, ()))
-            label = " · ".join(terms) or "Other feedback"
+            label = " · ".join(terms) or OTHER_LABEL
             representatives = tuple(ids[first_item[text]] for text in ranks[theme])
         themes.append(Theme(label, member_ids, representatives, terms))
     themes.sort(key=lambda theme: (-theme.count, theme.label, theme.item_ids[0]))

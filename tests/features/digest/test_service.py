@@ -194,3 +194,14 @@ def test_the_slack_blocks_are_valid_block_kit_and_stay_within_fifty(session, acm
     assert len(actions) == views.OLDEST_SHOWN
     assert [e["action_id"] for e in actions[0]["elements"]][:3] == [views.ACKNOWLEDGE_ACTION, views.RESOLVE_ACTION,
                                                                     views.ASSIGN_ACTION]  # fmt: skip
+
+
+def test_a_themes_summary_names_only_what_its_own_items_say():
+    # The engine names a theme from every member, linked feedback included; the digest
+    # keeps the backlog's part, so its terms must be said by the backlog's own items.
+    texts = ["The AR-2 arm needs a full recalibration after each battery swap.",
+             "Two prospects asked whether the fleet dashboard works offline."]  # fmt: skip
+    assert service.said_terms(("needs", "recalibration"), texts) == ()
+    assert service.said_terms(("battery", "offline"), [*texts, "Battery swaps take too long offline."]) == (
+        "battery", "offline")
+    assert service.said_terms(("needs",), texts[:1]) == ("needs",)  # one item: said once is enough
