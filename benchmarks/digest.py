@@ -20,7 +20,6 @@ preview on 100k ≤ 5 s, time growing no faster than linearly. Not a test.
 
 from __future__ import annotations
 
-import csv
 import os
 import platform
 import random
@@ -34,27 +33,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CORPUS = ROOT / "tests" / "data" / "themes" / "feedback.csv"
 SIZES = (1_000, 10_000, 100_000)
 NOW = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
 
 
 def texts_of(size: int, seed: int = 18) -> list[str]:
-    texts = [row["text"] for row in csv.DictReader(CORPUS.open(encoding="utf-8"))]
-    rng = random.Random(seed)
-    made = []
-    for _ in range(size):
-        words = rng.choice(texts).split()
-        if len(words) > 3 and rng.random() < 0.5:
-            del words[rng.randrange(len(words))]
-        position = rng.randrange(len(words))
-        word = words[position]
-        if len(word) > 3 and rng.random() < 0.5:
-            at = rng.randrange(len(word) - 1)
-            words[position] = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
-        words.append(f"#{rng.randrange(10**6)}")
-        made.append(" ".join(words))
-    return made
+    """The corpus rewritten at random, as benchmarks/themes.py makes its items."""
+    from themes import items_of  # benchmarks/themes.py, beside this script
+
+    return [text for _, text in items_of(size, seed)]
 
 
 def database_with(size: int, directory: Path) -> str:
