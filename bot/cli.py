@@ -435,6 +435,16 @@ def inbox_retry(
     runtime = runtime_for_cli(load_settings())
     queued = inbox.retry(runtime, event_ids or None)
     typer.echo(f"Queued {queued} parked event(s) again; a running heard run or heard worker processes them.")
+    _say_not_parked(event_ids, queued, "event", "heard inbox list")
+
+
+def _say_not_parked(named: list[str] | None, queued: int, what: str, listing: str) -> None:
+    """A retry that names rows queues only the parked ones among them: say how many were
+    not (a mistyped id, a row already queued or done) rather than leave it to a count."""
+    missing = len(set(named or ())) - queued
+    if named and missing > 0:
+        typer.echo(f"{missing} of the {what}s named {'is' if missing == 1 else 'are'} not parked; "
+                   f"{listing} shows those that are.")  # fmt: skip
 
 
 @outbox_app.command("list", cls=HeardCommand)
@@ -477,6 +487,7 @@ def outbox_retry(
     runtime = runtime_for_cli(load_settings())
     queued = outbox.retry(runtime, keys or None, team_id=team)
     typer.echo(f"Queued {queued} parked post(s) again; a running heard run, heard clock or heard worker sends them.")
+    _say_not_parked(keys, queued, "post", "heard outbox list")
 
 
 @app.command(cls=HeardCommand)

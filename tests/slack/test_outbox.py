@@ -310,8 +310,10 @@ def test_heard_outbox_list_and_retry(slack_runtime, workspace, fake_slack, monke
     assert lines[0] == "0 pending, 0 sending, 0 uncertain, 0 sent, 1 parked"
     assert lines[1].startswith(f"parked nowhere {workspace.team_id} chat.postMessage to C0NOWHERE9 queued ")
     assert lines[1].endswith("after 1 tries: channel_not_found")
-    assert _run(main, ["outbox", "retry", "nowhere"]) == 0
-    assert "Queued 1 parked post(s) again" in capsys.readouterr().out
+    assert _run(main, ["outbox", "retry", "nowhere", "no-such-key"]) == 0
+    out = capsys.readouterr().out
+    assert "Queued 1 parked post(s) again" in out
+    assert "1 of the posts named is not parked; heard outbox list shows those that are." in out
     assert outbox.counts(slack_runtime) == {"pending": 1}
 
 
