@@ -6,19 +6,16 @@ with installations in the database, and Socket Mode (same app, different transpo
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.error import URLError
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_bolt.logger import get_bolt_logger
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
-from slack_bolt.request.internals import extract_team_id
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
@@ -31,9 +28,10 @@ from bot.settings import ConfigError, SlackMode
 from bot.slack.commands import SlashDispatcher, register_slash_command
 from bot.slack.inbox import InboxProcessor
 from bot.slack.manifest import bot_scopes
-from bot.slack.middleware import FROM_INBOX, EventStore, served, store_events, workspace_guard
+from bot.slack.middleware import EventStore, store_events, workspace_guard
 from bot.slack.outbox import deliver_due
 from bot.slack.people import People, caller_access, fetch_workspace_info
+from bot.slack.replay import Replayer
 from bot.slack.requests import typed_interactions
 from bot.workspaces import record_install
 
@@ -84,14 +82,10 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
     front = _new_app(runtime, rooms, notify, mode, listener_executor=listener_executor)
     if mode is not SlackMode.OAUTH:
         _record_single_workspace(runtime, front)
-    # The inbox's processor replays stored events through apps of its own: no signature
-    # to check (Heard stored them after checking), listeners run before dispatch returns.
-    def replaying_app() -> App:
-        return _new_app(runtime, rooms, notify, mode, listener_executor=listener_executor, replaying=True)
-
-    processing = _EventsOnly(replaying_app)
+    # The inbox's processor replays stored events to the rooms' event listeners itself.
+    processing = Replayer(runtime, subscribed=rooms.events(), oauth=mode is SlackMode.OAUTH)
     own_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heard-inbox") if listener_executor is None else None
-    processor = InboxProcessor(runtime, _replayer(runtime, processing), submit=(listener_executor or own_pool).submit)
+    processor = InboxProcessor(runtime, processing, submit=(listener_executor or own_pool).submit)
     runtime.inbox = processor
     runtime.event_store = events = EventStore(runtime, processor)
 
@@ -115,59 +109,18 @@ def build_app(runtime: Runtime, *, on_workspace_change=None, listener_executor=N
         for room in rooms:
             if room.register:
                 room.register(app, context)
-        _acknowledge_unclaimed_events(app, rooms.events())
+    _acknowledge_unclaimed_events(front, rooms.events())
     return front
 
 
-class _EventsOnly:
-    """The replaying apps as the rooms register on them: one Bolt app per event type.
-
-    They only ever dispatch stored events, so event listeners are all they get. Actions,
-    views, shortcuts, commands and options need Slack's 3-second answer and stay on the
-    front app. One app per type, because Bolt tries a request against each listener in
-    turn and builds every listener's and matcher's arguments to do so (about a tenth of
-    a millisecond of the interpreter per event when all the rooms' listeners share one
-    app): a `message` is tried only against the listeners of messages.
-    """
-
-    def __init__(self, make_app: Callable[[], App]):
-        self._make_app = make_app
-        self._apps: dict[str, App] = {}
-
-    def app_for(self, event_type: str) -> App | None:
-        return self._apps.get(event_type)
-
-    def event(self, event, *args, **kwargs):
-        kind = event if isinstance(event, str) else event.get("type") if isinstance(event, dict) else None
-        if not isinstance(kind, str):
-            raise TypeError(f"a replayed event listener names its event type as text, not {event!r}")
-        return self._registering(kind).event(event, *args, **kwargs)
-
-    def message(self, *args, **kwargs):
-        return self._registering("message").message(*args, **kwargs)
-
-    def _registering(self, kind: str) -> App:
-        app = self._apps.get(kind)
-        if app is None:
-            app = self._apps[kind] = self._make_app()
-        return app
-
-    def _not_here(self, *args, **kwargs):
-        return lambda listener: listener
-
-    action = view = shortcut = command = options = block_action = view_submission = view_closed = _not_here
-
-
-def _new_app(runtime: Runtime, rooms: Rooms, notify, mode: SlackMode, *, listener_executor,
-             replaying: bool = False) -> App:  # fmt: skip
+def _new_app(runtime: Runtime, rooms: Rooms, notify, mode: SlackMode, *, listener_executor) -> App:
     settings = runtime.settings
-    common = {"name": APP_NAME, "listener_executor": listener_executor, "process_before_response": replaying}
+    common = {"name": APP_NAME, "listener_executor": listener_executor}
     if mode is SlackMode.OAUTH:
         return App(
             **common,
             signing_secret=settings.slack_signing_secret,
             client=runtime.client(),
-            request_verification_enabled=not replaying,
             oauth_settings=OAuthSettings(
                 client_id=settings.slack_client_id,
                 client_secret=settings.slack_client_secret,
@@ -187,45 +140,13 @@ def _new_app(runtime: Runtime, rooms: Rooms, notify, mode: SlackMode, *, listene
             signing_secret=settings.slack_signing_secret,
             client=runtime.client(settings.slack_bot_token),
             # Socket Mode requests arrive over Slack's websocket, not signed HTTP.
-            request_verification_enabled=mode is not SlackMode.SOCKET and not replaying,
-            # Bolt checks the token with auth.test; the front app has, the replaying one need not.
-            token_verification_enabled=not replaying,
+            request_verification_enabled=mode is not SlackMode.SOCKET,
         )
     except BoltError as exc:
         raise SlackUnavailable(f"Slack refused SLACK_BOT_TOKEN: {exc}") from None
     except (URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise SlackUnavailable(f"cannot reach Slack at {settings.slack_api_url}: {reason}") from None
-
-
-def _replayer(runtime: Runtime, apps: _EventsOnly):
-    """Run one stored event body through the middleware and listeners of its type's app;
-    None when they ran, else why not (a listener raised: Bolt answers 500).
-
-    The workspace is looked up here, as `workspace_guard` does for the front app, and
-    handed to Bolt in the request's context: one middleware fewer for Bolt to run."""
-
-    def replay(body: str) -> str | None:
-        payload = json.loads(body)
-        event = payload.get("event") if isinstance(payload, dict) else None
-        kind = event.get("type") if isinstance(event, dict) else None
-        app = apps.app_for(kind) if isinstance(kind, str) else None
-        if app is None:
-            log.warning("stored event not handled: no listener for events of type %r", kind)
-            return None
-        workspace = served(runtime, payload, extract_team_id(payload))
-        if workspace is None:
-            return None
-        # Parsed once, here; a dict body is what Bolt takes over a socket.
-        request = BoltRequest(body=payload, mode="socket_mode", context={FROM_INBOX: True, **workspace})
-        response = app.dispatch(request)
-        if response.status >= 500:
-            return f"a listener failed (HTTP {response.status})"
-        if response.status >= 400:
-            log.warning("stored event not handled (HTTP %s): %s", response.status, response.body[:200])
-        return None
-
-    return replay
 
 
 def _acknowledge_unclaimed_events(app: App, events: list[str]) -> None:

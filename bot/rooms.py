@@ -7,6 +7,9 @@ names it. What it may declare, each optional:
 - `about`: what it does, in a sentence or two per part, for "How Heard works".
 - `register(app, context)`: its Bolt listeners (events, actions, views, shortcuts).
   Listeners stay thin: ack, parse, call the room's service, let the outbox send.
+  It is called twice: with the front Bolt app, and with the inbox's replayer
+  (`bot.slack.replay`), which keeps only event listeners and runs them on stored
+  events; those take their arguments from `body`, `event`, `context` and `client`.
 - `commands`: its `/heard` forms (:class:`bot.slack.commands.Command`); the shared
   router parses, checks who may run each form, acks and replies for every room.
 - `jobs`: its recurring jobs (:class:`bot.scheduler.registry.JobSpec`).

@@ -503,8 +503,8 @@ class InboxProcessor:
             return
         except (_Failed, unit.UnitFailed) as failed:
             error = str(failed)
-        except Exception as exc:  # a bug in dispatching itself: the row is retried, then parked
-            log.exception("inbox event %s could not be dispatched", row.event_id)
+        except Exception as exc:  # a listener raised: the row is retried, then parked
+            log.exception("inbox event %s failed", row.event_id)
             error = f"{type(exc).__name__}: {exc}"
         lost = batch.take_lost()
         self._run_again(batch, lost)

@@ -38,7 +38,7 @@ def test_a_failing_event_is_retried_then_parked_and_listed(feedback, monkeypatch
     out = capsys.readouterr().out
     assert main_exit == 0
     assert out.splitlines()[0] == "0 pending, 0 processing, 2 done, 1 parked"
-    assert "after 5 tries: a listener failed (HTTP 500)" in out.splitlines()[1]
+    assert "after 5 tries: RuntimeError: this listener cannot handle it" in out.splitlines()[1]
 
     monkeypatch.setattr(handlers, "handle_message", real)  # the bug is fixed
     assert _run(main, ["inbox", "retry"]) == 0
