@@ -1,6 +1,7 @@
 """How big and how quick to start `heard run` is, against a no-op Bolt app under gunicorn.
 
     .venv/bin/python benchmarks/footprint.py [RUNS]      # default 3
+    .venv/bin/python benchmarks/footprint.py 5 --against /tmp/rev   # and another tree, alternated
 
 For each case, RUNS times: start the server as an operator would (HTTP, one workspace,
 talking to the fake Slack on loopback, SQLite in a temporary directory), time until
@@ -16,6 +17,11 @@ The baseline is the smallest Bolt app that answers Slack: `App(token, signing_se
 with no listeners, served by gunicorn with the same worker settings as Heard (one gthread
 worker), and a `/healthz` that says 200. Its ratio column is Heard's figure over the
 baseline's, measured in the same run. Not a test: nothing here can fail a build.
+
+`--against DIR` measures a second `heard run` too, from the code in DIR (an exported
+commit: `git archive REV | tar -x -C DIR`, put first on PYTHONPATH), in the same rounds:
+no-op, this tree, DIR, no-op, this tree, DIR… so that a change is compared with what came
+before it under the same load.
 """
 
 from __future__ import annotations
@@ -143,9 +149,18 @@ def main() -> None:
     from bot.sandbox.fake_slack import FakeSlack
     from bot.sandbox.workspace import demo_workspace
 
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    args = sys.argv[1:]
+    against = None
+    if "--against" in args:
+        at = args.index("--against")
+        against = str(Path(args[at + 1]).resolve())
+        del args[at : at + 2]
+    runs = int(args[0]) if args else 3
     acme = demo_workspace(datetime.now(UTC))
     results: dict[str, list[tuple[float, float, float, int, float]]] = {"no-op Bolt app (gunicorn)": [], "heard run": []}
+    if against:
+        results[f"heard run ({Path(against).name})"] = []
+    loads = os.getloadavg()
     with FakeSlack(acme) as slack, tempfile.TemporaryDirectory() as tmp:
         noop = Path(tmp) / "noop_app.py"
         noop.write_text(NOOP_APP)
@@ -156,25 +171,29 @@ def main() -> None:
         # Migrated once: a restart, not a first install, is what an operator waits for.
         subprocess.run([HEARD, "db", "upgrade"], env=base, cwd=tmp, check=True, capture_output=True)
         for _ in range(runs):
-            for name in results:
+            for name, measured in results.items():
                 port = free_port()
                 env = base | {"PORT": str(port)}
+                if name.startswith("heard run ("):
+                    env["PYTHONPATH"] = os.pathsep.join(filter(None, [against, env.get("PYTHONPATH")]))
                 command = [PYTHON, str(noop)] if name.startswith("no-op") else [HEARD, "run"]
-                results[name].append(measure(command, env, port))
+                measured.append(measure(command, env, port))
 
     def median(name: str, index: int) -> float:
         return statistics.median(r[index] for r in results[name])
 
     load = os.getloadavg()[0]
     print(f"footprint, {runs} runs each (median), idle {IDLE_SECONDS:.0f} s after /healthz, "
-          f"CPython {sys.version.split()[0]}, nproc {os.cpu_count()}, load {load:.1f}")  # fmt: skip
+          f"CPython {sys.version.split()[0]}, nproc {os.cpu_count()}, load {loads[0]:.1f} at the start, "
+          f"{load:.1f} at the end")  # fmt: skip
     print(f"{'server':28} {'to /healthz':>12} {'RSS':>9} {'PSS':>9} {'procs':>6} {'master RSS':>11}")
     for name in results:
         print(f"{name:28} {median(name, 0):10.2f} s {median(name, 1):6.0f} MB {median(name, 2):6.0f} MB "
               f"{results[name][0][3]:6d} {median(name, 4):8.0f} MB")  # fmt: skip
-    base, heard = "no-op Bolt app (gunicorn)", "heard run"
-    print(f"{'heard run / no-op':28} {median(heard, 0) / median(base, 0):10.2f} x "
-          f"{median(heard, 1) / median(base, 1):6.2f} x {median(heard, 2) / median(base, 2):6.2f} x")  # fmt: skip
+    base = "no-op Bolt app (gunicorn)"
+    for heard in (name for name in results if name.startswith("heard run")):
+        print(f"{heard + ' / no-op':28} {median(heard, 0) / median(base, 0):10.2f} x "
+              f"{median(heard, 1) / median(base, 1):6.2f} x {median(heard, 2) / median(base, 2):6.2f} x")  # fmt: skip
     print("goals (issue 20): RSS <= 120 MB, time to /healthz <= 2.0 x the no-op app")
 
 

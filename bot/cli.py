@@ -260,11 +260,26 @@ def run(
     Example:
       SLACK_BOT_TOKEN=xoxb-… SLACK_SIGNING_SECRET=… heard run
     """
-    from bot.settings import SlackMode, load_settings
+    from bot.environ import peek_port, peek_socket_mode
 
-    settings = load_settings()
-    mode = settings.require_slack()
     _configure_logging()
+    if peek_socket_mode():
+        _run_socket_mode(no_scheduler)
+        return
+    port = peek_port()
+    if port is None:  # not plain digits: only Settings can say what it means, or what is wrong
+        from bot.settings import load_settings
+
+        port = load_settings().port
+    _serve_http(no_scheduler, port)
+
+
+def _run_in_this_process(settings, no_scheduler: bool):
+    """Everything `heard run` serves with, built here: (runtime, Bolt app, scheduler or None).
+
+    Each step that can fail on a setting (the lock on an SQLite file, the database, Slack's
+    answer to the token) raises an error of ONE_LINE_ERRORS.
+    """
     _claim_roles(settings, "processor", *(() if no_scheduler else ("clock",)))
     runtime = runtime_for_cli(settings)
     scheduler = None if no_scheduler else _scheduler(runtime)
@@ -273,32 +288,59 @@ def run(
         from bot.app import build_app
 
         bolt_app = build_app(runtime, on_workspace_change=scheduler.sync if scheduler else None)
+    return runtime, bolt_app, scheduler
 
-    if mode is SlackMode.SOCKET:
-        _serve_socket_mode(runtime, bolt_app, scheduler)
-        return
 
-    from bot.web import HeardServer, create_wsgi_app
+def _run_socket_mode(no_scheduler: bool) -> None:
+    from bot.settings import load_settings
 
-    def worker_started() -> None:
-        # Connections opened before gunicorn forked belong to the parent.
-        runtime.engine.dispose(close=False)
+    settings = load_settings()
+    settings.require_slack()
+    _serve_socket_mode(*_run_in_this_process(settings, no_scheduler))
+
+
+def _serve_http(no_scheduler: bool, port: int) -> None:
+    """HTTP under gunicorn (`bot.web.HeardServer`). This process is gunicorn's master and
+    imports nothing of the app: its worker builds Settings, the runtime and the app
+    (`_build_web`), and a failure there comes back here as the same one line and status
+    as if this process had built them."""
+    from bot.web import BootFailed, HeardServer
+
+    def explain(exc: BaseException) -> tuple[int, str] | None:
+        status = _one_line_status(exc)
+        return None if status is None else (status, f"heard: {exc}")
+
+    try:
+        HeardServer(build=lambda: _build_web(no_scheduler, port), port=port, explain=explain).run()
+    except BootFailed as failed:
+        _fail(failed.line, failed.status)
+
+
+def _build_web(no_scheduler: bool, port: int):
+    """In gunicorn's worker: Settings, the runtime, the app, and what runs beside it."""
+    from bot.errors import Failure
+    from bot.settings import SlackMode, load_settings
+    from bot.web import Served, create_wsgi_app
+
+    settings = load_settings()
+    mode = settings.require_slack()
+    if mode is SlackMode.SOCKET or settings.port != port:  # bot.environ read them otherwise
+        raise Failure(f"PORT and SLACK_APP_TOKEN read differently by bot.environ and Settings (port {port} "
+                      f"against {settings.port}); please report this")  # fmt: skip
+    runtime, bolt_app, scheduler = _run_in_this_process(settings, no_scheduler)
+
+    def start() -> None:
         runtime.inbox.start()  # events stored before a restart are processed now
         if scheduler:
             scheduler.start()
 
-    def worker_exiting() -> None:
+    def stop() -> None:
         # SIGTERM: the batch in hand is finished; stored events wait for the next start.
         runtime.inbox.stop()
         if scheduler:
             scheduler.shutdown()
 
-    HeardServer(
-        create_wsgi_app(runtime, bolt_app),
-        port=settings.port,
-        on_worker_start=worker_started,
-        on_worker_exit=worker_exiting,
-    ).run()
+    return Served(create_wsgi_app(runtime, bolt_app), start=start, stop=stop)
 
 
 def _serve_socket_mode(runtime, bolt_app, scheduler) -> None:

@@ -1,7 +1,8 @@
 """Heard's configuration: one typed object built from the environment (and `.env`).
 
-Nothing else in Heard reads ``os.environ``; the CLI builds :class:`Settings` once and
-passes it down. A missing or malformed value is reported as :class:`ConfigError`, whose
+Nothing else in Heard reads ``os.environ`` (but for `bot.environ`, which gives `heard
+run`'s gunicorn master the raw PORT and SLACK_APP_TOKEN without importing pydantic); the
+CLI builds :class:`Settings` once and passes it down. A missing or malformed value is reported as :class:`ConfigError`, whose
 message is one line naming the variable, which the CLI prints before exiting with 2.
 """
 
@@ -13,6 +14,8 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.environ import DEFAULT_PORT, ENV_FILE
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -29,7 +32,7 @@ class SlackMode(StrEnum):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
     slack_bot_token: str | None = None
@@ -42,7 +45,7 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     heard_openai_model: str = "gpt-4o-mini"
-    port: int = Field(default=3000, ge=1, le=65535)
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     heard_slash_command: str = "/heard"
     heard_schedules_dir: str | None = None
     heard_prompts_dir: str | None = None  # LLM prompt templates; see bot.llm.prompts

@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from gunicorn.app.base import BaseApplication
-from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from gunicorn.glogging import Logger
 
-from bot.db import DatabaseUnavailable, ping
-from bot.runtime import Runtime
-from bot.slack.front import EVENTS_PATH, SlackFront
+from bot.errors import Failure
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,12 @@ HEALTH_PATH = "/healthz"
 
 
 def create_wsgi_app(runtime: Runtime, app: App) -> Callable:
+    # Imported here, not above: gunicorn's master imports this module for HeardServer
+    # and holds nothing else (the worker builds the app).
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    from bot.slack.front import EVENTS_PATH, SlackFront
+
     slack = SlackFront(
         SlackRequestHandler(app, path=EVENTS_PATH),
         runtime.settings.slack_signing_secret,
@@ -48,6 +61,8 @@ def create_wsgi_app(runtime: Runtime, app: App) -> Callable:
 def health(runtime: Runtime, start_response, socket: dict[str, str] | None = None) -> list[bytes]:
     """200 when the database answers, 503 with the reason when it does not. In Socket Mode
     (`socket`: `SocketMode.state()`), also 503 while the websocket is not connected."""
+    from bot.db import DatabaseUnavailable, ping
+
     try:
         ping(runtime.engine)
         status, body = "200 OK", {"ok": True, "database": "ok"}
@@ -101,33 +116,81 @@ class _QuietHandler(WSGIRequestHandler):
         pass  # a health check every few seconds would bury the log
 
 
-class HeardServer(BaseApplication):
-    """gunicorn, configured in code: one worker process with threads.
+WORKER_BOOT_ERROR = 3  # gunicorn's Arbiter.WORKER_BOOT_ERROR: the master halts instead of forking again
 
-    The app is built (and Slack's token checked) before gunicorn forks, so a bad
-    setting fails start-up with one line instead of a crashing worker. One worker,
-    because the in-process scheduler and Bolt's listener threads live in it;
-    threads, because Bolt acks a request and keeps working after the ack. Scale out
-    with a separate `clock` process and more `web` processes instead.
+
+class BootFailed(Exception):
+    """The worker could not build the app for a reason the operator fixes (a setting, the
+    database, Slack): `status` and the one line to print, as `bot.cli` prints them."""
+
+    def __init__(self, status: int, line: str):
+        super().__init__(line)
+        self.status, self.line = status, line
+
+
+@dataclass
+class Served:
+    """What gunicorn's worker serves, and what runs beside it there: `start` once the
+    worker is ready (the inbox's processor, the scheduler), `stop` when it exits."""
+
+    wsgi: Callable
+    start: Callable[[], None] = lambda: None
+    stop: Callable[[], None] = lambda: None
+
+
+class HeardServer(BaseApplication):
+    """gunicorn, configured in code: a master that holds gunicorn only, and one worker
+    process with threads that builds the app (`build`) after the fork.
+
+    One worker, because the in-process scheduler and Bolt's listener threads live in it;
+    threads, because Bolt acks a request and keeps working after the ack. Scale out with
+    a separate `clock` process and more `web` processes instead.
+
+    Start-up fails in one line, not in a worker that crashes and restarts:
+
+    - the port is bound here, in the master, before gunicorn starts: a taken port is a
+      `Failure` (one line, exit 1) at once, not gunicorn's five tries and five log lines;
+    - when `build` raises in the worker, `explain(exc)` says whether the exception is
+      one the operator fixes, as `(status, line)`. Then the worker hands that to the
+      master through a pipe and exits with gunicorn's WORKER_BOOT_ERROR, so the master
+      halts instead of forking again, and `run` raises `BootFailed(status, line)`;
+    - gunicorn's own log lines ("Starting gunicorn", "Booting worker"…) wait until the
+      worker has built the app: printed then (by the worker, in order), dropped on a
+      `BootFailed`, so the one line is all a failed start prints. An exception `explain`
+      does not know is a bug: the lines and gunicorn's traceback are printed, and gunicorn
+      exits with WORKER_BOOT_ERROR.
+
+    A worker that gunicorn forks again later (one killed for its timeout, say) builds the
+    app again, checks included: if it cannot, the master stops in one line rather than
+    serve nothing.
     """
 
     def __init__(
         self,
-        wsgi_app: Callable,
+        wsgi_app: Callable | None = None,
         *,
         port: int,
-        on_worker_start: Callable[[], None] | None = None,
-        on_worker_exit: Callable[[], None] | None = None,
+        build: Callable[[], Served] | None = None,
+        explain: Callable[[BaseException], tuple[int, str] | None] = lambda exc: None,
     ):
-        self._wsgi_app = wsgi_app
+        """Serve `wsgi_app`, built already (benchmarks/ingest.py's no-op app), or what
+        `build` builds in the worker (`heard run`)."""
+        if (wsgi_app is None) == (build is None):
+            raise TypeError("HeardServer serves a wsgi_app or what build() builds: one of them")
+        self._build = build or (lambda: Served(wsgi_app))
+        self._explain = explain
         self._port = port
-        self._on_worker_start = on_worker_start
-        self._on_worker_exit = on_worker_exit
+        self._served: Served | None = None
+        self._listener: socket.socket | None = None
+        self._verdicts: tuple[int, int] | None = None  # the pipe: (read end, write end)
+        self._failure: tuple[int, str] | None = None
+        self._last_verdict = threading.Event()  # the worker failed to boot, and said why
+        self._held: _Hold | None = None  # gunicorn's start-up lines (`_HeldLog`)
+        self._forked_after = 0  # how many of them the master held when it forked
         super().__init__()
 
     def load_config(self) -> None:
         config = {
-            "bind": f"0.0.0.0:{self._port}",
             "workers": 1,
             "worker_class": "gthread",
             "threads": 8,
@@ -137,15 +200,145 @@ class HeardServer(BaseApplication):
             "errorlog": "-",
             "loglevel": "info",
             "proc_name": "heard",
+            "logger_class": _HeldLog,
+            # gunicorn's control socket: a thread and asyncio in the master, at one path
+            # per user (~/.gunicorn/gunicorn.ctl) that a second Heard on the machine takes.
+            "control_socket_disable": True,
+            "pre_fork": lambda arbiter, worker: self._forking(arbiter),
+            "post_worker_init": lambda worker: self._served.start(),
+            "worker_exit": lambda arbiter, worker: self._served and self._served.stop(),
         }
-        if self._on_worker_start:
-            start = self._on_worker_start
-            config["post_worker_init"] = lambda worker: start()
-        if self._on_worker_exit:
-            stop = self._on_worker_exit
-            config["worker_exit"] = lambda server, worker: stop()
         for key, value in config.items():
             self.cfg.set(key, value)
 
+    def run(self) -> None:
+        """Serve until SIGTERM. Raises `Failure` (the port) or `BootFailed` (the worker's
+        start-up check) in the master; returns or exits as gunicorn does otherwise."""
+        from gunicorn.arbiter import Arbiter
+
+        try:
+            self._listener = socket.create_server(("0.0.0.0", self._port), backlog=2048)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise Failure(f"cannot serve HTTP on port {self._port}: {reason}") from None
+        self._listener.set_inheritable(True)
+        self.cfg.set("bind", f"fd://{self._listener.fileno()}")
+        self._verdicts = os.pipe()
+        master = os.getpid()
+        threading.Thread(target=self._hear_verdicts, name="heard-boot", daemon=True).start()
+        arbiter = None
+        try:
+            arbiter = Arbiter(self)
+            arbiter.run()
+        except SystemExit as leaving:
+            if os.getpid() != master:  # the worker leaving gunicorn's loop: not the master's to judge
+                raise
+            held = arbiter.log.hold if arbiter else None
+            if leaving.code == WORKER_BOOT_ERROR:
+                self._last_verdict.wait(timeout=5)  # written before the worker exited
+            if self._failure is not None:
+                if held:
+                    held.drop()
+                raise BootFailed(*self._failure) from None
+            if held:
+                held.show()
+            raise
+        except RuntimeError as exc:  # as gunicorn's BaseApplication.run
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.exit(1)
+
     def load(self) -> Callable:
-        return self._wsgi_app
+        """In the worker: build the app; on failure, tell the master why and exit."""
+        try:
+            self._served = self._build()
+        except Exception as exc:
+            explained = self._explain(exc)
+            if explained is None:  # a bug: everything is printed, gunicorn's traceback too
+                self._held.show()
+                self._say({"shown": self._forked_after, "boot_error": True})
+                raise
+            self._held.drop()
+            self._say({"failed": list(explained)})
+            sys.exit(WORKER_BOOT_ERROR)
+        self._held.show()  # the master's lines up to the fork, then the worker's own
+        self._say({"shown": self._forked_after})
+        return self._served.wsgi
+
+    def _forking(self, arbiter) -> None:
+        """pre_fork, in the master: the worker prints the lines held so far."""
+        self._held = arbiter.log.hold
+        self._forked_after = self._held.count()
+
+    def _say(self, message: dict) -> None:
+        os.write(self._verdicts[1], json.dumps(message).encode() + b"\n")
+
+    def _hear_verdicts(self) -> None:
+        """In the master: the worker's word on each start; the held lines follow it."""
+        pending = b""
+        while chunk := os.read(self._verdicts[0], 65536):
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                message = json.loads(line)
+                if "failed" in message:
+                    status, text = message["failed"]
+                    self._failure = (int(status), str(text))
+                else:
+                    self._held.show(already_shown=message["shown"])
+                if "failed" in message or message.get("boot_error"):
+                    self._last_verdict.set()  # the master halts: no worker will say more
+                    return
+
+
+class _Hold(logging.Handler):
+    """Stands in for gunicorn's error-log handlers: keeps their records until `show`
+    passes them on (and every later one at once), or `drop` forgets them."""
+
+    def __init__(self, logger: logging.Logger):
+        super().__init__()
+        self._targets = list(logger.handlers)
+        self._records: list[logging.LogRecord] = []
+        self._holding = True
+        for handler in self._targets:
+            logger.removeHandler(handler)
+        logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._holding:
+            self._records.append(record)
+        else:
+            self._pass(record)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self._records)
+
+    def show(self, already_shown: int = 0) -> None:
+        """Pass on the held records but the first `already_shown` (another process printed
+        them), and stop holding."""
+        with self.lock:
+            records, self._records, self._holding = self._records[already_shown:], [], False
+            for record in records:
+                self._pass(record)
+
+    def drop(self) -> None:
+        with self.lock:
+            self._records = []
+
+    def _pass(self, record: logging.LogRecord) -> None:
+        for handler in self._targets:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+
+class _HeldLog(Logger):
+    """gunicorn's logger, whose error log (its start-up lines) is held by a `_Hold`."""
+
+    hold: _Hold | None = None
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        if self.hold is None:
+            self.hold = _Hold(self.error_log)
+        else:  # a reload (SIGHUP) set up gunicorn's handlers again: they print directly
+            self.error_log.removeHandler(self.hold)

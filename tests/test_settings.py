@@ -105,3 +105,36 @@ def test_slack_mode_needs_its_credentials(monkeypatch, env, mode_or_missing):
 def test_overrides_win_over_environment(monkeypatch):
     monkeypatch.setenv("PORT", "4000")
     assert Settings(_env_file=None, port=5000).port == 5000
+
+
+@pytest.mark.parametrize(
+    ("env", "dotenv"),
+    [
+        ({}, ""),
+        ({"PORT": "4100"}, ""),
+        ({"port": "4200"}, ""),  # any case, as Settings
+        ({}, "PORT=4300\n"),
+        ({}, "port=4301\nSLACK_APP_TOKEN=xapp-1\n"),
+        ({"PORT": "4400"}, "PORT=4401\n"),  # the environment first
+        ({"SLACK_APP_TOKEN": "  "}, "SLACK_APP_TOKEN=xapp-1\n"),  # set, blank: not Socket Mode
+        ({"PORT": "065000"}, ""),
+    ],
+)
+def test_bot_environ_reads_port_and_socket_mode_as_settings_does(monkeypatch, tmp_path, env, dotenv):
+    from bot.environ import peek_port, peek_socket_mode
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if dotenv:
+        (tmp_path / ".env").write_text(dotenv)
+    settings = load_settings()
+    assert peek_port() == settings.port
+    assert peek_socket_mode() == (settings.slack_mode is SlackMode.SOCKET)
+
+
+@pytest.mark.parametrize("value", ["not-a-port", "", "0", "70000", " 4000", "4_000", "٤٠٠٠"])
+def test_bot_environ_leaves_any_other_port_to_settings(monkeypatch, value):
+    from bot.environ import peek_port
+
+    monkeypatch.setenv("PORT", value)
+    assert peek_port() is None

@@ -1,5 +1,6 @@
 """`heard run` as deployed: a gunicorn process serving /slack/events and /healthz on $PORT."""
 
+import json
 import os
 import queue
 import signal
@@ -11,6 +12,7 @@ import time
 
 import pytest
 
+from bot.features import ROOMS
 from bot.sandbox import SlackRequestSender
 
 SECRET = "run-test-secret"
@@ -170,3 +172,63 @@ def test_clock_without_a_token_exits_2(tmp_path):
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_run_with_the_port_taken_is_one_line_and_exit_1(heard_run):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        process, _ = heard_run(PORT=str(port))
+        [line] = process.output()  # at once: gunicorn's five tries, a second apart, are not made
+    assert line == f"heard: cannot serve HTTP on port {port}: Address already in use"
+    assert process.popen.returncode == 1
+
+
+def test_run_with_a_database_it_cannot_open_is_one_line_and_exit_1(heard_run, tmp_path):
+    process, _ = heard_run(DATABASE_URL=f"sqlite:///{tmp_path}/no/such/dir/heard.db")
+    [line] = process.output()
+    assert line.startswith("heard: cannot connect to the database sqlite:///")
+    assert process.popen.returncode == 1
+
+
+def test_run_with_a_malformed_setting_read_by_the_worker_is_one_line_and_exit_2(heard_run):
+    process, _ = heard_run(HEARD_SLASH_COMMAND="heard")  # checked by Settings, in the worker
+    [line] = process.output()
+    assert line.startswith("heard: HEARD_SLASH_COMMAND must look like /heard")
+    assert process.popen.returncode == 2
+
+
+# Each process (gunicorn's master, its worker) writes the modules it holds as it exits.
+RUN_AND_LIST_MODULES = """
+import atexit, json, os, runpy, sys
+out = sys.argv[1]
+atexit.register(lambda: open(f"{out}.{os.getpid()}", "w").write(json.dumps(sorted(sys.modules))))
+sys.argv = ["heard", "run", "--no-scheduler"]
+runpy.run_module("bot", run_name="__main__", alter_sys=True)
+"""
+
+APP_PACKAGES = {"sqlalchemy", "pydantic", "pydantic_settings", "slack_bolt", "slack_sdk", "apscheduler",
+                "alembic", "rich", "psycopg", "asyncio"}  # fmt: skip
+
+
+def test_gunicorn_master_holds_gunicorn_only_and_the_worker_builds_the_app(tmp_path, fake_slack, acme):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEARD_", "DATABASE"))}
+    env |= {"SLACK_BOT_TOKEN": acme.bot_token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}", "PORT": str(port)}  # fmt: skip
+    listing = tmp_path / "modules"
+    process = Process([sys.executable, "-c", RUN_AND_LIST_MODULES, str(listing)], env, tmp_path)
+    process.await_line("Booting worker")
+    assert SlackRequestSender(f"http://127.0.0.1:{port}", SECRET).get("/healthz").status == 200
+    assert process.stop() == 0
+    master = set(json.loads(listing.with_name(f"modules.{process.popen.pid}").read_text()))
+    [worker_file] = [path for path in tmp_path.glob("modules.*") if path.name != f"modules.{process.popen.pid}"]
+    worker = set(json.loads(worker_file.read_text()))
+    assert "gunicorn.arbiter" in master
+    assert sorted(name for name in master if name.split(".")[0] in APP_PACKAGES) == []
+    # Of Heard's own: the command line (and the rooms' command lines, typer only) and the server.
+    ours = {name for name in master if name.split(".")[0] == "bot"}
+    assert {name for name in ours if not name.endswith(".cli")} <= {
+        "bot", "bot.__main__", "bot.cli", "bot.environ", "bot.web", "bot.errors", "bot.features",
+        *(f"bot.features.{room}" for room in ROOMS),
+    }  # fmt: skip
+    assert {"sqlalchemy", "slack_bolt", "bot.settings", "bot.app"} <= worker

@@ -1,0 +1,89 @@
+"""`bot.web.HeardServer`: gunicorn whose worker builds the app, and whose start-up either
+serves, or fails in one line (a reason the operator fixes), or shows a bug in full, without
+forking worker after worker. Real processes: gunicorn forks."""
+
+import subprocess
+import sys
+import urllib.request
+
+from tests.sandbox.test_heard_run import Process, free_port
+
+SERVE = """
+import sys
+from bot.web import BootFailed, HeardServer, Served
+
+how, port = sys.argv[1], int(sys.argv[2])
+
+
+def build():
+    if how == "refused":
+        raise LookupError("Slack refused the token")
+    if how == "bug":
+        raise ValueError("a bug while building")
+
+    def wsgi(environ, start_response):
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    return Served(wsgi, start=lambda: print("beside: started", flush=True),
+                  stop=lambda: print("beside: stopped", flush=True))
+
+
+def explain(exc):
+    return (7, f"heard: {exc}") if isinstance(exc, LookupError) else None
+
+
+try:
+    HeardServer(build=build, port=port, explain=explain).run()
+except BootFailed as failed:
+    print(failed.line, file=sys.stderr)
+    sys.exit(failed.status)
+"""
+
+
+def serve(how: str, port: int, cwd) -> Process:
+    return Process([sys.executable, "-c", SERVE, how, str(port)], None, cwd)
+
+
+def test_a_built_app_is_served_with_gunicorns_lines_once_each_in_order(tmp_path):
+    port = free_port()
+    process = serve("ok", port, tmp_path)
+    process.await_line("beside: started")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+        assert answer.read() == b"ok"
+    assert process.stop() == 0
+    lines = process.output()
+    gunicorn = [line.split("] ", 3)[-1] for line in lines if line.startswith("[")]  # [time] [pid] [INFO] text
+    starts = ("Starting gunicorn", f"Listening at: http://0.0.0.0:{port}", "Using worker: gthread", "Booting worker")
+    assert [next(i for i, text in enumerate(gunicorn) if text.startswith(start)) for start in starts] == [0, 1, 2, 3]
+    assert sum(text.startswith(starts) for text in gunicorn) == 4  # each once
+    assert "beside: stopped" in lines
+
+
+def test_a_reason_the_operator_fixes_is_one_line_and_its_status(tmp_path):
+    process = serve("refused", free_port(), tmp_path)
+    assert process.output() == ["heard: Slack refused the token"]
+    assert process.popen.returncode == 7
+
+
+def test_a_bug_shows_everything_and_stops_without_forking_again(tmp_path):
+    process = serve("bug", free_port(), tmp_path)
+    lines = process.output()
+    assert process.popen.returncode == 3  # gunicorn's WORKER_BOOT_ERROR
+    text = "\n".join(lines)
+    assert "ValueError: a bug while building" in text and "Traceback" in text
+    assert sum("Booting worker" in line for line in lines) == 1  # no second worker
+    assert "Starting gunicorn" in text and "Reason: Worker failed to boot." in text
+
+
+def test_a_taken_port_fails_before_gunicorn_starts(tmp_path):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-c", SERVE, "ok", str(port)], check=False, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stdout == ""  # gunicorn never started
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"bot.errors.Failure: cannot serve HTTP on port {port}: Address already in use"
