@@ -1,37 +1,38 @@
-"""A setting's raw text, read without pydantic: for `heard run`'s gunicorn master.
+"""Where Heard's settings come from: the environment, then `.env`, read without pydantic.
 
-`bot.settings` parses and checks Heard's configuration, and everything else takes it from
-there. One process cannot wait for that: the master of `heard run` in HTTP mode, which
-must know whether to serve HTTP at all (SLACK_APP_TOKEN) and which port to listen on
-(PORT) before it forks the worker that builds Settings and the app. Importing pydantic
-and SQLAlchemy there would keep them resident in the master for its whole life, so it
-reads those two settings here instead: raw text, from the same places in the same order
-as `Settings` (the environment, names in any case; then `.env` in the working
-directory). The worker then builds `Settings` and stops, in one line, if they disagree
-(`bot.cli`); a value this module cannot read plainly sends the master to `load_settings`.
+`bot.settings` parses and checks the values (`Settings`); this module only finds their
+text, so that one process can read a setting without importing pydantic and SQLAlchemy:
+`heard run`'s gunicorn master, which must know whether to serve HTTP at all
+(SLACK_APP_TOKEN) and which port to listen on (PORT) before it forks the worker that
+builds Settings and the app, and would otherwise hold those libraries for its whole life.
+Both read through `environment()`, so they cannot disagree; the worker checks anyway.
 """
 
 from __future__ import annotations
 
 import os
 
-ENV_FILE = ".env"  # `Settings.model_config["env_file"]`
+ENV_FILE = ".env"  # in the working directory
 DEFAULT_PORT = 3000  # `Settings.port`'s default
 
 
-def peek(name: str) -> str | None:
-    """The text `Settings` would parse for `name` (e.g. "PORT"), or None when unset."""
-    wanted = name.lower()
-    # As pydantic-settings with case_sensitive=False: names lowered, the last one listed wins.
-    environment = {key.lower(): value for key, value in os.environ.items()}
-    if wanted in environment:
-        return environment[wanted]
-    if not os.path.isfile(ENV_FILE):
-        return None
-    from dotenv import dotenv_values  # what pydantic-settings reads `.env` with
+def environment(env_file: str | None = ENV_FILE) -> dict[str, str]:
+    """Every variable, its name lowered (`PORT`, `port` and `Port` are one setting; of two
+    in the environment, the last listed wins), the environment's over `env_file`'s. A
+    name in `env_file` without `=` is not set."""
+    found: dict[str, str] = {}
+    if env_file and os.path.isfile(env_file):
+        from dotenv import dotenv_values
 
-    values = {key.lower(): value for key, value in dotenv_values(ENV_FILE, encoding="utf-8").items()}
-    return values.get(wanted)
+        values = dotenv_values(env_file, encoding="utf-8")
+        found |= {name.lower(): value for name, value in values.items() if value is not None}
+    found |= {name.lower(): value for name, value in os.environ.items()}
+    return found
+
+
+def peek(name: str) -> str | None:
+    """The text `Settings` parses for `name` (e.g. "PORT"), or None when unset."""
+    return environment().get(name.lower())
 
 
 def peek_port() -> int | None:

@@ -1,21 +1,25 @@
 """Heard's configuration: one typed object built from the environment (and `.env`).
 
-Nothing else in Heard reads ``os.environ`` (but for `bot.environ`, which gives `heard
-run`'s gunicorn master the raw PORT and SLACK_APP_TOKEN without importing pydantic); the
-CLI builds :class:`Settings` once and passes it down. A missing or malformed value is reported as :class:`ConfigError`, whose
-message is one line naming the variable, which the CLI prints before exiting with 2.
+Nothing else in Heard reads ``os.environ``: `bot.environ` finds the text (the environment,
+names in any case, over `.env`), this module parses and checks it, and the CLI builds
+:class:`Settings` once and passes it down. A missing or malformed value is reported as
+:class:`ConfigError`, whose message is one line naming the variable, which the CLI prints
+before exiting with 2.
+
+A pydantic model, not pydantic-settings' BaseSettings: importing pydantic-settings (its
+sources for cloud secret stores, argparse, TOML…) cost every `heard` command 80 ms.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.environ import DEFAULT_PORT, ENV_FILE
+from bot.environ import DEFAULT_PORT, ENV_FILE, environment
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -30,10 +34,11 @@ class SlackMode(StrEnum):
     OAUTH = "oauth"  # many workspaces, installations stored in the database
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore", case_sensitive=False
-    )
+class Settings(BaseModel):
+    """Each field from the variable of its name in any case (`bot.environ.environment`);
+    keyword arguments win over the environment, `_env_file=None` reads no `.env`."""
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -49,6 +54,11 @@ class Settings(BaseSettings):
     heard_slash_command: str = "/heard"
     heard_schedules_dir: str | None = None
     heard_prompts_dir: str | None = None  # LLM prompt templates; see bot.llm.prompts
+
+    def __init__(self, _env_file: str | None = ENV_FILE, **values: Any):
+        found = environment(_env_file)
+        read = {name: found[name] for name in type(self).model_fields if name in found}
+        super().__init__(**read | values)
 
     @field_validator(
         "slack_bot_token",
