@@ -59,12 +59,13 @@ def scores(rows, encoded):
     )
 
 
-# Measured with the engine choosing the count (README "Themes"): feedback.csv 0.736 /
-# 0.658 with 35 themes for 20 topics, banking.csv 0.790 / 0.687 with 24 for 22. TF-IDF on
-# the same: 0.579 / 0.516 and 0.615 / 0.475. Issue 18's goal is 0.80 / 0.74.
+# Measured with the engine choosing the count (README "Themes"): feedback.csv 0.773 /
+# 0.706 with 35 themes for 20 topics, banking.csv 0.798 / 0.698 with 24 for 22. TF-IDF on
+# the same: 0.596 / 0.489 and 0.680 / 0.507. Issue 18's goal is 0.80 / 0.74 (met on the
+# public banking queries of the README, 0.800 / 0.749, not on these two corpora).
 @pytest.mark.parametrize(
     ("name", "nmi_floor", "ami_floor"),
-    [("feedback.csv", 0.72, 0.64), ("banking.csv", 0.77, 0.67)],
+    [("feedback.csv", 0.76, 0.69), ("banking.csv", 0.78, 0.68)],
 )
 def test_quality_with_embeddings_choosing_the_count(encoded, name, nmi_floor, ami_floor):
     nmi, ami, _ = scores(corpus(name), encoded)
@@ -138,6 +139,15 @@ def test_themes_from_vectors_follow_the_vectors_not_the_words():
     )
     found = {item_id: t for t, theme in enumerate(themes) for item_id in theme.item_ids}
     assert adjusted_mutual_info_score(truth, [found[item_id] for item_id, _ in items]) == 1.0
+
+
+def test_many_topics_in_vectors_get_many_themes():
+    points, truth = blobs([8] * 70, seed=5, dimensions=64)
+    items = [(f"i{n}", f"feedback {letters(n)}") for n in range(len(truth))]
+    themes = find_themes(items, vectors={f"i{n}": points[n] for n in range(len(truth))})
+    found = {item_id: t for t, theme in enumerate(themes) for item_id in theme.item_ids}
+    assert 60 <= len(themes) <= 80  # the cap was 40 themes once
+    assert adjusted_mutual_info_score(truth, [found[item_id] for item_id, _ in items]) > 0.95
 
 
 def test_a_missing_or_odd_vector_falls_back_to_tf_idf(caplog):

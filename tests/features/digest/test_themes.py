@@ -2,18 +2,22 @@
 
 Quality is measured on tests/data/themes/feedback.csv: 449 customer messages in 20 topics
 with human labels, written for Heard (not real customers' words), by NMI and adjusted
-mutual information (AMI) with the engine choosing the number of themes itself.
+mutual information (AMI) with the engine choosing the number of themes itself. Figures on
+real customer queries (public labelled sets, not in this repository) come from
+`benchmarks/themes.py quality` and are in the README ("Themes").
 """
 
 import csv
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
 
+from bot.features.digest import themes as engine
 from bot.features.digest.themes import NO_WORDS_LABEL, find_themes
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "themes" / "feedback.csv"
@@ -54,30 +58,76 @@ def test_the_corpus_is_what_the_readme_says():
 
 def test_quality_on_the_whole_corpus_choosing_the_count():
     nmi, ami = scores(corpus())
-    # Measured 0.579 / 0.516 with 16 themes (README "Themes"): issue 18's goal, NMI 0.65
+    # Measured 0.596 / 0.489 with 30 themes (README "Themes"): issue 18's goal, NMI 0.65
     # and AMI 0.58, is not met on this corpus. The engine is deterministic; the floors sit
-    # just under the figures so a change that costs quality fails here.
-    assert nmi >= 0.56
-    assert ami >= 0.50
+    # just under the figures so a change that costs quality fails here. (The rule before,
+    # tuned on this corpus, scored 0.579 / 0.516 here but AMI 0.46 on real banking queries.)
+    assert nmi >= 0.58
+    assert ami >= 0.47
 
 
 def test_quality_on_the_banking_corpus_choosing_the_count():
     rows = corpus(BANKING)
     assert len(rows) == 216 and len({label for _, label in rows}) == 22  # 21 + "other"
     nmi, ami = scores(rows)
-    # Measured 0.615 / 0.475 with 17 themes for 22 labels: under issue 18's 0.65 / 0.58.
-    assert nmi >= 0.60
-    assert ami >= 0.46
+    # Measured 0.680 / 0.507 with 27 themes for 22 labels: under issue 18's AMI 0.58.
+    assert nmi >= 0.66
+    assert ami >= 0.49
 
 
-# Means over three samples, measured 0.720 / 0.379 (60 messages, ~18 topics of 1 to 7
-# each) and 0.605 / 0.443 (200): the rule is not tuned to one corpus size.
-@pytest.mark.parametrize(("size", "nmi_floor", "ami_floor"), [(60, 0.68, 0.33), (200, 0.57, 0.40)])
+# Means over three samples, measured 0.657 / 0.339 (60 messages, ~18 topics of 1 to 7
+# each, at most 12 themes) and 0.651 / 0.420 (200): the rule is not tuned to one size.
+@pytest.mark.parametrize(("size", "nmi_floor", "ami_floor"), [(60, 0.64, 0.32), (200, 0.63, 0.40)])
 def test_quality_on_subsamples_choosing_the_count(size, nmi_floor, ami_floor):
     rows = corpus()
     results = [scores(random.Random(seed).sample(rows, size)) for seed in range(3)]
     assert sum(nmi for nmi, _ in results) / len(results) >= nmi_floor
     assert sum(ami for _, ami in results) / len(results) >= ami_floor
+
+
+def invented_word(rng: random.Random) -> str:
+    return "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(4))
+
+
+def test_many_topics_get_many_themes():
+    """70 topics of 8 messages, each saying three of its topic's four words and one of 40
+    shared filler words: the count follows the topics, past the 40 themes the engine once
+    stopped at."""
+    rng = random.Random(7)
+    filler = [invented_word(rng) for _ in range(40)]
+    topics = [[invented_word(rng) for _ in range(4)] for _ in range(70)]
+    items, truth = [], []
+    for topic, topic_words in enumerate(topics):
+        for _ in range(8):
+            words = [*rng.sample(topic_words, 3), rng.choice(filler)]
+            rng.shuffle(words)
+            items.append((str(len(items)), " ".join(words)))
+            truth.append(topic)
+    themes = find_themes(items)
+    assert_partition(themes, [item_id for item_id, _ in items])
+    theme_of = {item_id: n for n, theme in enumerate(themes) for item_id in theme.item_ids}
+    found = [theme_of[item_id] for item_id, _ in items]
+    assert 60 <= len(themes) <= 80
+    assert adjusted_mutual_info_score(truth, found) > 0.9
+
+
+def test_the_most_themes_a_count_allows():
+    assert [engine._most_themes(n) for n in (1, 2, 3, 6, 9, 18, 20, 30, 60, 449)] == [
+        0, 0, 1, 2, 3, 6, 6, 6, 12, 89]  # fmt: skip
+    assert engine._most_themes(3_000) == engine.MAX_THEMES == 100
+
+
+def test_refining_moves_a_point_to_its_nearest_centre():
+    points = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.8, 0.2]])
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    start = np.array([0, 0, 1, 1, 1])  # the last point sits with the wrong group
+    themes, centres = engine._refine(points, np.ones(5), start)
+    assert themes.tolist() == [0, 0, 1, 1, 0]
+    assert np.allclose(np.linalg.norm(centres, axis=1), 1.0)
+    # a theme every point leaves disappears, and the numbers stay dense
+    same = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    themes, centres = engine._refine(same, np.ones(3), np.array([0, 1, 2]))
+    assert themes.tolist() == [0, 0, 1] and len(centres) == 2
 
 
 def test_themes_are_labelled_by_what_customers_said():
