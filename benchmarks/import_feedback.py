@@ -64,7 +64,7 @@ def main() -> None:
                 for _ in csv.reader(handle):
                     pass
 
-        checked: list[dict] = []
+        checked: list[tuple] = []
 
         def check_only():
             with path.open("rb") as handle:
@@ -76,9 +76,9 @@ def main() -> None:
                 session.add(other)
                 session.flush()
                 other_id = other.id
-            bulk = _BulkInsert(sessions, other_id)
+            bulk = _BulkInsert(sessions, other_id, now)
             for values in checked:
-                bulk.add(values)
+                bulk.add((*values, "open", None))
             bulk.flush()
 
         # The fastest of several runs for what can run again (the csv parse, a re-import,

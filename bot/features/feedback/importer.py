@@ -9,12 +9,14 @@ and a row whose `url` is the Slack permalink of a message Heard already tracks i
 item, not a second one.
 
 The file is read as a stream and inserted `BATCH_SIZE` rows at a time, one
-transaction each, with one prepared `INSERT … ON CONFLICT DO NOTHING` run by the
-driver's executemany (no ORM objects, values converted once per column), so 100,000 rows
-need neither much memory nor one long transaction. The workspace's import keys are read
-once before the first row, so a row imported before is counted as known without being
-sent to the database: a re-import only reads and checks the file. Rows that are plain
-ASCII (most exports) skip the Unicode clean-up.
+transaction each (`_BulkInsert`: multi-row INSERTs on SQLite, COPY on PostgreSQL, no
+ORM objects, times handed over as UTC text), by a writer thread while the next rows are
+read, so 100,000 rows need neither much memory nor one long transaction, and the
+database's work overlaps the reading. The workspace's import keys are read once before
+the first row, so a row imported before is counted as known without being sent to the
+database: a re-import only reads and checks the file. Rows that are plain ASCII (most
+exports) skip the Unicode clean-up; times written the common way (`2026-11-20T14:30:00Z`,
+no zone, `2026-11-20`) are read without building an aware datetime.
 
 A team Heard is not installed in yet is recorded as a workspace awaiting installation,
 so a company can load its history before it connects Slack (`import_target`).
@@ -25,18 +27,24 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import queue
 import re
+import sqlite3
+import threading
+from binascii import b2a_base64
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Self
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.db.unit import in_unit
 from bot.features.feedback import service
 from bot.features.feedback.config import load_config
 from bot.features.feedback.kinds import ItemStatus, Source
@@ -129,13 +137,37 @@ class ImportReport:
 
 class Row(NamedTuple):
     line: int
-    values: dict  # FeedbackItem column values, without the workspace
+    values: tuple  # the item's `ROW_COLUMNS`, in that order (said_at as `stored_time` text)
 
 
 class Known(NamedTuple):
     """A good row whose import key the workspace already holds: imported before."""
 
     line: int
+
+
+# What `read_rows` gives for a good row, in this order; the workspace, the door, the
+# moment of the import and the status are the same for a whole batch and added on insert.
+ROW_COLUMNS = ("text", "reporter_user_id", "reporter_name", "origin", "permalink", "channel_id", "message_ts",
+               "import_key", "said_at")  # fmt: skip
+_KEY, _SAID = ROW_COLUMNS.index("import_key"), ROW_COLUMNS.index("said_at")
+
+
+def import_key(text: str, author: str, said_iso: str, origin: str, url: str) -> str:
+    """A row's identity: the second it was said in UTC (`2026-11-20T14:30:00`), then the
+    SHA-256 of its five values in base64 (43 characters, 62 in all). Keys that start with
+    their time go into the unique index in the file's order, at its end, where random
+    keys rewrote most of the index's pages in every batch. Migration 0012 turned the
+    earlier keys (the same hash in hex) into these, and can turn them back."""
+    digest = hashlib.sha256(f"{text}\x1f{author}\x1f{said_iso}\x1f{origin}\x1f{url}".encode()).digest()
+    return said_iso[:19] + b2a_base64(digest, newline=False)[:43].decode()
+
+
+def stored_time(moment: datetime) -> str:
+    """An aware moment as the text `read_rows` gives for it: UTC, `2026-11-20 14:30:00.000000`,
+    what SQLite stores for it (and PostgreSQL reads as UTC). Texts of this one width
+    compare as the moments do."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class _CountingReader(io.RawIOBase):
@@ -168,13 +200,13 @@ def read_rows(binary, *, now: datetime, known: Container[str] = frozenset()) -> 
     except csv.Error as exc:
         raise CsvHeaderError(f"line 1 is not a CSV header ({exc})") from None
     index = _header_index(header)
-    pick, width = itemgetter(*(index[column] for column in COLUMNS)), len(header)
+    check = _row_checker(itemgetter(*(index[column] for column in COLUMNS)), len(header), now, known)
     start = reader.line_num + 1
     while True:
         try:
             for fields in reader:  # the loop is only left for an error in the file
                 if fields and fields != [""]:  # else a blank line
-                    yield _row(start, fields, pick, width, now, known)
+                    yield check(start, fields)
                 start = reader.line_num + 1
             return
         except csv.Error as exc:
@@ -212,47 +244,59 @@ def check_header(path: Path) -> tuple[str, ...]:
     return tuple(n for n in (name.strip().lower() for name in header) if n and n not in COLUMNS)
 
 
-def _row(line: int, fields: list[str], pick: Callable, width: int, now: datetime,
-         known: Container[str] = frozenset()) -> Row | Known | BadRow:  # fmt: skip
-    """One data row; `pick` takes its `COLUMNS` out of the fields, in that order."""
-    if len(fields) != width:
-        return BadRow(line, f"has {len(fields)} fields, the header has {width}")
-    text, author, created, origin, url = pick(fields)
-    joined = "".join(fields)
-    plain = joined.isascii()  # no surrogates to find and nothing to re-encode
-    if not plain and _NOT_UTF8.search(joined):
-        return BadRow(line, "is not valid UTF-8; save the file as CSV UTF-8")
-    if "\x00" in joined:
-        text, author, created, origin, url = (v.replace("\x00", "") for v in (text, author, created, origin, url))
-    if not plain:
-        text, author = service.clean_text(text), service.clean_text(author)
-    if not text or text.isspace():
-        return BadRow(line, "text is empty")
-    try:
-        said_at, said_iso = _said_at(created, now)
-    except ValueError as exc:
-        return BadRow(line, str(exc))
-    url, author, origin = url.strip(), author.strip(), origin.strip()
-    key = hashlib.sha256(f"{text}\x1f{author}\x1f{said_iso}\x1f{origin}\x1f{url}".encode()).hexdigest()
-    if key in known:
-        return Known(line)
-    if url and (len(url) > MAX_URL or not markup.is_link_url(url)):
-        return BadRow(line, "url must be an http(s) address")
-    user = _author_id(author)
-    channel_id = message_ts = None
-    permalink = _PERMALINK.match(url) if "slack.com/archives/" in url else None
-    if permalink and markup.is_conversation_id(permalink.group(1)):
-        channel_id, message_ts = permalink.group(1), f"{permalink.group(2)}.{permalink.group(3)}"
-    if not plain:
-        origin = service.clean_text(origin).strip()
-    return Row(line, {
-        "text": text, "source": Source.IMPORT,
-        "reporter_user_id": user,
-        "reporter_name": None if user else (author[:service.MAX_NAME] or None),
-        "origin": origin[:service.MAX_ORIGIN] or None, "permalink": url or None,
-        "channel_id": channel_id, "message_ts": message_ts, "import_key": key,
-        "said_at": said_at, "stored_at": now, "status": ItemStatus.OPEN, "ignored_at": None,
-    })  # fmt: skip
+def _row_checker(pick: Callable, width: int, now: datetime,
+                 known: Container[str]) -> Callable[[int, list[str]], Row | Known | BadRow]:  # fmt: skip
+    """`check(line, fields)` for one data row; `pick` takes its `COLUMNS` out of the
+    fields, in that order. What a file holds the same for every row (the clock's limit
+    for the future, the lookups) is settled here once."""
+    latest = stored_time(now + _FUTURE)
+    clean, link_url, max_name, max_origin = service.clean_text, markup.is_link_url, service.MAX_NAME, service.MAX_ORIGIN
+    plain_utc, sha256 = _PLAIN_UTC.fullmatch, hashlib.sha256
+
+    def check(line: int, fields: list[str]) -> Row | Known | BadRow:
+        if len(fields) != width:
+            return BadRow(line, f"has {len(fields)} fields, the header has {width}")
+        text, author, created, origin, url = pick(fields)
+        joined = "".join(fields)
+        plain = joined.isascii()  # no surrogates to find and nothing to re-encode
+        if not plain and _NOT_UTF8.search(joined):
+            return BadRow(line, "is not valid UTF-8; save the file as CSV UTF-8")
+        if "\x00" in joined:
+            text, author, created, origin, url = (v.replace("\x00", "") for v in (text, author, created, origin, url))
+        if not plain:
+            text, author = clean(text), clean(author)
+        if not text or text.isspace():
+            return BadRow(line, "text is empty")
+        created = created.strip()
+        try:
+            if plain_utc(created) is not None and _is_time(created):  # `_said_at`'s fast path, inline
+                day, time = created[:10], created[11:19]
+                said_at, said_iso = f"{day} {time}.000000", f"{day}T{time}+00:00"
+                if said_at > latest:
+                    raise ValueError(f"created_at {created[:40]!r} is in the future")
+            else:
+                said_at, said_iso = _said_at(created, now, latest)
+        except ValueError as exc:
+            return BadRow(line, str(exc))
+        url, author, origin = url.strip(), author.strip(), origin.strip()
+        # `import_key`, inline: one call less per row
+        digest = sha256(f"{text}\x1f{author}\x1f{said_iso}\x1f{origin}\x1f{url}".encode()).digest()
+        key = said_iso[:19] + b2a_base64(digest, newline=False)[:43].decode()
+        if key in known:
+            return Known(line)
+        if url and (len(url) > MAX_URL or not link_url(url)):
+            return BadRow(line, "url must be an http(s) address")
+        user = _author_id(author)
+        channel_id = message_ts = None
+        permalink = _PERMALINK.match(url) if "slack.com/archives/" in url else None
+        if permalink and markup.is_conversation_id(permalink.group(1)):
+            channel_id, message_ts = permalink.group(1), f"{permalink.group(2)}.{permalink.group(3)}"
+        if not plain:
+            origin = clean(origin).strip()
+        return Row(line, (text, user, None if user else (author[:max_name] or None), origin[:max_origin] or None,
+                          url or None, channel_id, message_ts, key, said_at))  # fmt: skip
+
+    return check
 
 
 def _author_id(author: str) -> str | None:
@@ -264,46 +308,37 @@ def _author_id(author: str) -> str | None:
     return markup.user_id(author) or (bare if markup.is_user_id(bare) else None)
 
 
-def _said_at(value: str, now: datetime) -> tuple[datetime, str]:
-    """`parse_created_at`, and the moment's `isoformat()` (part of the import key), with
-    a fast path for an ISO time in UTC or without a zone, the common export."""
+def _is_time(value: str) -> bool:
+    """Whether `value` (shaped like a time) is one: not 2026-02-30, not 25:00."""
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _said_at(value: str, now: datetime, latest: str | None = None) -> tuple[str, str]:
+    """`parse_created_at` as (`stored_time` of the moment, the moment's `isoformat()`, part
+    of the import key), with a fast path that reads both off the text of the common
+    export, `2026-11-20T14:30:00` (or with a space) in UTC (`Z`, `+00:00`) or with no
+    zone, and `2026-11-20`. `latest` is `stored_time(now + 1 day)`, settled by the caller
+    once per file."""
     value = value.strip()
-    if value[4:5] == "-":
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            zone = moment.tzinfo
-            if zone is None:
-                moment = moment.replace(tzinfo=UTC)
-            elif zone is not UTC and zone.utcoffset(moment) != _ZERO:
-                moment = None  # another zone: the general path converts it
-            if moment is not None:
-                if moment > now + _FUTURE:
-                    raise ValueError(f"created_at {value[:40]!r} is in the future")
-                return moment, _utc_iso(value, moment)
-    moment = parse_created_at(value, now)
-    return moment, moment.isoformat()
-
-
-def _utc_iso(value: str, moment: datetime) -> str:
-    """`moment.isoformat()` (a UTC moment parsed from `value`), read off `value` when it is
-    already written that way, `2026-11-20T14:30:00` and a UTC zone or none (an aware
-    isoformat() costs more than parsing)."""
     size = len(value)
-    if size in (19, 20, 25) and _PLAIN_ISO.match(value):
-        if size == 19:
-            return f"{value}+00:00"
-        if size == 20 and value[19] == "Z":
-            return f"{value[:19]}+00:00"
-        if size == 25 and value.endswith("+00:00"):
-            return value
-    return f"{moment.replace(tzinfo=None).isoformat()}+00:00"
+    if size == 10 or 19 <= size <= 25:
+        shape = _PLAIN_DATE.fullmatch(value) if size == 10 else _PLAIN_UTC.fullmatch(value)
+        if shape is not None and _is_time(value):  # else the general path says what is wrong
+            day, time = value[:10], (value[11:19] if size > 10 else "00:00:00")
+            stored = f"{day} {time}.000000"
+            if stored > (latest or stored_time(now + _FUTURE)):
+                raise ValueError(f"created_at {value[:40]!r} is in the future")
+            return stored, f"{day}T{time}+00:00"
+    moment = parse_created_at(value, now)
+    return stored_time(moment), moment.isoformat()
 
 
-_PLAIN_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", re.ASCII)
-_ZERO = timedelta(0)
+_PLAIN_DATE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
+_PLAIN_UTC = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:Z|\+00:00)?", re.ASCII)
 _FUTURE = timedelta(days=1)  # a clock a little ahead is not the future
 
 
@@ -341,30 +376,30 @@ def import_file(
     with sessions() as session:
         # Rows said before the ignore-after window are stored ignored, as the sweep would
         # leave them: no UPDATE of every imported row afterwards.
-        threshold = now - load_config(session, workspace_id).ignore_after
+        threshold = stored_time(now - load_config(session, workspace_id).ignore_after)
     before = _count(sessions, workspace_id)
     known = _import_keys(sessions, workspace_id)  # grows as rows are read: a repeated row is known too
-    insert = _BulkInsert(sessions, workspace_id)
-    good = 0
-    with path.open("rb") as handle:
+    rows, bad, good = 0, report.add_bad, 0
+    with path.open("rb") as handle, _BulkInsert(sessions, workspace_id, now, background=True) as insert:
+        is_open, is_ignored = (ItemStatus.OPEN.value, None), (ItemStatus.IGNORED.value, insert.now)
         counting = _CountingReader(handle)
         for row in read_rows(io.BufferedReader(counting), now=now, known=known):
-            report.rows += 1
-            if report.rows % PROGRESS_ROWS == 0:
+            rows += 1
+            if not rows % PROGRESS_ROWS:
                 progress(counting.count)
-            if isinstance(row, BadRow):
-                report.add_bad(row)
+            kind = type(row)
+            if kind is BadRow:
+                bad(row)
                 continue
             good += 1
-            if isinstance(row, Known):
+            if kind is Known:
                 continue  # imported before (or earlier in this file): nothing to send
             values = row.values
-            known.add(values["import_key"])
-            if values["said_at"] < threshold:
-                values["status"], values["ignored_at"] = ItemStatus.IGNORED, now
-            insert.add(values)
-        insert.flush()
+            known.add(values[_KEY])
+            insert.add(values + (is_ignored if values[_SAID] < threshold else is_open))
+        insert.close()
         progress(counting.count)
+    report.rows = rows
     report.imported = _count(sessions, workspace_id) - before if insert.sent else 0
     report.known = good - report.imported
     if insert.sent:
@@ -374,123 +409,169 @@ def import_file(
     return report
 
 
-class _BulkInsert:
-    """Rows into feedback_items, `BATCH_SIZE` to a transaction, through the driver's
-    executemany of one compiled `INSERT … ON CONFLICT DO NOTHING`.
+# The columns `_BulkInsert` writes: the same for the whole import, then a row's values, then its status.
+INSERT_COLUMNS = ("workspace_id", "source", "stored_at", *ROW_COLUMNS, "status", "ignored_at")
+_SQLITE_ROWS = 2500  # rows per INSERT on SQLite, 11 values each (fewer where SQLite allows fewer than 32,766)
+QUEUED_BATCHES = 2  # batches read ahead of the writer thread (memory: 2 x BATCH_SIZE rows)
 
-    Each value goes in as SQLAlchemy would bind it: the columns' bind processors (the
-    UTC datetimes' conversion, SQLite's datetime text) are looked up once and applied
-    per column, not per row and key. No RETURNING: with it psycopg re-parses a
-    statement per batch; the report counts the workspace's items before and after.
+
+class _BulkInsert:
+    """Rows into feedback_items, `BATCH_SIZE` to a transaction, each batch committed on its
+    own (an import stopped halfway keeps the batches sent, and running it again adds the
+    rest).
+
+    SQLite: `INSERT … VALUES (…), (…), … ON CONFLICT DO NOTHING`, `_SQLITE_ROWS` rows to a
+    statement, the values bound as they are (the times already SQLite's text): one call
+    into SQLite for thousands of rows, where the driver's executemany made one per row.
+    PostgreSQL: `COPY` straight into feedback_items; when a row of the batch names a Slack
+    message (its url is a permalink, which may be an item already) or the COPY meets a
+    unique key (another import of the same file at the same time), the batch goes
+    through a temporary table and `INSERT … SELECT … ON CONFLICT DO NOTHING` instead.
+    No RETURNING: the report counts the workspace's items before and after.
+
+    With `background`, a thread of its own writes the batches while the caller reads the
+    next rows: SQLite runs a statement and PostgreSQL answers without holding Python's
+    lock, so the database's work and the reading overlap on two cores. At most
+    `QUEUED_BATCHES` wait for it. A failed write stops the import: the next `add` or
+    `close` raises it, and the batches still queued are dropped (none was committed).
+    Inside a unit of work (`bot.db.unit`), whose session belongs to its thread, the
+    batches are written in the caller's thread.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], workspace_id: int):
+    def __init__(self, sessions: sessionmaker[Session], workspace_id: int, now: datetime, *,
+                 background: bool = False):  # fmt: skip
         self.sessions = sessions
-        self.workspace_id = workspace_id
-        self.rows: list[dict] = []
+        self.now = stored_time(now)
+        self.batch_start = (workspace_id, Source.IMPORT.value, self.now)
+        self.rows: list[tuple] = []
         self.sent = 0
-        self._prepared: tuple | None = None
+        self._failed: BaseException | None = None
+        self._queue: queue.Queue[list[tuple] | None] | None = None
+        self._thread: threading.Thread | None = None
+        if background and not in_unit():
+            self._queue = queue.Queue(QUEUED_BATCHES)
+            self._thread = threading.Thread(target=self._write_queued, name="heard-import-writer", daemon=True)
+            self._thread.start()
 
-    def add(self, values: dict) -> None:
-        """Queue a row; a full batch is sent."""
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind, error, _tb) -> None:
+        if error is None:
+            self.close()
+        else:
+            self._stop(drop=True)
+
+    def add(self, values: tuple) -> None:
+        """Queue a row (its `INSERT_COLUMNS` after the first three); a full batch is sent."""
         self.rows.append(values)
         if len(self.rows) >= BATCH_SIZE:
             self.flush()
 
     def flush(self) -> None:
+        """Send the rows queued so far (to the writer thread, when there is one)."""
+        if self._failed is not None:
+            raise self._failed
         if not self.rows:
             return
         rows, self.rows = self.rows, []
+        if self._queue is None:
+            self._write(rows)
+        else:
+            self._queue.put(rows)
+
+    def close(self) -> None:
+        """Send what is left and wait until every batch is committed; raises a failed write."""
+        self.flush()
+        self._stop(drop=False)
+        if self._failed is not None:
+            raise self._failed
+
+    def _stop(self, *, drop: bool) -> None:
+        if self._thread is None:
+            return
+        if drop:
+            self._failed = self._failed or _Stopped()
+        self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+
+    def _write_queued(self) -> None:
+        while (rows := self._queue.get()) is not None:
+            if self._failed is None:  # after a failure, only emptied
+                try:
+                    self._write(rows)
+                except BaseException as failed:  # noqa: BLE001 - raised in the caller's thread
+                    self._failed = failed
+
+    def _write(self, rows: list[tuple]) -> None:
         with self.sessions.begin() as session:
             connection = session.connection()
             if connection.dialect.name == "postgresql":
-                _copy_in(connection, self.workspace_id, rows)
+                _copy_in(connection.connection.driver_connection, self.batch_start, rows)
             else:
-                self._executemany(connection, rows)
+                self._insert_sqlite(connection, rows)
         self.sent += len(rows)
 
-    def _executemany(self, connection, rows: list[dict]) -> None:
-        sql, get, converters, positional, names = self._prepare(connection.dialect)
-        if connection.dialect.name == "sqlite":  # the unique keys' indexes are random: cache them
-            connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
-        workspace_id = self.workspace_id
-        params = []
-        for row in rows:
-            row["workspace_id"] = workspace_id
-            values = get(row)
-            if converters:
-                values = list(values)
-                for index, convert in converters:
-                    values[index] = convert(values[index])
-                values = tuple(values)
-            params.append(values if positional else dict(zip(names, values, strict=True)))
-        connection.exec_driver_sql(sql, params)
-
-    def _prepare(self, dialect) -> tuple:
-        if self._prepared is None:
-            table = FeedbackItem.__table__
-            names = ("workspace_id", *IMPORTED_COLUMNS)
-            module = postgresql if dialect.name == "postgresql" else sqlite
-            compiled = module.insert(table).on_conflict_do_nothing().compile(dialect=dialect, column_keys=list(names))
-            order = tuple(compiled.positiontup) if dialect.positional else names
-            converters = []
-            for index, name in enumerate(order):
-                processor = table.c[name].type._cached_bind_processor(dialect)
-                if processor is not None:
-                    converters.append((index, _fast(processor)))
-            self._prepared = (compiled.string, itemgetter(*order), converters, dialect.positional, order)
-        return self._prepared
+    def _insert_sqlite(self, connection, rows: list[tuple]) -> None:
+        connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
+        driver = connection.connection.driver_connection
+        each = len(INSERT_COLUMNS) - len(self.batch_start)  # values bound per row
+        size = max(1, min(_SQLITE_ROWS, (driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 3) // each))
+        for start in range(0, len(rows), size):
+            part = rows[start:start + size]
+            connection.exec_driver_sql(_sqlite_insert(len(part)), (*self.batch_start, *chain.from_iterable(part)))
 
 
-def _fast(processor: Callable) -> Callable:
-    """`processor` (a column's bind processor), remembering its last answer (every row's
-    `stored_at` is one moment), and for SQLite's datetime text one isoformat call when that
-    gives what the processor gives."""
-    probes = (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 60, tzinfo=UTC))
-
-    def as_text(value):
-        return None if value is None else value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-    convert = as_text if all(processor(p) == as_text(p) for p in probes) else processor
-    last: list = [None, None]
-
-    def remembered(value):
-        if value is last[0] and value is not None:
-            return last[1]
-        last[0], last[1] = value, convert(value)
-        return last[1]
-
-    return remembered
+class _Stopped(Exception):
+    """The import stopped before its last batch (an error while reading, Ctrl-C)."""
 
 
-def _copy_in(connection, workspace_id: int, rows: list[dict]) -> None:
-    """PostgreSQL: the batch through COPY into a temporary table, then one INSERT … SELECT
-    … ON CONFLICT DO NOTHING (COPY itself cannot skip conflicts), all in this transaction."""
-    columns = ("workspace_id", *IMPORTED_COLUMNS)
-    listed = ", ".join(columns)
-    cursor = connection.connection.driver_connection.cursor()
+@cache
+def _sqlite_insert(count: int) -> str:
+    """The INSERT of `count` rows: ?1-?3 are the import's, the rest each row's, in order."""
+    each = "(?1, ?2, ?3, " + ", ".join("?" * (len(INSERT_COLUMNS) - 3)) + ")"
+    return (f"INSERT INTO feedback_items ({', '.join(INSERT_COLUMNS)}) VALUES "
+            + ", ".join([each] * count) + " ON CONFLICT DO NOTHING")  # fmt: skip
+
+
+def _copy_in(driver, batch_start: tuple, rows: list[tuple]) -> None:
+    """PostgreSQL: the batch by COPY, in the caller's transaction (see `_BulkInsert`)."""
+    from psycopg.errors import UniqueViolation
+
+    listed = ", ".join(INSERT_COLUMNS)
+    cursor = driver.cursor()
+    cursor.execute("SET LOCAL TimeZone = 'UTC'")  # the times are UTC text (`stored_time`)
+    channel = ROW_COLUMNS.index("channel_id")
+    if not any(row[channel] for row in rows):
+        cursor.execute("SAVEPOINT heard_import")
+        try:
+            with cursor.copy(f"COPY feedback_items ({listed}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row((*batch_start, *row))
+        except UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT heard_import")
+        else:
+            cursor.execute("RELEASE SAVEPOINT heard_import")
+            return
     cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS heard_import (LIKE feedback_items INCLUDING DEFAULTS) "
                    "ON COMMIT DELETE ROWS")  # fmt: skip
-    get = itemgetter(*IMPORTED_COLUMNS)
     with cursor.copy(f"COPY heard_import ({listed}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row((workspace_id, *get(row)))
+            copy.write_row((*batch_start, *row))
     cursor.execute(f"INSERT INTO feedback_items ({listed}) SELECT {listed} FROM heard_import "
                    "ON CONFLICT DO NOTHING")  # fmt: skip
 
 
-# The columns an imported row sets (`_row`'s keys); every other column keeps its default.
-IMPORTED_COLUMNS = ("text", "source", "reporter_user_id", "reporter_name", "origin", "permalink", "channel_id",
-                    "message_ts", "import_key", "said_at", "stored_at", "status", "ignored_at")  # fmt: skip
-
-
 def _import_keys(sessions: sessionmaker[Session], workspace_id: int) -> set[str]:
-    """Every import key the workspace holds: one query, so a re-import sends nothing."""
-    with sessions() as session:  # Core, not ORM: 100,000 strings, no objects
-        return set(session.connection().execute(
-            select(FeedbackItem.import_key).where(FeedbackItem.workspace_id == workspace_id,
-                                                  FeedbackItem.import_key.is_not(None))
-        ).scalars())  # fmt: skip
+    """Every import key the workspace holds: one query, read by the driver (no ORM, no
+    result rows), so a re-import sends nothing."""
+    with sessions() as session:
+        cursor = session.connection().exec_driver_sql(
+            "SELECT import_key FROM feedback_items WHERE workspace_id = "
+            f"{int(workspace_id)} AND import_key IS NOT NULL"
+        )
+        return set(map(itemgetter(0), cursor.cursor.fetchall()))
 
 
 def _count(sessions: sessionmaker[Session], workspace_id: int) -> int:

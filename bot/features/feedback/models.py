@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.models import Base, utcnow
@@ -19,9 +19,14 @@ class FeedbackItem(Base):
         UniqueConstraint("workspace_id", "channel_id", "message_ts"),
         UniqueConstraint("workspace_id", "import_key"),
         Index("ix_feedback_items_workspace_status_said", "workspace_id", "status", "said_at"),
-        Index("ix_feedback_items_card", "workspace_id", "card_channel_id", "card_ts"),
-        Index("ix_feedback_items_workspace_reporter", "workspace_id", "reporter_user_id"),
-    )
+        # Only the rows that have a card, or a reporter's user id: every query through these
+        # indexes asks for a value, and an import writes neither (migration 0012).
+        Index("ix_feedback_items_card", "workspace_id", "card_channel_id", "card_ts",
+              sqlite_where=text("card_channel_id IS NOT NULL"), postgresql_where=text("card_channel_id IS NOT NULL")),
+        Index("ix_feedback_items_workspace_reporter", "workspace_id", "reporter_user_id",
+              sqlite_where=text("reporter_user_id IS NOT NULL"),
+              postgresql_where=text("reporter_user_id IS NOT NULL")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -37,6 +42,8 @@ class FeedbackItem(Base):
     channel_id: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     permalink: Mapped[str | None] = mapped_column(Text)
+    # An imported row's identity: the UTC second it was said, then the SHA-256 of its values
+    # in base64 (`importer.import_key`), so an import's keys go into their index in order.
     import_key: Mapped[str | None] = mapped_column(String(64))
     said_at: Mapped[datetime]
     stored_at: Mapped[datetime] = mapped_column(default=utcnow)

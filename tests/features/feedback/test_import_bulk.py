@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 
 from bot.db import session_factory
-from bot.features.feedback.importer import _said_at, import_file, parse_created_at
+from bot.features.feedback.importer import _said_at, import_file, parse_created_at, stored_time
 from bot.features.feedback.models import FeedbackItem
 from tests.features.feedback.test_import import NOW, write
 from tests.people import ACME, SAM
@@ -82,7 +82,8 @@ def test_rows_older_than_ignore_after_are_stored_ignored(sessions, acme_id, tmp_
        form=st.sampled_from(["iso", "naive", "z", "space", "offset", "minutes", "date", "epoch", "week"]))
 def test_the_import_key_s_time_is_the_one_earlier_imports_used(moment, form):
     # A row's import key hashes isoformat() of its time: the fast path must give exactly
-    # what parse_created_at(...).isoformat() gave, or a re-import would add the rows again.
+    # what parse_created_at(...).isoformat() gave, or a re-import would add the rows again;
+    # and the time it stores is the moment's.
     aware = moment.replace(tzinfo=UTC)
     value = {
         "iso": aware.isoformat(), "naive": moment.isoformat(), "z": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -91,4 +92,43 @@ def test_the_import_key_s_time_is_the_one_earlier_imports_used(moment, form):
         "epoch": str(int(aware.timestamp())), "week": moment.strftime("%G-W%V-%uT%H:%M:%S"),
     }[form]  # fmt: skip
     expected = parse_created_at(value, NOW)
-    assert _said_at(value, NOW) == (expected, expected.isoformat())
+    assert _said_at(value, NOW) == (stored_time(expected), expected.isoformat())
+
+
+def test_rows_another_import_stored_meanwhile_are_not_stored_twice(sessions, acme_id, tmp_path, monkeypatch):
+    # Two imports of one file at once: the second read the keys before the first wrote its
+    # rows, so it sends them all; the unique key turns them away (PostgreSQL's COPY fails on
+    # them and the batch goes through INSERT … ON CONFLICT DO NOTHING instead).
+    from bot.features.feedback import importer
+
+    path = write(tmp_path / "f.csv", [[f"Row {i}", "Ana", "2026-11-20T10:00:00Z", "", ""] for i in range(7000)])
+    assert import_file(sessions, acme_id, path, now=NOW).imported == 7000
+    monkeypatch.setattr(importer, "_import_keys", lambda *_: set())
+    again = import_file(sessions, acme_id, path, now=NOW)
+    assert (again.imported, again.known) == (0, 7000)
+
+
+def test_a_failed_batch_stops_the_import_and_running_it_again_adds_the_rest(sessions, acme_id, tmp_path,
+                                                                              monkeypatch):  # fmt: skip
+    # The batches are written by a thread of their own: its failure reaches the caller, the
+    # batches committed before it stay, and the import is run again to finish.
+    from bot.features.feedback import importer
+
+    path = write(tmp_path / "f.csv", [[f"Row {i}", "Ana", "2026-11-20T10:00:00Z", "", ""] for i in range(12_000)])
+    write_batch, calls = importer._BulkInsert._write, []
+
+    def failing_second(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        write_batch(self, rows)
+
+    monkeypatch.setattr(importer._BulkInsert, "_write", failing_second)
+    with pytest.raises(RuntimeError, match="went away"):
+        import_file(sessions, acme_id, path, now=NOW)
+    assert calls[:2] == [importer.BATCH_SIZE, importer.BATCH_SIZE] and len(calls) == 2  # nothing after the failure
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FeedbackItem)) == importer.BATCH_SIZE
+    monkeypatch.setattr(importer._BulkInsert, "_write", write_batch)
+    again = import_file(sessions, acme_id, path, now=NOW)
+    assert (again.imported, again.known) == (12_000 - importer.BATCH_SIZE, importer.BATCH_SIZE)
