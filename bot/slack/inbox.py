@@ -225,10 +225,15 @@ def claim(runtime: Runtime, worker: str, *, now: datetime, limit: int = BATCH) -
     holds are skipped, and rows of a processor that died (`STALE_CLAIM`) are taken over.
 
     One statement: an UPDATE of the rows a `FOR UPDATE SKIP LOCKED` subquery picks (on
-    SQLite, where the one processor needs no locks, the same without them).
+    SQLite, where the one processor needs no locks, the same without them). On PostgreSQL
+    the claim's commit does not wait for the disk (`synchronous_commit = off`; it halved
+    a claim's time here): a claim lost with the server is only a lease lost, its rows
+    are pending again, and the batch's own commit, which does wait, writes it first.
     """
     values = {"now": now, "stale_before": now - STALE_CLAIM, "n": limit, "claimer": worker, "claimed": now}
     with runtime.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
         rows = connection.execute(_CLAIM, values).all()
     return [Claimed(row.event_id, row.body, row.attempts) for row in sorted(rows, key=lambda r: (r.received_at, r.event_id))]
 
