@@ -10,11 +10,23 @@ normalising every text (`themes.normalise`: one pass of string work per item, th
 any engine must do), so the ratios say how the engine scales whatever the machine's load.
 Goal (issue 18): 100k items in 1.5 s on this machine's two cores, time growing no faster
 than linearly. Not a test: nothing here can fail a build.
+
+    .venv/bin/python benchmarks/themes.py quality [FILE ...]
+
+Quality instead of speed: NMI, AMI and the number of themes the engines choose, against
+human labels, on the two corpora of tests/data/themes and on any labelled file given: a
+CSV with a `text` column and a `label` (or `category`) column, such as the public
+banking77 set (PolyAI, CC BY 4.0: `banking_data/test.csv`, 3,080 real customer queries in
+77 intents), or a JSON file of `[text, label]` pairs under "test" (CLINC150's
+`data_full.json`). Such files are read from where they are, never copied into Heard.
+Files above 1,000 messages are also scored on a random 500 of them (a busy week's
+backlog). The embeddings engine runs when heard[embeddings] is installed.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import platform
 import random
@@ -63,7 +75,52 @@ def normalise_all(texts: list[str]) -> None:
         normalise(text)
 
 
+def labelled(path: Path) -> list[tuple[str, str]]:
+    """(text, label) rows of a CSV (text + label or category) or a CLINC-style JSON."""
+    if path.suffix == ".json":
+        return [(text, label) for text, label in json.loads(path.read_text())["test"]]
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    key = "label" if "label" in rows[0] else "category"
+    return [(row["text"], row[key]) for row in rows]
+
+
+def quality(paths: list[Path]) -> None:
+    from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
+
+    from bot.features.digest.embeddings import Encoder, unavailable_reason
+
+    encoder = None if unavailable_reason() else Encoder(threads=2)
+    sets: list[tuple[str, list[tuple[str, str]]]] = []
+    for path in [CORPUS, CORPUS.with_name("banking.csv"), *paths]:
+        rows = labelled(path)
+        sets.append((path.name, rows))
+        if len(rows) > 1000:
+            sets.append((f"{path.name}, 500 of them", random.Random(18).sample(rows, 500)))
+    print(f"{'corpus':<34} {'msgs':>5} {'topics':>6}   {'TF-IDF NMI / AMI':>17} {'themes':>6}"
+          f"   {'embeddings NMI / AMI':>20} {'themes':>6}")  # fmt: skip
+    for name, rows in sets:
+        items = [(str(n), text) for n, (text, _) in enumerate(rows)]
+        truth = [label for _, label in rows]
+        line = f"{name:<34} {len(rows):>5} {len(set(truth)):>6}"
+        engines = [None]
+        if encoder is not None:
+            encoded = encoder.encode([text for text, _ in rows])
+            engines.append({str(n): vector for n, vector in enumerate(encoded)})
+        for vectors in engines:
+            themes = find_themes(items, vectors=vectors)
+            theme_of = {i: n for n, theme in enumerate(themes) for i in theme.item_ids}
+            found = [theme_of[item_id] for item_id, _ in items]
+            nmi = normalized_mutual_info_score(truth, found)
+            ami = adjusted_mutual_info_score(truth, found)
+            line += f"   {nmi:>9.3f} / {ami:.3f} {len(themes):>6}"
+        print(line, flush=True)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "quality":
+        quality([Path(arg) for arg in sys.argv[2:]])
+        return
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
