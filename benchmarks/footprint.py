@@ -26,6 +26,7 @@ before it under the same load.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -137,7 +138,8 @@ def measure(command: list[str], env: dict[str, str], port: int) -> tuple[float, 
         sizes = [memory_kb(pid) for pid in pids]
         return ready, sum(r for r, _ in sizes) / 1024, sum(p for _, p in sizes) / 1024, len(pids), sizes[0][0] / 1024
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited already
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
