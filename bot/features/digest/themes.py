@@ -11,9 +11,10 @@ How (scikit-learn, imported only here and only when called, so `heard --help` st
   duplicates are grouped, so a message pasted ten times is one point with weight ten.
 - Features: TF-IDF over words (lightly stemmed, no stop words) and over character
   3-5-grams inside words (robust to typos, and to languages without a stop list), reduced
-  by LSA (truncated SVD) and L2-normalised. LSA keeps a twentieth as many dimensions as
-  there are texts to fit, between 20 and 50 (`LSA_DIMENSIONS`): more texts hold more
-  topics to tell apart, while few texts in 50 dimensions split into noise.
+  by LSA (truncated SVD) and L2-normalised. LSA keeps one dimension per
+  `TEXTS_PER_DIMENSION` (20) texts fitted on, between 15 and 50 (`LSA_DIMENSIONS`): more
+  texts hold more topics to tell apart (70 topics do not fit in 20 dimensions), while a
+  few hundred texts in 50 dimensions split into noise.
 - Grouping: Ward's agglomerative tree over the points, cut at every k of a grid from 2 to
   `_most_themes` (at most `MAX_THEMES`, 100, and on average at least `MIN_THEME_SIZE`
   texts a theme). The number of themes is the k whose cut scores the best cosine
@@ -52,7 +53,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-LSA_DIMENSIONS = (20, 50)  # a twentieth of the texts fitted on, within these bounds
+LSA_DIMENSIONS = (15, 50)  # bounds of the LSA dimensions: one per TEXTS_PER_DIMENSION texts
+TEXTS_PER_DIMENSION = 20
 MAX_THEMES = 100
 MIN_THEME_SIZE = 5  # themes are at most a fifth of the distinct texts (see _most_themes)
 SIZE_PRIOR = 0.01  # the count's score: silhouette minus SIZE_PRIOR * ln(number of themes)
@@ -213,7 +215,8 @@ class _Features:
         self.chars = TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(3, 5))
         sparse = self._sparse(texts, fit=True)
         low, high = LSA_DIMENSIONS
-        dimensions = min(max(low, len(texts) // 20), high, sparse.shape[0] - 1, sparse.shape[1] - 1)
+        wanted = min(max(low, len(texts) // TEXTS_PER_DIMENSION), high)
+        dimensions = min(wanted, sparse.shape[0] - 1, sparse.shape[1] - 1)
         self.lsa = TruncatedSVD(dimensions, random_state=_SEED) if dimensions >= 2 else None
         self.fitted = self._reduce(sparse, fit=True)
 

@@ -70,14 +70,14 @@ def test_quality_on_the_banking_corpus_choosing_the_count():
     rows = corpus(BANKING)
     assert len(rows) == 216 and len({label for _, label in rows}) == 22  # 21 + "other"
     nmi, ami = scores(rows)
-    # Measured 0.680 / 0.507 with 27 themes for 22 labels: under issue 18's AMI 0.58.
-    assert nmi >= 0.66
-    assert ami >= 0.49
+    # Measured 0.657 / 0.517 with 19 themes for 22 labels: under issue 18's AMI 0.58.
+    assert nmi >= 0.64
+    assert ami >= 0.50
 
 
-# Means over three samples, measured 0.657 / 0.339 (60 messages, ~18 topics of 1 to 7
-# each, at most 12 themes) and 0.651 / 0.420 (200): the rule is not tuned to one size.
-@pytest.mark.parametrize(("size", "nmi_floor", "ami_floor"), [(60, 0.64, 0.32), (200, 0.63, 0.40)])
+# Means over three samples, measured 0.663 / 0.348 (60 messages, ~18 topics of 1 to 7
+# each, at most 12 themes) and 0.648 / 0.426 (200): the rule is not tuned to one size.
+@pytest.mark.parametrize(("size", "nmi_floor", "ami_floor"), [(60, 0.64, 0.33), (200, 0.63, 0.41)])
 def test_quality_on_subsamples_choosing_the_count(size, nmi_floor, ami_floor):
     rows = corpus()
     results = [scores(random.Random(seed).sample(rows, size)) for seed in range(3)]
