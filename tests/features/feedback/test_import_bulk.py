@@ -132,3 +132,19 @@ def test_a_failed_batch_stops_the_import_and_running_it_again_adds_the_rest(sess
     monkeypatch.setattr(importer._BulkInsert, "_write", write_batch)
     again = import_file(sessions, acme_id, path, now=NOW)
     assert (again.imported, again.known) == (12_000 - importer.BATCH_SIZE, importer.BATCH_SIZE)
+
+
+def test_bytes_that_are_not_utf8_or_nul_far_into_a_plain_file_are_still_found(sessions, acme_id, tmp_path):
+    # A file is looked at chunk by chunk: rows read while every byte so far was plain ASCII
+    # skip the per-row checks, so what comes after the first chunks must still be caught.
+    plain = b"".join(b"Row %d,Ana,2026-11-20T10:00:00Z,email,\n" % i for i in range(3000))
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"text,author,created_at,source,url\n" + plain
+                     + b"Caf\xe9 in Latin-1,Ana,2026-11-20,email,\n"  # line 3002
+                     + b"nul\x00here,Ana,2026-11-20,email,\n"  # line 3003
+                     + "Zoë,Ana,2026-11-20,réunion,\n".encode())  # fmt: skip
+    report = import_file(sessions, acme_id, path, now=NOW)
+    assert [(bad.line, bad.reason.split(" ")[0]) for bad in report.bad] == [(3002, "is")]
+    assert report.imported == 3002
+    with sessions() as session:
+        assert session.scalar(select(func.count()).where(FeedbackItem.text.in_(["nulhere", "Zoë"]))) == 2
