@@ -182,7 +182,7 @@ def with_vectors(runs: int) -> None:
 
     texts = [row["text"] for row in csv.DictReader(CORPUS.open(encoding="utf-8"))]
     base = Encoder().encode(texts)
-    print("\nthemes from stored vectors (Ward on a 1,000-text sample, the rest to the nearest):")
+    print("\nthemes from stored vectors (Ward on a 2,000-text sample, the rest to the nearest):")
     print(f"{'items':>8} {'themes':>6} {'best':>8} {'median':>8}")
     for size in SIZES:
         rng = np.random.default_rng(size)

@@ -25,7 +25,7 @@ How (scikit-learn, imported only here and only when called, so `heard --help` st
   topics, 150 to 3,000 messages) besides the two self-written corpora, and judged on a
   held-out public set of 3,080 banking queries in 77 intents (README "Themes"): the
   earlier rule, k-means with the best silhouette up to 40 themes and 15 LSA dimensions,
-  picked 14 themes there (AMI 0.46); this one picks about 60 (AMI 0.55). It still
+  picked 14 themes there (AMI 0.46); this one picks 50 (AMI 0.55). It still
   over-splits inputs with few topics (30 themes for the 20 of feedback.csv).
 - Above `FIT_SAMPLE` (2,000) distinct texts, the features and themes are found on a
   random sample and every other text is assigned to the theme whose word profile it
@@ -217,7 +217,11 @@ class _Features:
         low, high = LSA_DIMENSIONS
         wanted = min(max(low, len(texts) // TEXTS_PER_DIMENSION), high)
         dimensions = min(wanted, sparse.shape[0] - 1, sparse.shape[1] - 1)
-        self.lsa = TruncatedSVD(dimensions, random_state=_SEED) if dimensions >= 2 else None
+        # Two power iterations, not five: a third of the time, and mean AMI on the
+        # development sets (README "Themes") 0.456 against 0.457.
+        self.lsa = (
+            TruncatedSVD(dimensions, n_iter=2, random_state=_SEED) if dimensions >= 2 else None
+        )
         self.fitted = self._reduce(sparse, fit=True)
 
     def _sparse(self, texts: Sequence[str], *, fit: bool):
@@ -364,7 +368,7 @@ def _choose_themes(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
     largest = min(_most_themes(count), distinct_points)
     if largest < 2:
         return np.zeros(count, dtype=int), normalize(points.mean(axis=0, keepdims=True))
-    tree = linkage(points, method="ward")
+    tree = linkage(_distances(points), method="ward")
     # Silhouettes cost the square of the points: above SILHOUETTE_SAMPLE they are scored
     # on a fixed random subset (the tree itself holds every point of the sample).
     scored = np.arange(count)
@@ -385,6 +389,24 @@ def _choose_themes(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
     if best is None:
         return np.zeros(count, dtype=int), normalize(points.mean(axis=0, keepdims=True))
     return _refine(points, weights, np.unique(best[1], return_inverse=True)[1])
+
+
+def _distances(points: np.ndarray) -> np.ndarray:
+    """The condensed Euclidean distance matrix (as scipy's pdist gives it) from one matrix
+    product: pdist's loop took 0.45 s for 2,000 vectors of 384 numbers, this 0.2 s."""
+    import numpy as np
+    from scipy.spatial.distance import squareform
+
+    points = points.astype(np.float64)
+    squared = points @ points.T
+    norms = np.diag(squared).copy()
+    squared *= -2.0
+    squared += norms[:, None]
+    squared += norms[None, :]
+    np.clip(squared, 0.0, None, out=squared)
+    np.sqrt(squared, out=squared)
+    np.fill_diagonal(squared, 0.0)
+    return squareform(squared, checks=False)
 
 
 def _refine(

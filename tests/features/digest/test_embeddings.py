@@ -61,7 +61,7 @@ def scores(rows, encoded):
 
 # Measured with the engine choosing the count (README "Themes"): feedback.csv 0.773 /
 # 0.706 with 35 themes for 20 topics, banking.csv 0.798 / 0.698 with 24 for 22. TF-IDF on
-# the same: 0.596 / 0.489 and 0.657 / 0.517. Issue 18's goal is 0.80 / 0.74 (met on the
+# the same: 0.579 / 0.466 and 0.664 / 0.514. Issue 18's goal is 0.80 / 0.74 (met on the
 # public banking queries of the README, 0.800 / 0.749, not on these two corpora).
 @pytest.mark.parametrize(
     ("name", "nmi_floor", "ami_floor"),
