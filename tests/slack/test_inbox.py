@@ -127,6 +127,26 @@ def test_a_claim_held_by_a_live_processor_is_left_and_a_dead_ones_is_taken_over(
     assert rows(runtime)["Ev1"] == (InboxStatus.DONE, 0)
 
 
+def test_a_claim_on_postgresql_does_not_wait_for_the_disk_and_leaves_the_connection_waiting(runtime):
+    # A claim is a lease: its commit need not wait for the disk. The event's own insert
+    # (and the batch's commit) must still wait, on the same pooled connections.
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no synchronous_commit")
+    store(runtime, "Ev1")
+    values = {"now": NOW, "stale_before": NOW - inbox.STALE_CLAIM, "n": 5, "claimer": "w", "claimed": NOW}
+    with runtime.engine.connect() as connection:
+        with connection.begin():
+            claimed = connection.execute(inbox._CLAIM_WITHOUT_WAITING, values).all()
+            assert [row.event_id for row in claimed] == ["Ev1"]
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "off"
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+    store(runtime, "Ev2")
+    assert [c.event_id for c in inbox.claim(runtime, "w", now=NOW)] == ["Ev2"]
+    for _ in range(3):  # every connection the pool holds
+        with runtime.engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+
+
 def test_a_wake_during_a_pass_is_not_lost(runtime):
     runs = []
     pending = []
