@@ -172,6 +172,7 @@ class HeardServer(BaseApplication):
         port: int,
         build: Callable[[], Served] | None = None,
         explain: Callable[[BaseException], tuple[int, str] | None] = lambda exc: None,
+        timeout: int = 60,
     ):
         """Serve `wsgi_app`, built already (benchmarks/ingest.py's no-op app), or what
         `build` builds in the worker (`heard run`)."""
@@ -180,6 +181,7 @@ class HeardServer(BaseApplication):
         self._build = build or (lambda: Served(wsgi_app))
         self._explain = explain
         self._port = port
+        self._timeout = timeout  # gunicorn's: a worker silent this long is killed and replaced
         self._served: Served | None = None
         self._listener: socket.socket | None = None
         self._verdicts: tuple[int, int] | None = None  # the pipe: (read end, write end)
@@ -194,7 +196,7 @@ class HeardServer(BaseApplication):
             "workers": 1,
             "worker_class": "gthread",
             "threads": 8,
-            "timeout": 60,
+            "timeout": self._timeout,
             "graceful_timeout": 20,
             "accesslog": "-",
             "errorlog": "-",

@@ -10,12 +10,15 @@ from tests.sandbox.test_heard_run import Process, free_port
 
 SERVE = """
 import sys
+import time
 from bot.web import BootFailed, HeardServer, Served
 
 how, port = sys.argv[1], int(sys.argv[2])
 
 
 def build():
+    if how == "slow":  # longer than gunicorn's timeout (1 s below) without a heartbeat
+        time.sleep(3)
     if how == "refused":
         raise LookupError("Slack refused the token")
     if how == "bug":
@@ -34,7 +37,7 @@ def explain(exc):
 
 
 try:
-    HeardServer(build=build, port=port, explain=explain).run()
+    HeardServer(build=build, port=port, explain=explain, timeout=1 if how == "slow" else 60).run()
 except BootFailed as failed:
     print(failed.line, file=sys.stderr)
     sys.exit(failed.status)
@@ -87,3 +90,19 @@ def test_a_taken_port_fails_before_gunicorn_starts(tmp_path):
     assert result.stdout == ""  # gunicorn never started
     last = result.stderr.strip().splitlines()[-1]
     assert last == f"bot.errors.Failure: cannot serve HTTP on port {port}: Address already in use"
+
+
+def test_building_longer_than_gunicorns_timeout_is_not_a_dead_worker(tmp_path):
+    """A check that takes its time (a database host that does not answer, Slack's retries)
+    is waited for, as when the master built the app. Were gunicorn to count a worker's
+    silence from its fork, it would kill it after its timeout and fork another, again and
+    again; it counts from the worker's first heartbeat, sent once the app is built."""
+    port = free_port()
+    process = serve("slow", port, tmp_path)
+    process.await_line("beside: started")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+        assert answer.read() == b"ok"
+    assert process.stop() == 0
+    lines = process.output()
+    assert not any("WORKER TIMEOUT" in line for line in lines)
+    assert sum("Booting worker" in line for line in lines) == 1
