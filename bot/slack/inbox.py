@@ -15,9 +15,11 @@ per channel and ts, one acknowledgement per item, actor and ref, outbox keys), s
 second run changes nothing.
 
 Answering Slack comes first: a woken processor waits a few milliseconds for more events
-to join its batch (`GATHER_SECONDS`), and during a burst (`BURST`) up to
-`MAX_DEFER_SECONDS` at a time, so that the request threads have the interpreter to
-themselves while the events pour in.
+to join its batch (`GATHER_SECONDS`), and during a burst (`BURST`) it waits between
+batches `DEFER_SHARE` times as long as its last batch took (at most
+`MAX_DEFER_SECONDS`), so that the request threads have most of the interpreter while
+the events pour in, and a burst that goes on for minutes still sees its events
+processed, at a quarter of the processor's speed or more.
 
 Several processors may share one PostgreSQL database: rows are claimed with
 `FOR UPDATE SKIP LOCKED` for a lease (`STALE_CLAIM`) that the processor renews while it
@@ -66,6 +68,7 @@ POLL_SECONDS = 2.0  # how often a processor looks for rows it was not woken for
 GATHER_SECONDS = 0.02  # how long a woken processor waits for more events to join the batch
 BURST = (8, 0.04)  # 8 events within 40 ms (200/s) are a burst: acknowledging them comes first
 MAX_DEFER_SECONDS = 1.0  # how long a burst may hold processing back at a time
+DEFER_SHARE = 3.0  # and at most this many times as long as the last batch took
 MAX_EVENT_ID = 64
 
 
@@ -411,12 +414,14 @@ class InboxProcessor:
         self._poller: threading.Thread | None = None
         self.gather = GATHER_SECONDS
         self._wakes: deque[float] = deque(maxlen=BURST[0])
+        self.monotonic = time.monotonic
+        self._last_batch = GATHER_SECONDS  # seconds the last batch took, claim to commit
 
     # -- waking -------------------------------------------------------------------------------
 
     def wake(self) -> None:
         """An event was stored: process it soon."""
-        self._wakes.append(time.monotonic())
+        self._wakes.append(self.monotonic())
         with self._lock:
             if self._running:
                 self._again = True
@@ -444,17 +449,20 @@ class InboxProcessor:
 
         The events of the next few milliseconds join the batch: a batch costs about as much
         as one event to claim, commit and read settings for. During a burst (`BURST`),
-        processing waits, up to `MAX_DEFER_SECONDS` at a time: each event is stored and
-        safe, and the threads answering Slack, which must answer within 3 seconds, get the
-        interpreter to themselves instead of sharing it.
+        processing waits: each event is stored and safe, and the threads answering Slack,
+        which must answer within 3 seconds, get the interpreter to themselves.
         """
         self._stopping.wait(self.gather)
         self._hold_back_for_burst()
 
     def _hold_back_for_burst(self) -> None:
-        started = time.monotonic()
-        while self.gather and not self._stopping.is_set() and time.monotonic() - started < MAX_DEFER_SECONDS:
-            if not bursting(list(self._wakes), time.monotonic()):
+        """While a burst lasts, wait `DEFER_SHARE` times as long as the last batch took, at
+        most `MAX_DEFER_SECONDS`: processing keeps a quarter of the time (or more), so a
+        long burst is processed as it goes rather than only once it ends."""
+        started = self.monotonic()
+        limit = min(MAX_DEFER_SECONDS, DEFER_SHARE * self._last_batch)
+        while self.gather and not self._stopping.is_set() and self.monotonic() - started < limit:
+            if not bursting(list(self._wakes), self.monotonic()):
                 return
             self._stopping.wait(BURST[1] / BURST[0])
 
@@ -473,6 +481,7 @@ class InboxProcessor:
         while not self._stopping.is_set():
             if handled:
                 self._hold_back_for_burst()
+            started = self.monotonic()
             rows = claim(self.runtime, self.worker, now=self.runtime.clock())
             if not rows:
                 return handled
@@ -495,6 +504,7 @@ class InboxProcessor:
                     if batch.commit_due():
                         self._commit(batch)
                 self._commit(batch)
+            self._last_batch = self.monotonic() - started
             if last:
                 return handled
         return handled

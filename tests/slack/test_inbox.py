@@ -272,6 +272,37 @@ def test_a_burst_is_eight_events_within_forty_milliseconds(gaps_ms, expected):
     assert not inbox.bursting(wakes, now=wakes[-1] + 0.05)  # and it is over once they stop
 
 
+def test_a_burst_that_goes_on_holds_processing_back_for_a_share_of_the_time_only(runtime, monkeypatch):
+    # A burst of hours must not hold the backlog back for hours: between batches the
+    # processor waits DEFER_SHARE times its last batch's time, never more than a second.
+    now, waits = [100.0], []
+
+    def dispatch(body: str) -> None:
+        now[0] += 0.01  # each event takes 10 ms
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        now[0] += seconds
+        return False
+
+    processor = InboxProcessor(runtime, dispatch, submit=lambda fn: fn())
+    processor.monotonic = lambda: now[0]
+    monkeypatch.setattr(processor._stopping, "wait", wait)
+    monkeypatch.setattr(inbox, "bursting", lambda wakes, at: True)  # it never eases
+    monkeypatch.setattr(inbox, "BATCH", 3)  # a full batch: the processor looks for more
+    for n in range(3):
+        store(runtime, f"Ev{n}")
+    assert processor.run_pending() == 3
+    assert processor._last_batch == pytest.approx(0.03)
+    tick = inbox.BURST[1] / inbox.BURST[0]
+    assert inbox.DEFER_SHARE * 0.03 <= sum(waits) <= inbox.DEFER_SHARE * 0.03 + tick + 1e-9  # then it looked again
+
+    waits.clear()
+    processor._last_batch = 60.0  # however slow the last batch was
+    processor._hold_back_for_burst()
+    assert inbox.MAX_DEFER_SECONDS <= sum(waits) <= inbox.MAX_DEFER_SECONDS + tick + 1e-9
+
+
 def test_a_claim_takes_at_most_its_batch(runtime):
     for number in range(inbox.BATCH * 2 + 5):
         store(runtime, f"Ev{number:03d}")
