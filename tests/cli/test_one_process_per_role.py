@@ -1,6 +1,7 @@
 """On SQLite, a second clock or event processor refuses to start, in one line; on
 PostgreSQL any number may run."""
 
+import socket
 import subprocess
 import sys
 
@@ -70,3 +71,22 @@ def test_a_database_in_a_missing_directory_is_still_one_clear_line(tmp_path):
     result = heard("clock", cwd=tmp_path, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-unused")
     assert result.returncode == 1
     assert "cannot connect to the database" in one_line(result.stderr)
+
+
+def test_a_second_heard_run_over_http_stops_in_one_line_from_its_gunicorn_worker(tmp_path):
+    """`heard run` takes the roles in gunicorn's worker, which builds the app: the refusal
+    still reaches the terminal as one line and exit 1, with no worker forked again."""
+    url = f"sqlite:///{tmp_path}/heard.db"
+    first = holder(url, "processor", tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        result = heard("run", cwd=tmp_path, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-unused",
+                       SLACK_SIGNING_SECRET="unused", PORT=str(port))  # fmt: skip
+        assert result.returncode == 1
+        assert f"(pid {first.pid}) already processes stored Slack events" in one_line(result.stderr)
+        assert result.stdout == ""
+    finally:
+        first.stdin.close()
+        first.wait(10)
