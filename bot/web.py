@@ -203,13 +203,14 @@ class HeardServer(BaseApplication):
             "loglevel": "info",
             "proc_name": "heard",
             "logger_class": _HeldLog,
-            # gunicorn's control socket: a thread and asyncio in the master, at one path
-            # per user (~/.gunicorn/gunicorn.ctl) that a second Heard on the machine takes.
-            "control_socket_disable": True,
             "pre_fork": lambda arbiter, worker: self._forking(arbiter),
             "post_worker_init": lambda worker: self._served.start(),
             "worker_exit": lambda arbiter, worker: self._served and self._served.stop(),
         }
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn 27 has it; older ones have none
+            # Its control socket: a thread and asyncio in the master, at one path per user
+            # (~/.gunicorn/gunicorn.ctl) that a second Heard on the machine would take.
+            config["control_socket_disable"] = True
         for key, value in config.items():
             self.cfg.set(key, value)
 
