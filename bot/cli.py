@@ -374,7 +374,11 @@ def _serve_socket_mode(runtime, bolt_app, scheduler) -> None:
         connection.start()
         if scheduler and not stop.is_set():
             scheduler.start()
-        stop.wait()
+        # Timed: Python runs a signal's handler in the main thread, between bytecodes. A
+        # main thread blocked on a lock with no timeout never gets there when the kernel
+        # handed SIGTERM to another thread (the websocket's, the scheduler's).
+        while not stop.wait(1.0):
+            pass
     finally:
         connection.stop()  # what is not acknowledged by now, Slack sends again
         runtime.inbox.stop()
