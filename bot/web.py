@@ -183,7 +183,7 @@ class HeardServer(BaseApplication):
         self._port = port
         self._timeout = timeout  # gunicorn's: a worker silent this long is killed and replaced
         self._served: Served | None = None
-        self._listener: socket.socket | None = None
+        self._bind: str | None = None  # "fd://N": the socket bound in run(), gunicorn's from then on
         self._verdicts: tuple[int, int] | None = None  # the pipe: (read end, write end)
         self._failure: tuple[int, str] | None = None
         self._last_verdict = threading.Event()  # the worker failed to boot, and said why
@@ -193,6 +193,7 @@ class HeardServer(BaseApplication):
 
     def load_config(self) -> None:
         config = {
+            **({"bind": self._bind} if self._bind else {}),  # kept by a reload (SIGHUP)
             "workers": 1,
             "worker_class": "gthread",
             "threads": 8,
@@ -220,12 +221,13 @@ class HeardServer(BaseApplication):
         from gunicorn.arbiter import Arbiter
 
         try:
-            self._listener = socket.create_server(("0.0.0.0", self._port), backlog=2048)
+            listener = socket.create_server(("0.0.0.0", self._port), backlog=2048)
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise Failure(f"cannot serve HTTP on port {self._port}: {reason}") from None
-        self._listener.set_inheritable(True)
-        self.cfg.set("bind", f"fd://{self._listener.fileno()}")
+        listener.set_inheritable(True)
+        self._bind = f"fd://{listener.detach()}"  # gunicorn takes the descriptor over
+        self.cfg.set("bind", self._bind)
         self._verdicts = os.pipe()
         master = os.getpid()
         threading.Thread(target=self._hear_verdicts, name="heard-boot", daemon=True).start()

@@ -2,6 +2,7 @@
 serves, or fails in one line (a reason the operator fixes), or shows a bug in full, without
 forking worker after worker. Real processes: gunicorn forks."""
 
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -106,3 +107,17 @@ def test_building_longer_than_gunicorns_timeout_is_not_a_dead_worker(tmp_path):
     lines = process.output()
     assert not any("WORKER TIMEOUT" in line for line in lines)
     assert sum("Booting worker" in line for line in lines) == 1
+
+
+def test_a_reload_keeps_the_port_and_builds_the_app_again(tmp_path):
+    """SIGHUP: gunicorn reads its configuration again and replaces the worker; the socket
+    bound at start stays the one it listens on."""
+    port = free_port()
+    process = serve("ok", port, tmp_path)
+    process.await_line("beside: started")
+    process.popen.send_signal(signal.SIGHUP)
+    process.await_line("beside: started")  # the new worker's
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+        assert answer.read() == b"ok"
+    assert process.stop() == 0
+    assert not any("Listening at: http://127.0.0.1:8000" in line for line in process.output())
