@@ -4,7 +4,7 @@ Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
 
 This module is imported for every invocation, `heard --help` included, so it imports
 only typer and the standard library at module level: SQLAlchemy, Alembic, Bolt,
-pydantic-settings and rich are imported inside the commands that use them
+pydantic and rich are imported inside the commands that use them
 (`tests/cli/test_cli_startup.py` checks this). Help is Click's plain formatter
 (`rich_markup_mode=None`): it wraps paragraphs at the terminal's width, keeps `\\b`
 blocks (the examples) as written, and needs no rich.
@@ -567,7 +567,10 @@ def clock():
         signal.signal(signum, lambda *_: stop.set())
     scheduler.start()
     try:
-        stop.wait()
+        # Timed: a signal the kernel hands to one of the scheduler's threads only sets a
+        # flag, and an untimed wait would never return to let the handler run.
+        while not stop.wait(1.0):
+            pass
     finally:
         scheduler.shutdown()
 

@@ -184,11 +184,11 @@ class SocketMode:
                 log.warning("cannot connect to Slack in Socket Mode yet (%s); retrying", error)
             if self._stopping.wait(backoff(failures)):
                 return
-        log.info("Socket Mode connected (session %s)", self.client.session_id())
         with self._lock:  # what a failed try said is no outage of this connection
             self._asked = self._why = None
         self._opened_at = time.monotonic()
-        self._set_state("connected")
+        self._set_state("connected")  # before the log line, which tests and operators wait for
+        log.info("Socket Mode connected (session %s)", self.client.session_id())
         self._supervisor = threading.Thread(
             target=self._supervise, name="heard-socket-mode", daemon=True
         )
@@ -269,12 +269,12 @@ class SocketMode:
             if error is None:
                 with self._lock:
                     self._asked = self._why = None
+                self._opened_at = time.monotonic()
+                self._set_state("connected")
                 log.info(
                     "Socket Mode reconnected after %s (%.1f s, %d failed tries)",
                     reason, time.monotonic() - lost_at, failures,
                 )  # fmt: skip
-                self._opened_at = time.monotonic()
-                self._set_state("connected")
                 return
             failures += 1
             if failures == 1:
