@@ -121,9 +121,6 @@ class Replayer:
 
     action = view = shortcut = command = options = block_action = view_submission = view_closed = _not_here
 
-    def event_types(self) -> set[str]:
-        return set(self._listeners)
-
     # -- replaying ----------------------------------------------------------------------------------
 
     def __call__(self, body: str) -> None:
