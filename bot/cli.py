@@ -310,10 +310,19 @@ def _serve_http(no_scheduler: bool, port: int) -> None:
         status = _one_line_status(exc)
         return None if status is None else (status, f"heard: {exc}")
 
+    from bot.errors import Failure
+
     try:
         HeardServer(build=lambda: _build_web(no_scheduler, port), port=port, explain=explain).run()
     except BootFailed as failed:
         _fail(failed.line, failed.status)
+    except Failure:
+        # The port is bound before the worker reads the settings: a setting that is wrong
+        # (no Slack credentials on a first run, say) is what to report first, exit 2.
+        from bot.settings import load_settings
+
+        load_settings().require_slack()
+        raise
 
 
 def _build_web(no_scheduler: bool, port: int):

@@ -157,8 +157,8 @@ class HeardServer(BaseApplication):
     - gunicorn's own log lines ("Starting gunicorn", "Booting worker"…) wait until the
       worker has built the app: printed then (by the worker, in order), dropped on a
       `BootFailed`, so the one line is all a failed start prints. An exception `explain`
-      does not know is a bug: the lines and gunicorn's traceback are printed, and gunicorn
-      exits with WORKER_BOOT_ERROR.
+      does not know is a bug: the lines and gunicorn's traceback are printed, and the
+      master exits with status 1 (gunicorn's own would be WORKER_BOOT_ERROR, 3).
 
     A worker that gunicorn forks again later (one killed for its timeout, say) builds the
     app again, checks included: if it cannot, the master stops in one line rather than
@@ -219,6 +219,7 @@ class HeardServer(BaseApplication):
         """Serve until SIGTERM. Raises `Failure` (the port) or `BootFailed` (the worker's
         start-up check) in the master; returns or exits as gunicorn does otherwise."""
         from gunicorn.arbiter import Arbiter
+        from gunicorn.errors import HaltServer
 
         try:
             listener = socket.create_server(("0.0.0.0", self._port), backlog=2048)
@@ -232,14 +233,20 @@ class HeardServer(BaseApplication):
         master = os.getpid()
         threading.Thread(target=self._hear_verdicts, name="heard-boot", daemon=True).start()
         arbiter = None
+        # Tells the workers which master is theirs: on SQLite a worker replacing another
+        # (a reload) waits for it to let go of its role (`bot.db.locks.WORKER_OF`).
+        os.environ["HEARD_WORKER_OF"] = str(master)
         try:
             arbiter = Arbiter(self)
             arbiter.run()
-        except SystemExit as leaving:
+        except (SystemExit, HaltServer) as leaving:
             if os.getpid() != master:  # the worker leaving gunicorn's loop: not the master's to judge
                 raise
+            # gunicorn halts with HaltServer itself when a SIGTERM's shutdown reaps a worker
+            # that failed to boot, outside the loop that would turn it into SystemExit.
+            code = leaving.exit_status if isinstance(leaving, HaltServer) else leaving.code
             held = arbiter.log.hold if arbiter else None
-            if leaving.code == WORKER_BOOT_ERROR:
+            if code == WORKER_BOOT_ERROR:
                 self._last_verdict.wait(timeout=5)  # written before the worker exited
             if self._failure is not None:
                 if held:
@@ -247,6 +254,10 @@ class HeardServer(BaseApplication):
                 raise BootFailed(*self._failure) from None
             if held:
                 held.show()
+            if code == WORKER_BOOT_ERROR:  # a bug, whose traceback gunicorn has printed
+                sys.exit(1)  # Heard's status for a failure at run time (SPEC: 0, 1 or 2)
+            if isinstance(leaving, HaltServer):
+                sys.exit(code)
             raise
         except RuntimeError as exc:  # as gunicorn's BaseApplication.run
             print(f"\nError: {exc}\n", file=sys.stderr)

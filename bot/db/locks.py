@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 import weakref
 from contextlib import AbstractContextManager, nullcontext
 
@@ -79,15 +80,50 @@ def claim_role(database: Engine | str, role: str) -> None:
         descriptor = os.open(f"{path}.{role}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:  # no such directory, read-only: opening the database says so in one line
         return
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    if not _locked(descriptor):
         holder = os.pread(descriptor, 20, 0).decode(errors="replace").strip() or "?"
-        os.close(descriptor)
-        raise AlreadyRunning(
-            f"another Heard process (pid {holder}) already {_ROLES[role]} on {path}; "
-            "on SQLite run one, or use PostgreSQL to run several"
-        ) from None
+        if not (_sibling(holder) and _locked(descriptor, wait=SIBLING_SECONDS)):
+            os.close(descriptor)
+            raise AlreadyRunning(
+                f"another Heard process (pid {holder}) already {_ROLES[role]} on {path}; "
+                "on SQLite run one, or use PostgreSQL to run several"
+            ) from None
     os.ftruncate(descriptor, 0)
     os.pwrite(descriptor, str(os.getpid()).encode(), 0)
     _HELD.append(descriptor)
+
+
+SIBLING_SECONDS = 30.0  # gunicorn's graceful timeout (20 s), and a margin
+
+
+def _locked(descriptor: int, *, wait: float = 0.0) -> bool:
+    """Take the role's lock, trying for up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+        time.sleep(0.1)
+
+
+WORKER_OF = "HEARD_WORKER_OF"  # set by `bot.web.HeardServer`'s master: its pid, for its workers
+
+
+def _sibling(holder: str) -> bool:
+    """Whether this process is a worker of `heard run`'s gunicorn master and the holder
+    another of its workers: the one a reload (SIGHUP) is replacing, which lets go of the
+    role once it has finished its requests. Any other holder (another Heard, even one
+    started by the same parent) is refused at once."""
+    parent = os.getppid()
+    if not holder.isdigit() or os.environ.get(WORKER_OF) != str(parent):
+        return False
+    try:
+        with open(f"/proc/{holder}/stat", encoding="ascii", errors="replace") as stat:
+            # "pid (name) state ppid …": the name may hold spaces and parentheses
+            fields = stat.read().rsplit(")", 1)[-1].split()
+    except OSError:
+        return False
+    return len(fields) > 1 and fields[1] == str(parent)

@@ -9,7 +9,11 @@ The rooms register their event listeners on it exactly as on a Bolt app
 - the bot token is the workspace's: `SLACK_BOT_TOKEN` for a single workspace, the
   installation store's in OAuth mode (an event from a team with no installation stored
   is logged and skipped); `app_uninstalled`, `tokens_revoked` and
-  `team_access_revoked` need none, as Slack has already taken the token back;
+  `team_access_revoked` need none, as Slack has already taken the token back. Unlike
+  Bolt's OAuth authorization, a stored token is not checked with `auth.test` on every
+  event: a token revoked a moment ago fails the listeners' Slack calls instead (Slack
+  then sends `tokens_revoked`, which uninstalls the workspace); and when the one
+  `auth.test` of a single-token process fails, the event is retried rather than dropped;
 - an event the bot itself caused (its own user id or, for `bot_message`, its bot id)
   is skipped, except `member_joined_channel` and `member_left_channel` (Bolt's
   `IgnoringSelfEvents`);

@@ -1,6 +1,7 @@
 """On SQLite, a second clock or event processor refuses to start, in one line; on
 PostgreSQL any number may run."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -54,6 +55,26 @@ def test_the_processor_role_is_one_process_too_and_roles_are_separate(tmp_path):
     finally:
         first.stdin.close()
         first.wait(10)
+
+
+def test_a_worker_replacing_its_sibling_waits_for_the_role_and_nobody_else_does(tmp_path, monkeypatch):
+    """A reload of `heard run` (SIGHUP) forks the new gunicorn worker before the old one
+    has finished: the new one waits for the old one's role, and only a worker of the same
+    master does (the test process stands in for it: both holders are its children)."""
+    url = f"sqlite:///{tmp_path}/heard.db"
+    claim = [sys.executable, "-c", "import sys; from bot.db.locks import claim_role; claim_role(sys.argv[1], 'processor')", url]
+    first = holder(url, "processor", tmp_path)
+    try:
+        refused = subprocess.run(claim, cwd=tmp_path, capture_output=True, text=True, timeout=20, check=False)
+        assert refused.returncode == 1 and "already processes stored Slack events" in refused.stderr  # at once
+        monkeypatch.setenv("HEARD_WORKER_OF", str(os.getpid()))  # as HeardServer's master sets it
+        waiting = subprocess.Popen(claim, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(0.5)  # it waits for the worker it replaces...
+    finally:
+        first.stdin.close()
+        first.wait(10)
+    assert waiting.wait(10) == 0, waiting.stderr.read()  # ...and takes the role once that one is gone
 
 
 def test_postgresql_lets_every_process_play_every_role(db_url):

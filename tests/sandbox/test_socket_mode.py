@@ -201,7 +201,7 @@ def test_disconnect_reconnects_with_one_log_line_and_the_next_event_is_handled(
         socket_mode.disconnect(reason, close_after=2.0)
         socket_mode.wait_until(lambda: socket_mode.connections not in ([], [first]))
         socket_mode.wait_until(
-            lambda: socket_mode.connections[-1] != first and heard.connection.connected
+            lambda: socket_mode.connections[-1] != first and heard.connection.connected and reconnected(caplog)
         )
     [line] = [r.getMessage() for r in caplog.records if r.name.startswith("bot.slack.socket_mode")]
     assert line.startswith("Socket Mode reconnected after Slack") and f"({reason})" in line
@@ -209,6 +209,11 @@ def test_disconnect_reconnects_with_one_log_line_and_the_next_event_is_handled(
     assert socket_mode.deliveries()[-1].sends[-1][0] != first
     heard.listeners.drain()
     assert len(fake_slack.calls_to("views.publish")) == 1
+
+
+def reconnected(caplog) -> bool:
+    """The reconnection's log line is written (just after the state says connected)."""
+    return any(r.getMessage().startswith("Socket Mode reconnected") for r in caplog.records)
 
 
 @sqlite_only
@@ -219,7 +224,7 @@ def test_a_closed_socket_is_reopened_and_the_next_event_handled(
     with caplog.at_level(logging.INFO, logger="bot.slack.socket_mode"):
         socket_mode.drop()
         socket_mode.wait_for_connections(1, opened=2)
-        socket_mode.wait_until(lambda: heard.connection.connected)
+        socket_mode.wait_until(lambda: heard.connection.connected and reconnected(caplog))
     [line] = [r.getMessage() for r in caplog.records if r.name.startswith("bot.slack.socket_mode")]
     assert line.startswith(
         "Socket Mode reconnected after ConnectionResetError: Slack closed the connection"
@@ -246,7 +251,7 @@ def test_a_failed_first_try_is_not_the_reason_given_for_a_later_outage(
     with caplog.at_level(logging.INFO, logger="bot.slack.socket_mode"):
         socket_mode.drop()
         socket_mode.wait_for_connections(1, opened=2)
-        socket_mode.wait_until(lambda: heard.connection.connected)
+        socket_mode.wait_until(lambda: heard.connection.connected and reconnected(caplog))
     [line] = [r.getMessage() for r in caplog.records if "reconnected" in r.getMessage()]
     assert line.startswith("Socket Mode reconnected after ConnectionResetError: Slack closed the connection"), line
 
@@ -290,7 +295,7 @@ def test_reconnecting_backs_off_while_slack_refuses_and_says_so_once(
     with caplog.at_level(logging.INFO, logger="bot.slack.socket_mode"):
         socket_mode.drop()
         socket_mode.wait_for_connections(1, opened=2, timeout=20)
-        socket_mode.wait_until(lambda: heard.connection.connected)
+        socket_mode.wait_until(lambda: heard.connection.connected and reconnected(caplog))
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot.slack.socket_mode")]
     assert len(lines) == 2
     assert (
