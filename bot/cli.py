@@ -810,6 +810,14 @@ _room_commands()
 _placeholders_in_help(app)
 
 
+def _database_refused(exc: BaseException) -> bool:
+    """An operational error of the database (SQLAlchemy's OperationalError: a lock held
+    too long, a read-only file, a full disk, a lost server): a fault of the moment, one
+    line; other database errors are bugs and keep their traceback."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.OperationalError)
+
+
 def _one_line_status(exc: BaseException) -> int | None:
     for module_name, class_name, status in ONE_LINE_ERRORS:
         module = sys.modules.get(module_name)
@@ -862,6 +870,8 @@ def main(args: list[str] | None = None) -> None:
         _fail("heard: aborted", 1)
     except Exception as exc:
         status = _one_line_status(exc)
+        if status is None and _database_refused(exc):  # locked, read-only, full, gone
+            _fail(f"heard: the database refused: {' '.join(str(exc.orig).split())[:300]}", 1)
         if status is None:
             raise
         _fail(f"heard: {exc}", status)

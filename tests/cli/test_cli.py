@@ -123,6 +123,17 @@ def test_unreachable_database_is_one_line_and_exit_1(tmp_path):
     assert one_line(result.stderr).startswith("heard: cannot connect to the database")
 
 
+def test_a_database_that_refuses_writes_is_one_line_and_exit_1(tmp_path):
+    # A read-only file (or a lock held too long, a full disk): a fault of the moment, not a
+    # traceback with the statement and its rows.
+    assert heard("db", "upgrade", cwd=tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/heard.db").returncode == 0
+    (tmp_path / "feedback.csv").write_text("text,author,created_at,source,url\nslow export,Dana,2026-11-20,call,\n")
+    url = f"sqlite:///file:{tmp_path}/heard.db?mode=ro&uri=true"
+    result = heard("feedback", "import", "feedback.csv", "--team", "T0READONLY", cwd=tmp_path, DATABASE_URL=url)
+    assert result.returncode == 1
+    assert one_line(result.stderr) == "heard: the database refused: attempt to write a readonly database"
+
+
 def test_manifest_json_and_yaml_agree(tmp_path):
     as_json = heard("manifest", cwd=tmp_path)
     as_yaml = heard("manifest", "--format", "yaml", "--url", "https://h.example", cwd=tmp_path)

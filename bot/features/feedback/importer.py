@@ -565,6 +565,9 @@ def _sqlite_insert(count: int) -> str:
             + ", ".join([each] * count) + " ON CONFLICT DO NOTHING")  # fmt: skip
 
 
+_IMPORT_LOCK = 0x4846  # the advisory lock class of feedback imports (the key's first half)
+
+
 def _copy_in(driver, batch_start: tuple, rows: list[tuple]) -> None:
     """PostgreSQL: the batch by COPY, in the caller's transaction (see `_BulkInsert`)."""
     from psycopg.errors import UniqueViolation
@@ -572,6 +575,10 @@ def _copy_in(driver, batch_start: tuple, rows: list[tuple]) -> None:
     listed = ", ".join(INSERT_COLUMNS)
     cursor = driver.cursor()
     cursor.execute("SET LOCAL TimeZone = 'UTC'")  # the times are UTC text (`stored_time`)
+    # One batch at a time per workspace: two imports meeting the same rows in different
+    # orders would each wait on the other's unique keys (a deadlock PostgreSQL ends by
+    # failing one). The lock is the transaction's, released by its commit.
+    cursor.execute("SELECT pg_advisory_xact_lock(%s::integer, %s::integer)", (_IMPORT_LOCK, batch_start[0]))
     channel = ROW_COLUMNS.index("channel_id")
     if not any(row[channel] for row in rows):
         cursor.execute("SAVEPOINT heard_import")
