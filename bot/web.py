@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
@@ -160,9 +161,11 @@ class HeardServer(BaseApplication):
       does not know is a bug: the lines and gunicorn's traceback are printed, and the
       master exits with status 1 (gunicorn's own would be WORKER_BOOT_ERROR, 3).
 
-    A worker that gunicorn forks again later (one killed for its timeout, say) builds the
-    app again, checks included: if it cannot, the master stops in one line rather than
-    serve nothing.
+    A worker that gunicorn forks again later (one killed for its timeout or by the
+    kernel, say) builds the app again, checks included. Once a worker has served, such a
+    failure is a fault of the moment (Slack or the database unreachable for a while): the
+    replacement prints its one line, waits `retry_seconds` and exits, and gunicorn forks
+    another, until one serves; only the first start stops the master. A bug still stops it.
     """
 
     def __init__(
@@ -173,6 +176,7 @@ class HeardServer(BaseApplication):
         build: Callable[[], Served] | None = None,
         explain: Callable[[BaseException], tuple[int, str] | None] = lambda exc: None,
         timeout: int = 60,
+        retry_seconds: float = 5.0,
     ):
         """Serve `wsgi_app`, built already (benchmarks/ingest.py's no-op app), or what
         `build` builds in the worker (`heard run`)."""
@@ -189,6 +193,9 @@ class HeardServer(BaseApplication):
         self._last_verdict = threading.Event()  # the worker failed to boot, and said why
         self._held: _Hold | None = None  # gunicorn's start-up lines (`_HeldLog`)
         self._forked_after = 0  # how many of them the master held when it forked
+        self._retry_seconds = retry_seconds
+        self._served_once = False  # in the master: a worker has built the app and served
+        self._replacing = False  # in a worker: forked after one had served
         super().__init__()
 
     def load_config(self) -> None:
@@ -273,6 +280,11 @@ class HeardServer(BaseApplication):
                 self._held.show()
                 self._say({"shown": self._forked_after, "boot_error": True})
                 raise
+            if self._replacing:  # the service has run: wait, and let gunicorn fork another
+                print(f"{explained[1]} (a replacement worker; another tries in {self._retry_seconds:g} s)",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                time.sleep(self._retry_seconds)
+                sys.exit(1)
             self._held.drop()
             self._say({"failed": list(explained)})
             sys.exit(WORKER_BOOT_ERROR)
@@ -284,6 +296,7 @@ class HeardServer(BaseApplication):
         """pre_fork, in the master: the worker prints the lines held so far."""
         self._held = arbiter.log.hold
         self._forked_after = self._held.count()
+        self._replacing = self._served_once  # what the worker forked now inherits
 
     def _say(self, message: dict) -> None:
         os.write(self._verdicts[1], json.dumps(message).encode() + b"\n")
@@ -301,6 +314,7 @@ class HeardServer(BaseApplication):
                     self._failure = (int(status), str(text))
                 else:
                     self._held.show(already_shown=message["shown"])
+                    self._served_once = not message.get("boot_error")
                 if "failed" in message or message.get("boot_error"):
                     self._last_verdict.set()  # the master halts: no worker will say more
                     return

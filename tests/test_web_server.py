@@ -2,14 +2,17 @@
 serves, or fails in one line (a reason the operator fixes), or shows a bug in full, without
 forking worker after worker. Real processes: gunicorn forks."""
 
+import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 
 from tests.sandbox.test_heard_run import Process, free_port
 
 SERVE = """
+import os
 import sys
 import time
 from bot.web import BootFailed, HeardServer, Served
@@ -18,6 +21,9 @@ how, port = sys.argv[1], int(sys.argv[2])
 
 
 def build():
+    if how == "replaced" and os.path.exists("fail-once"):  # a replacement meets an outage once
+        os.remove("fail-once")
+        raise LookupError("Slack is unreachable")
     if how == "slow":  # longer than gunicorn's timeout (1 s below) without a heartbeat
         time.sleep(3)
     if how == "refused":
@@ -26,8 +32,9 @@ def build():
         raise ValueError("a bug while building")
 
     def wsgi(environ, start_response):
-        start_response("200 OK", [("Content-Length", "2")])
-        return [b"ok"]
+        body = str(os.getpid()).encode() if environ["PATH_INFO"] == "/pid" else b"ok"
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
 
     return Served(wsgi, start=lambda: print("beside: started", flush=True),
                   stop=lambda: print("beside: stopped", flush=True))
@@ -38,7 +45,7 @@ def explain(exc):
 
 
 try:
-    HeardServer(build=build, port=port, explain=explain, timeout=1 if how == "slow" else 60).run()
+    HeardServer(build=build, port=port, explain=explain, timeout=1 if how == "slow" else 60, retry_seconds=0.2).run()
 except BootFailed as failed:
     print(failed.line, file=sys.stderr)
     sys.exit(failed.status)
@@ -78,6 +85,35 @@ def test_a_bug_shows_everything_and_stops_without_forking_again(tmp_path):
     assert "ValueError: a bug while building" in text and "Traceback" in text
     assert sum("Booting worker" in line for line in lines) == 1  # no second worker
     assert "Starting gunicorn" in text and "Reason: Worker failed to boot." in text
+
+
+def test_a_replacement_worker_that_meets_an_outage_waits_and_another_serves(tmp_path):
+    """Once Heard has served, a worker forked to replace one (killed by the kernel, say)
+    that cannot start for a reason of the moment says so and gives way to another; the
+    master goes on. Only the first start stops it."""
+    port = free_port()
+    process = serve("replaced", port, tmp_path)
+    process.await_line("beside: started")
+    first = worker_pid(port)
+    (tmp_path / "fail-once").touch()
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while (now := worker_pid(port)) in (first, None):
+        assert time.monotonic() < deadline and process.popen.poll() is None, process.output()
+        time.sleep(0.1)
+    assert not (tmp_path / "fail-once").exists()  # a replacement met the outage
+    assert process.stop() == 0
+    lines = process.output()
+    assert "heard: Slack is unreachable (a replacement worker; another tries in 0.2 s)" in lines
+    assert now != first
+
+
+def worker_pid(port: int) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/pid", timeout=2) as answer:
+            return int(answer.read())
+    except OSError:
+        return None
 
 
 def test_a_taken_port_fails_before_gunicorn_starts(tmp_path):
