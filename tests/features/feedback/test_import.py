@@ -42,16 +42,6 @@ def many(n: int, start=datetime(2026, 1, 1, tzinfo=UTC)):
                (start + timedelta(minutes=i)).isoformat(), "email", f"https://support.example/t/{i}"]  # fmt: skip
 
 
-@pytest.fixture
-def acme_id(engine, make_workspace):
-    return make_workspace(ACME, domain="acme").id
-
-
-@pytest.fixture
-def sessions(engine):
-    return session_factory(engine)
-
-
 def count(sessions) -> int:
     with sessions() as session:
         return session.scalar(select(func.count()).select_from(FeedbackItem))

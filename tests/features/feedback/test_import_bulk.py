@@ -8,21 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select, text
 
-from bot.db import session_factory
 from bot.features.feedback.importer import _said_at, import_file, parse_created_at, stored_time
 from bot.features.feedback.models import FeedbackItem
 from tests.features.feedback.test_import import NOW, write
-from tests.people import ACME, SAM
-
-
-@pytest.fixture
-def acme_id(engine, make_workspace):
-    return make_workspace(ACME, domain="acme").id
-
-
-@pytest.fixture
-def sessions(engine):
-    return session_factory(engine)
+from tests.people import SAM
 
 
 def statements(engine) -> list[str]:
