@@ -48,10 +48,8 @@ def import_command(
         TextColumn,
         TimeRemainingColumn,
     )
-    from sqlalchemy.exc import DBAPIError
 
     from bot.cli import runtime_for_cli
-    from bot.errors import Failure
     from bot.features.feedback.importer import (
         CsvHeaderError,
         NoTeam,
@@ -89,10 +87,6 @@ def import_command(
             )  # fmt: skip
     except CsvHeaderError as exc:
         raise ConfigError(f"{file}: {exc}") from None
-    except DBAPIError as exc:  # the database refused a batch: one line, not the batch's statement
-        reason = " ".join(str(exc.orig).split())[:300]
-        raise Failure(f"the import stopped: the database said {reason!r}; the batches written before it are "
-                      "kept, and running the import again adds only what is missing") from None
 
     # Plain lines, never wrapped: scripts read them.
     for bad in report.bad[:SHOWN_BAD_ROWS]:
