@@ -18,7 +18,6 @@ from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, Succ
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
-from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 from bot.db.unit import on_commit
 from bot.features import load_rooms
@@ -117,6 +116,9 @@ def _new_app(runtime: Runtime, rooms: Rooms, notify, mode: SlackMode, *, listene
     settings = runtime.settings
     common = {"name": APP_NAME, "listener_executor": listener_executor}
     if mode is SlackMode.OAUTH:
+        # Imported here: it loads SQLAlchemy's asyncio extension, which a single workspace never needs.
+        from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
         return App(
             **common,
             signing_secret=settings.slack_signing_secret,

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +17,8 @@ from bot.slack.client import make_client
 from bot.slack.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
     from bot.rooms import Rooms
     from bot.slack.inbox import InboxProcessor
     from bot.slack.middleware import EventStore
@@ -56,6 +57,9 @@ class Runtime:
         """slack-sdk's installation store in Heard's database (OAuth mode only)."""
         if not self.settings.slack_client_id:
             return None
+        # Imported here: it loads SQLAlchemy's asyncio extension, which a single workspace never needs.
+        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
         return SQLAlchemyInstallationStore(
             client_id=self.settings.slack_client_id, engine=self.engine, logger=log
         )

@@ -23,6 +23,29 @@ def test_migrations_build_exactly_the_models(engine):
     assert current_revision(engine) == head_revision(engine)
 
 
+def _shape(table):
+    columns = [(c.name, repr(c.type), c.nullable, c.primary_key, c.autoincrement,
+                None if c.default is None else str(c.default.arg)) for c in table.columns]  # fmt: skip
+    indexes = sorted((index.name, tuple(c.name for c in index.columns)) for index in table.indexes)
+    return columns, indexes
+
+
+def test_slack_oauth_tables_are_the_ones_slack_sdks_stores_use():
+    """Heard declares them itself (importing the stores costs every start); OAuth mode
+    reads and writes them through slack-sdk's stores, which must find what they build."""
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+    from sqlalchemy import MetaData
+
+    theirs = MetaData()
+    for table in (
+        SQLAlchemyInstallationStore.build_installations_table(theirs, "slack_installations"),
+        SQLAlchemyInstallationStore.build_bots_table(theirs, "slack_bots"),
+        SQLAlchemyOAuthStateStore.build_oauth_states_table(theirs, "slack_oauth_states"),
+    ):
+        assert _shape(Base.metadata.tables[table.name]) == _shape(table), table.name
+
+
 def test_upgrade_is_idempotent(engine):
     assert upgrade(engine) == []
 
