@@ -22,7 +22,8 @@ names it. What it may declare, each optional:
 - `exports`: the CSV files it adds to `heard export` (:class:`ExportFile`).
 - `digest_sections`: its sections of the leadership digest (:class:`DigestSection`).
 - `on_install`: work when a workspace gets its installer (the setup greeting).
-- `demo_steps`: functions `step(demo)` that `heard demo` runs, in room order.
+- `demo_steps`: a function returning the functions `step(demo)` that `heard demo` runs,
+  in room order; it imports the room's demo when called, so a server never does.
 - `card_buttons`: buttons it adds to another room's item cards (:class:`CardButton`).
   The other room renders them as data, without naming the room that declared them.
 - `owns_message(session, workspace_id, channel, ts)`: True for a message this room
@@ -210,7 +211,7 @@ class Room:
     exports: tuple[ExportFile, ...] = ()
     digest_sections: tuple[DigestSection, ...] = ()
     on_install: Callable[[Session, int, str, datetime, Runtime], None] | None = None
-    demo_steps: tuple[Callable[[Any], None], ...] = ()
+    demo_steps: Callable[[], tuple[Callable[[Any], None], ...]] | None = None
     card_buttons: tuple[CardButton, ...] = ()
     owns_message: Callable[[Session, int, str, str], bool] | None = None
 
@@ -311,7 +312,7 @@ class Rooms:
         )  # fmt: skip
 
     def demo_steps(self) -> list[Callable[[Any], None]]:
-        return [step for room in self.rooms for step in room.demo_steps]
+        return [step for room in self.rooms if room.demo_steps for step in room.demo_steps()]
 
     def card_buttons(self, room: str) -> tuple[CardButton, ...]:
         """The buttons other rooms add to `room`'s item cards, in room order."""

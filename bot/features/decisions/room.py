@@ -1,9 +1,18 @@
 """What the decisions room adds to Heard (see `bot.rooms`)."""
 
-from bot.features.decisions import demo, handlers, records, setup, views
+from bot.features.decisions import handlers, records, setup, views
 from bot.features.decisions.commands import COMMANDS
 from bot.features.decisions.jobs import JOBS
 from bot.rooms import ManifestPart, Room
+
+
+def demo_steps() -> tuple:
+    """`heard demo`'s steps for this room, imported when the demo asks: its scripts and
+    rich are no part of a server's start."""
+    from bot.features.decisions.demo import DEMO_STEPS
+
+    return DEMO_STEPS
+
 
 ROOM = Room(
     name="decisions",
@@ -23,5 +32,5 @@ ROOM = Room(
     ),
     forget=records.forget,
     exports=(records.DECISIONS_EXPORT, records.LINKS_EXPORT),
-    demo_steps=demo.DEMO_STEPS,
+    demo_steps=demo_steps,
 )

@@ -1,6 +1,6 @@
 """What the digest room adds to Heard (see `bot.rooms`)."""
 
-from bot.features.digest import delivery, demo, handlers, views
+from bot.features.digest import delivery, handlers, views
 from bot.features.digest.commands import COMMANDS
 from bot.features.digest.jobs import JOBS
 from bot.rooms import ManifestPart, Room
@@ -8,6 +8,15 @@ from bot.rooms import ManifestPart, Room
 ABOUT = ("Every week each leader gets a digest by DM (and the digest channel, when set): ignored customer "
          "feedback grouped into themes, the decisions departments logged about each theme, rising themes, the "
          "oldest items, decision logging by department, story engagement and a trend chart.")
+
+
+def demo_steps() -> tuple:
+    """`heard demo`'s steps for this room, imported when the demo asks: its scripts and
+    rich are no part of a server's start."""
+    from bot.features.digest.demo import DEMO_STEPS
+
+    return DEMO_STEPS
+
 
 ROOM = Room(
     name="digest",
@@ -25,5 +34,5 @@ ROOM = Room(
     ),
     forget=delivery.forget,
     exports=(delivery.ASSIGNMENTS_EXPORT,),
-    demo_steps=demo.DEMO_STEPS,
+    demo_steps=demo_steps,
 )

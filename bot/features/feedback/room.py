@@ -1,9 +1,18 @@
 """What the feedback room adds to Heard (see `bot.rooms`)."""
 
-from bot.features.feedback import demo, handlers, records, setup, views
+from bot.features.feedback import handlers, records, setup, views
 from bot.features.feedback.commands import COMMANDS
 from bot.features.feedback.jobs import JOBS
 from bot.rooms import ManifestPart, Room, Shortcut
+
+
+def demo_steps() -> tuple:
+    """`heard demo`'s steps for this room, imported when the demo asks: its scripts and
+    rich are no part of a server's start."""
+    from bot.features.feedback.demo import DEMO_STEPS
+
+    return DEMO_STEPS
+
 
 ROOM = Room(
     name="feedback",
@@ -34,5 +43,5 @@ ROOM = Room(
     ),
     forget=records.forget,
     exports=(records.FEEDBACK_EXPORT,),
-    demo_steps=demo.DEMO_STEPS,
+    demo_steps=demo_steps,
 )

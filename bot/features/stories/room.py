@@ -1,9 +1,18 @@
 """What the stories room adds to Heard (see `bot.rooms`)."""
 
-from bot.features.stories import demo, handlers, records, service, views
+from bot.features.stories import handlers, records, service, views
 from bot.features.stories.commands import COMMANDS
 from bot.features.stories.jobs import JOBS
 from bot.rooms import CardButton, ManifestPart, Room
+
+
+def demo_steps() -> tuple:
+    """`heard demo`'s steps for this room, imported when the demo asks: its scripts and
+    rich are no part of a server's start."""
+    from bot.features.stories.demo import DEMO_STEPS
+
+    return DEMO_STEPS
+
 
 ROOM = Room(
     name="stories",
@@ -31,7 +40,7 @@ ROOM = Room(
     ),
     forget=records.forget,
     exports=(records.STORIES_EXPORT, records.ENGAGEMENT_EXPORT),
-    demo_steps=demo.DEMO_STEPS,
+    demo_steps=demo_steps,
     card_buttons=(CardButton("feedback", views.FROM_FEEDBACK_LABEL, views.FROM_FEEDBACK_ACTION, states=("resolved",)),),
     owns_message=service.is_story_message,
 )
