@@ -2,13 +2,25 @@
 ORM would, sends a re-import nothing, and stores old rows ignored as the sweep would."""
 
 from datetime import UTC, datetime, timedelta, timezone
+from operator import itemgetter
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select, text
 
-from bot.features.feedback.importer import _said_at, import_file, parse_created_at, stored_time
+from bot.features.feedback.importer import (
+    ROW_COLUMNS,
+    BadRow,
+    Known,
+    _ChunkChecker,
+    _row_checker,
+    _said_at,
+    import_file,
+    import_key,
+    parse_created_at,
+    stored_time,
+)
 from bot.features.feedback.models import FeedbackItem
 from tests.features.feedback.test_import import NOW, write
 from tests.people import SAM
@@ -137,3 +149,75 @@ def test_bytes_that_are_not_utf8_or_nul_far_into_a_plain_file_are_still_found(se
     assert report.imported == 3002
     with sessions() as session:
         assert session.scalar(select(func.count()).where(FeedbackItem.text.in_(["nulhere", "Zoë"]))) == 2
+
+
+# Values of every kind the column-at-a-time checker must either take exactly as the
+# row-by-row one does or hand to it: the quick shapes and everything next to them.
+TEXTS = st.sampled_from(["Export is slow", "", "   ", "Café à Zürich", "nul\x00here", "bad \udce9 byte", "x" * 300])
+AUTHORS = st.sampled_from(["Ana", " Dana from Support ", "", SAM, f"@{SAM}", f"<@{SAM}|sam>", "<@nobody>", "Uma",
+                           "W", "n" * 300, "Zoë"])  # fmt: skip
+TIMES = st.sampled_from(["2026-11-20T14:30:00Z", "2026-11-20 14:30:00", "2026-11-20T14:30:00+00:00", "2026-11-20",
+                         " 2026-11-20T23:59:59 ", "2026-02-29", "2024-02-29", "2026-02-30T10:00:00", "2026-11-20T24:00:00",
+                         "2026-11-20T14:60:00", "2026-11-20T14:30:00+02:00", "2026-11-20T14:30:00.250Z", "1795600000",
+                         "2030-01-01", "2026-11-26T08:00:00Z", "0000-01-01", "yesterday", "", "2026-11-20\n2026-11-21"])  # fmt: skip
+ORIGINS = st.sampled_from(["email", " zendesk ", "", "o" * 80, "réunion"])
+URLS = st.sampled_from(["", "https://support.example/t/1", " http://x.example ", "http://e", "https://", "http://",
+                        "ftp://x.example", "https://a b.example", "https://x.example/<script>", "https://x.example/|",
+                        "https://ünï.example/ä", "https://x.example/\x7f", "https://" + "u" * 2000,
+                        "https://acme.slack.com/archives/C0123ABCD/p1700000000123456",
+                        "https://acme.slack.com/archives/nope/p1700000000123456", "javascript:alert(1)"])  # fmt: skip
+ROWS = st.lists(st.one_of(
+    st.tuples(TEXTS, AUTHORS, TIMES, ORIGINS, URLS).map(list),
+    st.sampled_from([[], [""], ["Too few", "Ana"], ["Too", "many", "2026-11-20", "", "", "x"]]),
+), min_size=1, max_size=40)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows=ROWS, repeat=st.integers(0, 3), seen=st.integers(0, 3))
+def test_the_column_checker_gives_what_the_row_checker_gives(rows, repeat, seen):
+    # The quick way (`_ChunkChecker`) must give each row exactly what `_row_checker` gives,
+    # in the file's order: the same new rows (values, key, status), the same bad rows with
+    # their lines and reasons, the same count of known ones, and the same keys learnt.
+    rows = rows + rows[:repeat]  # rows repeated within the chunk are known after their first
+    index = {"url": 0, "text": 1, "created_at": 2, "author": 3, "source": 4}  # not the columns' usual order
+    rows = [[r[4], r[0], r[2], r[1], r[3]] if len(r) == 5 else r for r in rows]
+    ends = [3 + i * 2 for i in range(len(rows))]  # each row two lines long, from line 2
+    ignore_before = stored_time(NOW - timedelta(days=7))
+    earlier: set[str] = set()  # keys of some rows imported before
+    reference_check = _row_checker(itemgetter(*(index[c] for c in ("text", "author", "created_at", "source", "url"))),
+                                   5, NOW, earlier)  # fmt: skip
+    for i, fields in enumerate(rows[:seen]):
+        found = reference_check(2 + i * 2, fields)
+        if not isinstance(found, (BadRow, Known)):
+            earlier.add(found.values[ROW_COLUMNS.index("import_key")])
+
+    expected_known, expected_rows, expected_bad, expected_read = set(earlier), [], [], 0
+    check = _row_checker(itemgetter(1, 3, 2, 4, 0), 5, NOW, expected_known)
+    for i, fields in enumerate(rows):
+        if not fields or fields == [""]:
+            continue
+        expected_read += 1
+        found = check(2 + i * 2, fields)
+        if isinstance(found, BadRow):
+            expected_bad.append(found)
+        elif not isinstance(found, Known):
+            expected_known.add(found.values[ROW_COLUMNS.index("import_key")])
+            said = found.values[ROW_COLUMNS.index("said_at")]
+            expected_rows.append(found.values + (("ignored", stored_time(NOW)) if said < ignore_before else ("open", None)))
+
+    known = set(earlier)
+    chunk = _ChunkChecker(index, 5, NOW, known, ignore_before)(rows, 2, ends)
+    assert chunk.rows == expected_rows
+    assert chunk.bad == expected_bad
+    assert (chunk.read, chunk.known) == (expected_read, expected_read - len(expected_bad) - len(expected_rows))
+    assert known == expected_known
+
+
+def test_a_key_made_a_column_at_a_time_is_import_key():
+    # The keys of a whole chunk come out of one base64 string (each digest padded with a
+    # zero byte): each must be exactly `import_key` of its row.
+    rows = [[f"Text {i}", f"Author {i % 3}", f"2026-11-{10 + i % 10}T0{i % 10}:00:00Z", "email", ""] for i in range(50)]
+    chunk = _ChunkChecker(dict(zip(("text", "author", "created_at", "source", "url"), range(5))), 5, NOW, set(),
+                          None)(rows, 2, list(range(2, 52)))  # fmt: skip
+    keys = [row[ROW_COLUMNS.index("import_key")] for row in chunk.rows]
+    assert keys == [import_key(text, author, f"{when[:19]}+00:00", origin, url) for text, author, when, origin, url in rows]
