@@ -373,7 +373,7 @@ def _serve_socket_mode(runtime, bolt_app, scheduler) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stopping)
     health = None
-    if "port" in settings.model_fields_set:
+    if "port" in settings.fields_set:
         try:
             health = HealthServer(runtime, connection.state, port=settings.port).start()
         except OSError as exc:  # the port is taken

@@ -138,3 +138,98 @@ def test_bot_environ_leaves_any_other_port_to_settings(monkeypatch, value):
 
     monkeypatch.setenv("PORT", value)
     assert peek_port() is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "line"),
+    [
+        ("PORT", "abc", "PORT Input should be a valid integer, unable to parse string as an integer (got 'abc')"),
+        ("PORT", "70000", "PORT Input should be less than or equal to 65535 (got '70000')"),
+        ("PORT", "0", "PORT Input should be greater than or equal to 1 (got '0')"),
+        ("PORT", "-1", "PORT Input should be greater than or equal to 1 (got '-1')"),
+        ("PORT", "4000.5", "PORT Input should be a valid integer, unable to parse string as an integer (got '4000.5')"),
+        ("DATABASE_URL", "mysql://db/x", "DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL (got 'mysql://db/x')"),
+        ("DATABASE_URL", "not a url", "DATABASE_URL is not a database URL (e.g. sqlite:///heard.db) (got 'not a url')"),
+        ("SLACK_API_URL", "ftp://x", "SLACK_API_URL must be an http(s) URL such as https://slack.com/api/ (got 'ftp://x')"),
+        ("SLACK_BOT_TOKEN", "xoxp-user-token", "SLACK_BOT_TOKEN must be a bot token starting with xoxb-"),
+        ("SLACK_APP_TOKEN", "xoxb-wrong-kind", "SLACK_APP_TOKEN must be an app-level token starting with xapp-"),
+        ("HEARD_SLASH_COMMAND", "heard", "HEARD_SLASH_COMMAND must look like /heard (got 'heard')"),
+    ],
+)  # fmt: skip
+def test_a_malformed_setting_reads_as_it_always_has(monkeypatch, name, value, line):
+    """The lines pydantic wrote when Settings was its model (until issue 20), word for word:
+    operators and their scripts know them."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == line
+
+
+def test_the_first_wrong_setting_in_field_order_is_the_one_named(monkeypatch):
+    monkeypatch.setenv("PORT", "abc")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-1")
+    with pytest.raises(ConfigError, match="^SLACK_BOT_TOKEN "):
+        load_settings()
+
+
+@pytest.mark.parametrize("value", [" 4000", "4000\n", "+4000", "4_000", "4000.0", "04000", "65535"])
+def test_a_port_is_read_as_pydantic_reads_an_integer(monkeypatch, value):
+    monkeypatch.setenv("PORT", value)
+    assert load_settings().port == int(float(value.replace("_", "")))
+
+
+def test_every_port_text_is_judged_as_pydantic_judges_it(monkeypatch):
+    """Settings reads plain digits itself and hands any other PORT to pydantic: for every
+    text, the port or the message is pydantic's own."""
+    from typing import Annotated
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from pydantic import Field, TypeAdapter, ValidationError
+
+    adapter = TypeAdapter(Annotated[int, Field(ge=1, le=65535)])
+    digits = st.text(alphabet="0123456789", min_size=1, max_size=8)
+    texts = st.one_of(digits, st.text(alphabet="0123456789 +-_.\t٤x", max_size=8), st.text(max_size=6))
+
+    @settings(max_examples=300, deadline=None)
+    @given(texts)
+    def check(text):
+        try:
+            expected = adapter.validate_python(text)
+        except ValidationError as exc:
+            expected = exc.errors()[0]["msg"]
+        try:
+            got = Settings(_env_file=None, port=text).port
+        except ConfigError as exc:
+            got = str(exc).removeprefix("PORT ").split(" (got ")[0]
+        assert got == expected
+
+    check()
+
+
+def test_keyword_values_of_other_types_are_judged_by_pydantic():
+    assert Settings(_env_file=None, port=5000).port == 5000
+    assert Settings(_env_file=None, slack_bot_token=b"xoxb-9").slack_bot_token == "xoxb-9"
+    with pytest.raises(ConfigError, match="^DATABASE_URL Input should be a valid string$"):
+        Settings(_env_file=None, database_url=None)
+    with pytest.raises(ConfigError, match="^PORT Input should be a valid integer$"):
+        Settings(_env_file=None, port=None)
+
+
+def test_reading_the_settings_imports_no_pydantic(tmp_path):
+    """The environment holds text, which Settings reads without pydantic (0.1 s of every start)."""
+    import subprocess
+    import sys
+
+    code = "import sys; from bot.settings import load_settings; load_settings(); print('pydantic' in sys.modules)"
+    env = {"PATH": "/usr/bin:/bin", "PORT": "4000", "SLACK_BOT_TOKEN": "xoxb-1", "DATABASE_URL": "sqlite:///x.db"}
+    found = subprocess.run([sys.executable, "-c", code], check=False, cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert found.stdout.strip() == "False", found.stderr
+
+
+def test_fields_set_names_what_was_given(monkeypatch):
+    monkeypatch.setenv("PORT", "4000")
+    assert "port" in load_settings().fields_set
+    monkeypatch.delenv("PORT")
+    assert "port" not in load_settings().fields_set

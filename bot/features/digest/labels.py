@@ -39,9 +39,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Literal
 
 from bot.features.digest.themes import NO_WORDS_LABEL, Theme
 from bot.llm import LLM, LLMConfig
@@ -49,6 +47,9 @@ from bot.llm.client import DATA_RULE, fence_data
 from bot.llm.prompts import MissingPromptVariable, PromptNotFound, render_prompt
 from bot.llm.redact import redact
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.features.digest.answers import Answer
 
 __all__ = [
     "LabelledThemes",
@@ -114,16 +115,6 @@ class LabelledThemes:
         return [self.labels[theme_id(n)] for n in range(len(self.labels))]
 
 
-class _ThemeAnswer(BaseModel):
-    theme_id: str
-    label: str
-    summary: str
-
-
-class _Answer(BaseModel):
-    themes: list[_ThemeAnswer]
-
-
 def theme_id(position: int) -> str:
     """The id of the theme at `position` (0-based) in the sequence given: T1, T2, ..."""
     return f"T{position + 1}"
@@ -184,11 +175,14 @@ def label_themes(
     if prompt.tokens > token_budget:
         return _fallback(fallback, "too many themes for the token budget")
 
+    # Imported here: the answer's schema is pydantic's, which a server's start does without.
+    from bot.features.digest.answers import Answer
+
     started = monotonic()
     reason = "not tried"
     tries = 0
     for tries in range(1, max(1, attempts) + 1):
-        result = llm.structured(system=prompt.system, user_data=prompt.user_data, schema=_Answer)
+        result = llm.structured(system=prompt.system, user_data=prompt.user_data, schema=Answer)
         if result.value is not None:
             checked = _check(result.value, prompt.theme_ids)
             if isinstance(checked, dict):
@@ -286,7 +280,9 @@ def theme_prompt(
         PROMPT, directory=prompts_dir, theme_count=len(sent),
         label_words=_PROMPT_LABEL_WORDS, summary_chars=_PROMPT_SUMMARY_CHARS,
     )  # fmt: skip
-    schema = json.dumps(_Answer.model_json_schema())
+    from bot.features.digest.answers import Answer  # pydantic: see label_themes
+
+    schema = json.dumps(Answer.model_json_schema())
     # The system prompt with the data rule the client adds, the schema, the fence, and
     # a margin for the chat format's own tokens.
     used = estimate_tokens(f"{system}\n\n{DATA_RULE}") + estimate_tokens(schema)
@@ -344,7 +340,7 @@ def _clean(text: str, limit: int) -> str:
 # -- checking the answer ---------------------------------------------------------------------
 
 
-def _check(answer: _Answer, expected: tuple[str, ...]) -> dict[str, ThemeLabel] | str:
+def _check(answer: Answer, expected: tuple[str, ...]) -> dict[str, ThemeLabel] | str:
     """The answer's wordings by theme id, or the reason it cannot be used."""
     ids = [theme.theme_id.strip() for theme in answer.themes]
     if set(ids) - set(expected):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,13 +28,6 @@ from bot.settings import Settings
 RECENT = timedelta(days=30)
 # Feedback someone acted on makes a story with an ending; ignored feedback is the digest's.
 PREFERRED = ("resolved", "acknowledged", "open", "ignored")
-
-
-class DraftAnswer(BaseModel):
-    title: str = Field(min_length=1, max_length=service.LIMITS["title"])
-    customer: str = Field(min_length=1, max_length=service.LIMITS["customer"])
-    what_happened: str = Field(min_length=1, max_length=service.LIMITS["what_happened"])
-    learned: str = Field(min_length=1, max_length=service.LIMITS["learned"])
 
 
 def llm_for(settings: Settings) -> LLM:
@@ -75,6 +67,9 @@ def draft_from_feedback(session: Session, workspace: Workspace, llm: LLM, *, wee
         return None
     item = min(items, key=lambda found: (PREFERRED.index(found.status) if found.status in PREFERRED else 9))
     draft = offline_draft(item.text, item.customer)
+    # Imported here: the answer's schema is pydantic's, which a server's start does without.
+    from bot.features.stories.answers import DraftAnswer
+
     answer = llm.structured(system=render_prompt("story_draft"),
                             user_data=f"Customer: {item.customer or 'not named'}\nFeedback: {item.text}",
                             schema=DraftAnswer)  # fmt: skip
