@@ -58,26 +58,29 @@ def test_the_corpus_is_what_the_readme_says():
 
 def test_quality_on_the_whole_corpus_choosing_the_count():
     nmi, ami = scores(corpus())
-    # Measured 0.579 / 0.466 with 30 themes (README "Themes"): issue 18's goal, NMI 0.65
-    # and AMI 0.58, is not met on this corpus. The engine is deterministic; the floors sit
-    # just under the figures so a change that costs quality fails here. (The rule before,
-    # tuned on this corpus, scored 0.579 / 0.516 here but AMI 0.46 on real banking queries.)
-    assert nmi >= 0.56
-    assert ami >= 0.45
+    # Measured 0.603 / 0.498 with 30 themes (README "Themes"): issue 18's goal, NMI 0.65
+    # and AMI 0.58, is not met on this corpus (it is on the public banking queries). The
+    # engine is deterministic; the floors sit just under the figures so a change that
+    # costs quality fails here. (A rule once tuned on this corpus scored 0.579 / 0.516
+    # here but AMI 0.46 on real banking queries.)
+    assert nmi >= 0.59
+    assert ami >= 0.49
 
 
 def test_quality_on_the_banking_corpus_choosing_the_count():
     rows = corpus(BANKING)
     assert len(rows) == 216 and len({label for _, label in rows}) == 22  # 21 + "other"
     nmi, ami = scores(rows)
-    # Measured 0.664 / 0.514 with 21 themes for 22 labels: under issue 18's AMI 0.58.
+    # Measured 0.661 / 0.510 with 21 themes for 22 labels: under issue 18's AMI 0.58.
     assert nmi >= 0.65
     assert ami >= 0.50
 
 
-# Means over three samples, measured 0.648 / 0.323 (60 messages, ~18 topics of 1 to 7
-# each, at most 12 themes) and 0.661 / 0.414 (200): the rule is not tuned to one size.
-@pytest.mark.parametrize(("size", "nmi_floor", "ami_floor"), [(60, 0.63, 0.31), (200, 0.64, 0.40)])
+# Means over three samples, measured 0.692 / 0.408 (60 messages, ~18 topics of 1 to 7
+# each, at most 12 themes) and 0.616 / 0.438 (200, 22 themes for 20 topics): the rule is
+# not tuned to one size. The NMI of 200 fell from 0.661 when the engine stopped cutting
+# them into 40 themes (NMI rewards crumbs; AMI, which does not, rose from 0.414).
+@pytest.mark.parametrize(("size", "nmi_floor", "ami_floor"), [(60, 0.68, 0.40), (200, 0.60, 0.43)])
 def test_quality_on_subsamples_choosing_the_count(size, nmi_floor, ami_floor):
     rows = corpus()
     results = [scores(random.Random(seed).sample(rows, size)) for seed in range(3)]
@@ -128,6 +131,41 @@ def test_refining_moves_a_point_to_its_nearest_centre():
     same = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     themes, centres = engine._refine(same, np.ones(3), np.array([0, 1, 2]))
     assert themes.tolist() == [0, 0, 1] and len(centres) == 2
+
+
+def test_points_are_lsa_and_tf_idf_side_by_side():
+    """A cosine between two texts is LSA_SHARE of their LSA cosine plus the rest of their
+    full TF-IDF cosine, and every point stays unit length."""
+    from sklearn.preprocessing import normalize
+
+    texts = [engine.normalise(text) for text, _ in corpus()[:300]]
+    features = engine._Features(texts)
+    lsa, _ = features.fitted
+    cosines = engine._products(features.fitted, features.fitted)
+    assert np.allclose(np.diag(cosines), 1.0, atol=1e-5)
+    sparse = features._sparse(texts, fit=False)
+    expected = (
+        engine.LSA_SHARE * (normalize(lsa) @ normalize(lsa).T)
+        + (1 - engine.LSA_SHARE) * (normalize(sparse) @ normalize(sparse).T).toarray()
+    )
+    assert np.allclose(cosines, expected, atol=1e-5)
+    # texts outside the fit land in the same space
+    again = engine._products(features.transform(texts[:5]), features.fitted)
+    assert np.allclose(again, cosines[:5], atol=1e-5)
+
+
+def test_the_tree_sees_each_point_averaged_with_its_nearest():
+    angles = np.radians([0, 10, 20, 90, 100, 110])
+    points = np.column_stack([np.cos(angles), np.sin(angles)])
+    cosines = points @ points.T
+    smoothed = engine._smoothed(cosines, 2)
+    assert np.allclose(np.diag(smoothed), 1.0) and np.allclose(smoothed, smoothed.T)
+    # the two ends of a group come closer; the groups stay apart
+    assert smoothed[0, 2] > cosines[0, 2]
+    assert smoothed[0, 5] < smoothed[0, 2] - 0.5
+    # one point alone, or no neighbours asked for: nothing to average
+    assert np.array_equal(engine._smoothed(cosines[:1, :1], 3), cosines[:1, :1])
+    assert np.array_equal(engine._smoothed(cosines, 0), cosines)
 
 
 def test_themes_are_labelled_by_what_customers_said():
