@@ -28,7 +28,7 @@ from pathlib import Path
 from bot.db import create_db_engine, session_factory
 from bot.db.migrate import upgrade
 from bot.db.models import Workspace
-from bot.features.feedback.importer import _BulkInsert, _no_cycle_collection, import_file, read_chunks
+from bot.features.feedback.importer import _BulkInsert, _importing, import_file, read_chunks
 
 
 def write_rows(path: Path, rows: int) -> None:
@@ -90,7 +90,7 @@ def main() -> None:
         checked: list[tuple] = []
 
         def check_only():  # as the import reads: without the cycle collector
-            with _no_cycle_collection(), path.open("rb") as handle:
+            with _importing(), path.open("rb") as handle:
                 for chunk in read_chunks(handle, now=now, known=set()):
                     checked.extend(chunk.rows)
 

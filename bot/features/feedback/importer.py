@@ -31,6 +31,7 @@ import io
 import queue
 import re
 import sqlite3
+import sys
 import threading
 from binascii import b2a_base64
 from collections.abc import Callable, Container, Iterator
@@ -556,8 +557,7 @@ def import_file(
     before = _count(sessions, workspace_id)
     known = _import_keys(sessions, workspace_id)  # grows as rows are read: a repeated row is known too
     rows = good = shown = 0
-    with _no_cycle_collection(), path.open("rb") as handle, \
-            _BulkInsert(sessions, workspace_id, now, background=True) as insert:
+    with _importing(), path.open("rb") as handle, _BulkInsert(sessions, workspace_id, now, background=True) as insert:
         counting = _CountingReader(handle)
         for chunk in read_chunks(io.BufferedReader(counting), now=now, known=known, ignore_before=ignore_before):
             rows += chunk.read
@@ -582,24 +582,45 @@ def import_file(
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector off while a file is read: it ran every 700 new containers
-    (each row's list of fields, each new row's tuple) and walked the young ones again, a
-    fifth of the reading's time, for nothing: rows are tuples of strings, in no cycle. On
-    again after (the import runs in the command line's process, nothing else meanwhile)."""
-    enabled = gc.isenabled()
-    gc.disable()
+def _importing() -> Iterator[None]:
+    """The interpreter set for reading a file beside the writer thread, then as it was
+    (the first import of the process to start sets it, the last to end puts it back):
+
+    - Python's cycle collector off: it ran every 700 new containers (each row's list of
+      fields, each new row's tuple) and walked the young ones again, a fifth of the
+      reading's time, for nothing: rows are tuples of strings, in no cycle;
+    - the switch interval at `SWITCH_INTERVAL`: the writer gives Python's lock up at every
+      call into the database (SQLite's statement, PostgreSQL's answer) and, the reader
+      holding the lock, got it back only when the interval (5 ms) ran out, four to six
+      times a batch: longer than SQLite's work on the batch.
+    """
+    with _IMPORTING_LOCK:
+        if not _imports_running:
+            _saved[:] = [gc.isenabled(), sys.getswitchinterval()]
+            gc.disable()
+            sys.setswitchinterval(min(_saved[1], SWITCH_INTERVAL))
+        _imports_running.append(None)
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _IMPORTING_LOCK:
+            _imports_running.pop()
+            if not _imports_running:
+                if _saved[0]:
+                    gc.enable()
+                sys.setswitchinterval(_saved[1])
+
+
+_IMPORTING_LOCK = threading.Lock()
+_imports_running: list[None] = []  # one entry per import under way in this process
+_saved: list = []  # what `_importing` found: the collector on or off, the switch interval
 
 
 # The columns `_BulkInsert` writes: the same for the whole import, then a row's values, then its status.
 INSERT_COLUMNS = ("workspace_id", "source", "stored_at", *ROW_COLUMNS, "status", "ignored_at")
 _SQLITE_ROWS = 2500  # rows per INSERT on SQLite, 11 values each (fewer where SQLite allows fewer than 32,766)
 QUEUED_BATCHES = 2  # batches read ahead of the writer thread (memory: 2 x BATCH_SIZE rows)
+SWITCH_INTERVAL = 0.0005  # seconds: how soon the writer thread gets Python's lock back (`_importing`)
 
 
 class _BulkInsert:
@@ -633,6 +654,10 @@ class _BulkInsert:
         self.rows: list[tuple] = []
         self.sent = 0
         self._failed: BaseException | None = None
+        self._tuned: set[int] = set()  # SQLite connections given the import's page cache
+        # PostgreSQL: each batch commits without waiting for the disk, `close` once for
+        # all; not inside a unit of work, whose commit is its own
+        self._quick_commits, self._not_flushed = not in_unit(), False
         self._queue: queue.Queue[list[tuple] | None] | None = None
         self._thread: threading.Thread | None = None
         if background and not in_unit():
@@ -670,11 +695,19 @@ class _BulkInsert:
             self._queue.put(rows)
 
     def close(self) -> None:
-        """Send what is left and wait until every batch is committed; raises a failed write."""
+        """Send what is left and wait until every batch is committed (on disk); raises a
+        failed write."""
         self.flush()
         self._stop(drop=False)
         if self._failed is not None:
             raise self._failed
+        if self._not_flushed:
+            # PostgreSQL wrote the batches' commits to its log without waiting for the
+            # disk; a transaction with an id of its own commits the usual way, which
+            # waits for the log up to its commit, so for every batch's as well.
+            with self.sessions.begin() as session:
+                session.connection().exec_driver_sql("SELECT txid_current()")
+            self._not_flushed = False
 
     def _stop(self, *, drop: bool) -> None:
         if self._thread is None:
@@ -697,14 +730,18 @@ class _BulkInsert:
         with self.sessions.begin() as session:
             connection = session.connection()
             if connection.dialect.name == "postgresql":
-                _copy_in(connection.connection.driver_connection, self.batch_start, rows)
+                quick = self._quick_commits
+                _copy_in(connection.connection.driver_connection, self.batch_start, rows, quick_commit=quick)
+                self._not_flushed = self._not_flushed or quick
             else:
                 self._insert_sqlite(connection, rows)
         self.sent += len(rows)
 
     def _insert_sqlite(self, connection, rows: list[tuple]) -> None:
-        connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
         driver = connection.connection.driver_connection
+        if id(driver) not in self._tuned:  # once per connection: each statement gives Python's lock up
+            connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
+            self._tuned.add(id(driver))
         each = len(INSERT_COLUMNS) - len(self.batch_start)  # values bound per row
         size = max(1, min(_SQLITE_ROWS, (driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 3) // each))
         for start in range(0, len(rows), size):
@@ -727,20 +764,27 @@ def _sqlite_insert(count: int) -> str:
 _IMPORT_LOCK = 0x4846  # the advisory lock class of feedback imports (the key's first half)
 
 
-def _copy_in(driver, batch_start: tuple, rows: list[tuple]) -> None:
-    """PostgreSQL: the batch by COPY, in the caller's transaction (see `_BulkInsert`)."""
+def _copy_in(driver, batch_start: tuple, rows: list[tuple], *, quick_commit: bool = False) -> None:
+    """PostgreSQL: the batch by COPY, in the caller's transaction (see `_BulkInsert`); with
+    `quick_commit`, its commit does not wait for the disk. Two round trips besides the
+    transaction's own: what the writer thread waits for, Python's lock given up each time."""
     from psycopg.errors import UniqueViolation
 
     listed = ", ".join(INSERT_COLUMNS)
     cursor = driver.cursor()
-    cursor.execute("SET LOCAL TimeZone = 'UTC'")  # the times are UTC text (`stored_time`)
-    # One batch at a time per workspace: two imports meeting the same rows in different
-    # orders would each wait on the other's unique keys (a deadlock PostgreSQL ends by
-    # failing one). The lock is the transaction's, released by its commit.
-    cursor.execute("SELECT pg_advisory_xact_lock(%s::integer, %s::integer)", (_IMPORT_LOCK, batch_start[0]))
     channel = ROW_COLUMNS.index("channel_id")
-    if not any(row[channel] for row in rows):
-        cursor.execute("SAVEPOINT heard_import")
+    direct = not any(row[channel] for row in rows)
+    # In one round trip: the times are UTC text (`stored_time`); one batch at a time per
+    # workspace: two imports meeting the same rows in different orders would each wait on
+    # the other's unique keys (a deadlock PostgreSQL ends by failing one). The lock is the
+    # transaction's, released by its commit.
+    cursor.execute(
+        "SET LOCAL TimeZone = 'UTC'; "
+        + ("SET LOCAL synchronous_commit = off; " if quick_commit else "")
+        + f"SELECT pg_advisory_xact_lock({_IMPORT_LOCK}, {int(batch_start[0])})"
+        + ("; SAVEPOINT heard_import" if direct else "")
+    )  # fmt: skip
+    if direct:
         try:
             with cursor.copy(f"COPY feedback_items ({listed}) FROM STDIN") as copy:
                 for row in rows:
@@ -748,8 +792,7 @@ def _copy_in(driver, batch_start: tuple, rows: list[tuple]) -> None:
         except UniqueViolation:
             cursor.execute("ROLLBACK TO SAVEPOINT heard_import")
         else:
-            cursor.execute("RELEASE SAVEPOINT heard_import")
-            return
+            return  # the savepoint ends with the transaction
     cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS heard_import (LIKE feedback_items INCLUDING DEFAULTS) "
                    "ON COMMIT DELETE ROWS")  # fmt: skip
     with cursor.copy(f"COPY heard_import ({listed}) FROM STDIN") as copy:

@@ -221,3 +221,89 @@ def test_a_key_made_a_column_at_a_time_is_import_key():
                           None)(rows, 2, list(range(2, 52)))  # fmt: skip
     keys = [row[ROW_COLUMNS.index("import_key")] for row in chunk.rows]
     assert keys == [import_key(text, author, f"{when[:19]}+00:00", origin, url) for text, author, when, origin, url in rows]
+
+
+def test_the_collector_and_switch_interval_are_set_while_reading_and_put_back_after(sessions, acme_id, tmp_path):
+    # While a file is read the cycle collector is off and the writer thread gets Python's
+    # lock back within SWITCH_INTERVAL; after the import (or its failure) both are as before.
+    import gc
+    import sys
+
+    from bot.features.feedback import importer
+
+    path = write(tmp_path / "f.csv", many_rows(3000))
+    interval, seen = sys.getswitchinterval(), []
+    import_file(sessions, acme_id, path, now=NOW,
+                progress=lambda done: seen.append((gc.isenabled(), sys.getswitchinterval())))  # fmt: skip
+    assert seen and all(state == (False, importer.SWITCH_INTERVAL) for state in seen)
+    assert (gc.isenabled(), sys.getswitchinterval()) == (True, interval)
+
+    def stop(_done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_file(sessions, acme_id, write(tmp_path / "g.csv", many_rows(3000, "Other")), now=NOW, progress=stop)
+    assert (gc.isenabled(), sys.getswitchinterval()) == (True, interval)
+
+
+def many_rows(n: int, text: str = "Row") -> list[list[str]]:
+    return [[f"{text} {i}", "Ana", f"2026-11-{1 + i % 20:02}T10:{i % 60:02}:00Z", "email", ""] for i in range(n)]
+
+
+def test_two_imports_of_the_same_rows_in_opposite_orders_at_once_store_each_row_once(engine, sessions, acme_id,
+                                                                                      tmp_path):  # fmt: skip
+    # Both read the workspace's keys before the other wrote, so both send every row: on
+    # PostgreSQL one batch at a time per workspace (an advisory lock; without it the two
+    # waited on each other's keys until PostgreSQL failed one), on SQLite one writer at a time.
+    import threading
+
+    rows = many_rows(12_000)
+    forward, backward = write(tmp_path / "a.csv", rows), write(tmp_path / "b.csv", rows[::-1])
+    reports, failures = [], []
+
+    def run(path):
+        try:
+            reports.append(import_file(sessions, acme_id, path, now=NOW))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(path,)) for path in (forward, backward)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(FeedbackItem))
+        keys = session.scalar(select(func.count(func.distinct(FeedbackItem.import_key))))
+    assert stored == keys == 12_000
+    assert sorted(report.imported + report.known for report in reports) == [12_000, 12_000]
+
+
+def test_postgresql_batches_commit_without_waiting_for_the_disk_and_the_import_ends_on_a_commit_that_does(
+    engine, sessions, acme_id, tmp_path, monkeypatch
+):
+    # Each batch's commit returns before PostgreSQL's log is on disk (SET LOCAL
+    # synchronous_commit = off); the import then commits a transaction that has an id, which
+    # waits for the log up to it, so the report never counts a row a crash could lose.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's commits")
+    from bot.features.feedback import importer
+
+    sent, seen = [], []
+    real_copy_in = importer._copy_in
+
+    def copy_in(driver, batch_start, rows, *, quick_commit=False):
+        sent.append(quick_commit)
+        return real_copy_in(driver, batch_start, rows, quick_commit=quick_commit)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    monkeypatch.setattr(importer, "_copy_in", copy_in)
+    report = import_file(sessions, acme_id, write(tmp_path / "f.csv", many_rows(7000)), now=NOW)
+    assert report.imported == 7000 and sent == [True, True]
+    assert seen.count("SELECT txid_current()") == 1
+    with engine.connect() as connection:  # SET LOCAL: for the batch's transaction only
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
