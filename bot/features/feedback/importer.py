@@ -8,15 +8,16 @@ identity is a hash of its five values, so importing the same file again adds not
 and a row whose `url` is the Slack permalink of a message Heard already tracks is that
 item, not a second one.
 
-The file is read as a stream and inserted `BATCH_SIZE` rows at a time, one
-transaction each (`_BulkInsert`: multi-row INSERTs on SQLite, COPY on PostgreSQL, no
-ORM objects, times handed over as UTC text), by a writer thread while the next rows are
-read, so 100,000 rows need neither much memory nor one long transaction, and the
-database's work overlaps the reading. The workspace's import keys are read once before
-the first row, so a row imported before is counted as known without being sent to the
-database: a re-import only reads and checks the file. Rows that are plain ASCII (most
-exports) skip the Unicode clean-up; times written the common way (`2026-11-20T14:30:00Z`,
-no zone, `2026-11-20`) are read without building an aware datetime.
+The file is read as a stream, `CHUNK_ROWS` rows at a time, each rule asked of a whole
+column in a few calls into C (`_ChunkChecker`; a row the quick rules do not clear goes
+through the row-by-row check, `_row_checker`, with the same answer), and inserted
+`BATCH_SIZE` rows at a time, one transaction each (`_BulkInsert`: multi-row INSERTs on
+SQLite, COPY on PostgreSQL, no ORM objects, times handed over as UTC text), by a writer
+thread while the next rows are read, so 100,000 rows need neither much memory nor one
+long transaction, and the database's work overlaps the reading (`_importing` sets the
+interpreter for that). The workspace's import keys are read once before the first row,
+so a row imported before is counted as known without being sent to the database: a
+re-import only reads the file and makes each row's key.
 
 A team Heard is not installed in yet is recorded as a workspace awaiting installation,
 so a company can load its history before it connects Slack (`import_target`).
@@ -378,7 +379,10 @@ class _ChunkChecker:
         times = tuple(map(_TIME, created))
         if "" in times:  # a day alone: its midnight, UTC
             times = tuple(time or "00:00:00" for time in times)
-        said_isos = [f"{day}T{time}+00:00" for day, time in zip(days, times)]
+        if set(map(len, created)) == {25} and set(map(_T_AND_ZONE, created)) == {("T", "+00:00")}:
+            said_isos = created  # already `isoformat()` in UTC, as Python writes it
+        else:
+            said_isos = [f"{day}T{time}+00:00" for day, time in zip(days, times)]
         authors, origins, urls = tuple(map(str.strip, authors)), tuple(map(str.strip, origins)), tuple(map(str.strip, urls))
         # `import_key` of each row in a few calls: the digests, each with a zero byte after it
         # (33 bytes: 44 characters of base64, the first 43 those of the digest alone), in one
@@ -453,6 +457,7 @@ _QUICK = r"\d{4}-\d\d-\d\d(?:[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?
 _QUICK_TIME = re.compile(_QUICK, re.ASCII).fullmatch
 _QUICK_TIMES = re.compile(f"(?:{_QUICK}\n)*", re.ASCII).fullmatch  # a column of them, one a line
 _DAY, _TIME, _FIRST = itemgetter(slice(0, 10)), itemgetter(slice(11, 19)), itemgetter(slice(0, 1))
+_T_AND_ZONE = itemgetter(slice(10, 11), slice(19, None))  # ("T", "+00:00") in a time of 25 characters
 _HEAD, _DIGEST = itemgetter(slice(0, 8)), methodcaller("digest")
 
 
@@ -635,12 +640,15 @@ class _BulkInsert:
     message (its url is a permalink, which may be an item already) or the COPY meets a
     unique key (another import of the same file at the same time), the batch goes
     through a temporary table and `INSERT … SELECT … ON CONFLICT DO NOTHING` instead.
+    Outside a unit of work a batch commits without waiting for PostgreSQL's log to reach
+    the disk, and `close` ends on one commit that waits for all of them (a crash before
+    it loses batches the report never counted; running the import again adds them).
     No RETURNING: the report counts the workspace's items before and after.
 
     With `background`, a thread of its own writes the batches while the caller reads the
     next rows: SQLite runs a statement and PostgreSQL answers without holding Python's
     lock, so the database's work and the reading overlap on two cores. At most
-    `QUEUED_BATCHES` wait for it. A failed write stops the import: the next `add` or
+    `QUEUED_BATCHES` wait for it. A failed write stops the import: the next `extend` or
     `close` raises it, and the batches still queued are dropped (none was committed).
     Inside a unit of work (`bot.db.unit`), whose session belongs to its thread, the
     batches are written in the caller's thread.

@@ -213,14 +213,18 @@ def test_the_column_checker_gives_what_the_row_checker_gives(rows, repeat, seen)
     assert known == expected_known
 
 
-def test_a_key_made_a_column_at_a_time_is_import_key():
+@pytest.mark.parametrize("shape", ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S+00:00", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"])
+def test_a_key_made_a_column_at_a_time_is_import_key(shape):
     # The keys of a whole chunk come out of one base64 string (each digest padded with a
-    # zero byte): each must be exactly `import_key` of its row.
-    rows = [[f"Text {i}", f"Author {i % 3}", f"2026-11-{10 + i % 10}T0{i % 10}:00:00Z", "email", ""] for i in range(50)]
+    # zero byte), and times of one shape are read a column at a time: each key must be
+    # exactly `import_key` of its row, with the time `parse_created_at` reads.
+    rows = [[f"Text {i}", f"Author {i % 3}", datetime(2026, 11, 1 + i % 20, i % 24, i % 60, tzinfo=UTC).strftime(shape),
+             "email", ""] for i in range(50)]  # fmt: skip
     chunk = _ChunkChecker(dict(zip(("text", "author", "created_at", "source", "url"), range(5))), 5, NOW, set(),
                           None)(rows, 2, list(range(2, 52)))  # fmt: skip
     keys = [row[ROW_COLUMNS.index("import_key")] for row in chunk.rows]
-    assert keys == [import_key(text, author, f"{when[:19]}+00:00", origin, url) for text, author, when, origin, url in rows]
+    assert keys == [import_key(text, author, parse_created_at(when, NOW).isoformat(), origin, url)
+                    for text, author, when, origin, url in rows]  # fmt: skip
 
 
 def test_the_collector_and_switch_interval_are_set_while_reading_and_put_back_after(sessions, acme_id, tmp_path):
