@@ -67,6 +67,7 @@ SIZE_PRIOR = 0.01  # the count's score: silhouette minus SIZE_PRIOR * ln(number 
 REFINE_ROUNDS = 20  # rounds of spherical k-means that polish the chosen cut of the tree
 FIT_SAMPLE = 2000  # texts the features and the tree are fitted on: the tree is quadratic
 SILHOUETTE_SAMPLE = 1000  # points a silhouette is scored on: quadratic
+EXACT_ASSIGN = 2000  # texts outside the sample placed by their full features (see _assign)
 NEIGHBOURS = 3  # each point is averaged with this many nearest ones for the tree
 LSA_SHARE = 0.3  # the part of a cosine that LSA gives; the rest is the full TF-IDF's cosine
 REPRESENTATIVES = 3
@@ -570,16 +571,23 @@ def _silhouette(distances: np.ndarray, themes: np.ndarray) -> float:
 def _assign(features: _Features, sample_themes, centres, texts: list[str]):
     """The theme of every text outside the sample, in time linear in their number.
 
-    A text's cosine to a theme's word profile is a sum over its words, so one sparse
-    product scores every text against every theme; only texts none of whose words the
-    sample knew go through the full features (characters and LSA).
+    Exactly, a text joins the theme whose centre is nearest its point (`_Features.
+    transform`: characters, LSA and all): 0.2 s of CPU for 10,000 texts, so up to
+    `EXACT_ASSIGN` texts are placed so. Beyond, a text's cosine to a theme's word profile
+    is a sum over its words, so one sparse product scores every text against every theme
+    (100k texts in 0.07 s); then the `EXACT_ASSIGN` texts whose words decide least
+    clearly between their two best themes, and those none of whose words the sample
+    knew, are placed exactly. Development figures (README "Themes"): on 3,000 banking77
+    training queries (1,000 outside the sample) word profiles alone scored AMI 0.569,
+    all placed exactly 0.583; on all 10,003 (8,003 outside), word profiles 0.585, the
+    2,000 least decided placed exactly 0.599, 5,000 of them 0.605, all 0.606.
     """
     import numpy as np
     from scipy.sparse import coo_matrix, csr_matrix
 
     words = features.words
     theme_count = centres[0].shape[0]
-    if getattr(words, "heard_empty", False):
+    if getattr(words, "heard_empty", False) or len(texts) <= EXACT_ASSIGN or theme_count < 2:
         return np.argmax(_products(features.transform(texts), centres), axis=1)
     vocabulary = words.vocabulary_
     idf = words.idf_
@@ -610,11 +618,19 @@ def _assign(features: _Features, sample_themes, centres, texts: list[str]):
     ).tocsr()
     scores = np.asarray(counts @ profiles)
     themes = np.argmax(scores, axis=1)
-    unknown = np.flatnonzero(scores.max(axis=1) <= 0)
-    if len(unknown):
-        themes[unknown] = np.argmax(
-            _products(features.transform([texts[i] for i in unknown]), centres), axis=1
-        )
+    two_best = np.partition(scores, theme_count - 2, axis=1)[:, -2:]
+    # How clearly the words decide: the lead of the best theme, relative to its score;
+    # texts with no known word (best score 0) come first.
+    lead = np.where(
+        two_best[:, 1] > 0,
+        (two_best[:, 1] - two_best[:, 0]) / np.maximum(two_best[:, 1], 1e-12),
+        -1.0,
+    )
+    least = np.argsort(lead, kind="stable")[:EXACT_ASSIGN]
+    exact = np.union1d(least, np.flatnonzero(lead < 0))
+    themes[exact] = np.argmax(
+        _products(features.transform([texts[i] for i in exact]), centres), axis=1
+    )
     return themes
 
 

@@ -244,11 +244,11 @@ def test_ids_must_be_unique():
         find_themes([("a", "one"), ("a", "two")])
 
 
-def test_many_items_are_fitted_on_a_sample_and_all_assigned(monkeypatch):
-    from bot.features.digest import themes as engine
-
+@pytest.mark.parametrize("exact", [2000, 100])  # all placed exactly, or most by words
+def test_many_items_are_fitted_on_a_sample_and_all_assigned(monkeypatch, exact):
     monkeypatch.setattr(engine, "FIT_SAMPLE", 150)
     monkeypatch.setattr(engine, "SILHOUETTE_SAMPLE", 100)  # scored on part of the sample
+    monkeypatch.setattr(engine, "EXACT_ASSIGN", exact)
     rows = corpus()
     rng = random.Random(1)
     items = [(f"i{n}", f"{rng.choice(rows)[0]} #{n}") for n in range(1200)]
@@ -256,6 +256,27 @@ def test_many_items_are_fitted_on_a_sample_and_all_assigned(monkeypatch):
     found = find_themes(items)
     assert_partition(found, [item_id for item_id, _ in items])
     assert 2 <= len(found) <= engine.MAX_THEMES
+
+
+def test_texts_outside_the_sample_join_the_nearest_theme(monkeypatch):
+    """Up to EXACT_ASSIGN texts outside the sample are placed by their full features; past
+    that, by word profiles, except the EXACT_ASSIGN the words decide least clearly."""
+    texts = [engine.normalise(text) for text, _ in corpus()]
+    sample, rest = texts[:200], texts[200:]
+    features = engine._Features(sample)
+    themes, centres = engine._choose_themes(features.fitted, np.ones(len(sample)))
+    nearest = np.argmax(engine._products(features.transform(rest), centres), axis=1)
+
+    def assigned(budget):
+        monkeypatch.setattr(engine, "EXACT_ASSIGN", budget)
+        return engine._assign(features, themes, centres, rest)
+
+    assert np.array_equal(assigned(len(rest)), nearest)
+    by_words, mixed = assigned(0), assigned(40)
+    changed = np.flatnonzero(mixed != by_words)
+    assert 0 < len(changed) <= 40
+    assert np.array_equal(mixed[changed], nearest[changed])
+    assert np.sum(mixed == nearest) > np.sum(by_words == nearest)
 
 
 def test_the_same_input_gives_the_same_themes():
