@@ -1,10 +1,11 @@
-"""Where Heard's settings come from: the environment, then `.env`, read without pydantic.
+"""Where Heard's settings come from: the environment, then `.env`.
 
 `bot.settings` parses and checks the values (`Settings`); this module only finds their
-text, so that one process can read a setting without importing pydantic and SQLAlchemy:
-`heard run`'s gunicorn master, which must know whether to serve HTTP at all
-(SLACK_APP_TOKEN) and which port to listen on (PORT) before it forks the worker that
-builds Settings and the app, and would otherwise hold those libraries for its whole life.
+text, so that one process can read a setting without importing SQLAlchemy (whose URL
+parser checks DATABASE_URL): `heard run`'s gunicorn master, which must know whether to
+serve HTTP at all (SLACK_APP_TOKEN) and which port to listen on (PORT) before it forks
+the worker that builds Settings and the app, and would otherwise hold SQLAlchemy for its
+whole life.
 Both read through `environment()`, so they cannot disagree; the worker checks anyway.
 """
 
