@@ -464,9 +464,9 @@ def _smoothed(cosines: np.ndarray, neighbours: int) -> np.ndarray:
     neighbours = min(neighbours, count - 1)
     if neighbours < 1:
         return cosines
-    others = cosines.copy()
+    others = cosines.astype(np.float32)  # half the memory to sort through; ranks only
     np.fill_diagonal(others, -np.inf)
-    nearest = np.argpartition(-others, neighbours - 1, axis=1)[:, :neighbours]
+    nearest = np.argpartition(others, count - neighbours, axis=1)[:, count - neighbours :]
     averaging = csr_matrix(
         (np.ones(nearest.size), (np.repeat(np.arange(count), neighbours), nearest.ravel())),
         shape=(count, count),
