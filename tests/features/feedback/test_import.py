@@ -307,3 +307,18 @@ def test_with_several_workspaces_the_team_must_be_named(heard, db_url, acme_id, 
     make_workspace(GLOBEX)
     result = heard("feedback", "import", str(write(tmp_path / "f.csv", many(1))), cwd=tmp_path, database_url=db_url)
     assert result.returncode == 2 and "--team (T0ACME001, T0GLOBEX2)" in result.stderr
+
+
+def test_a_line_the_csv_module_refuses_mid_chunk_is_reported_and_the_rows_around_it_imported(sessions, acme_id,
+                                                                                            tmp_path, monkeypatch):  # fmt: skip
+    # Rows are read CHUNK_ROWS at a time: a line csv refuses (here a field over the size
+    # limit) in the middle of a chunk is one bad row with its line number; the rows of the
+    # chunk before it and every row after it are imported.
+    from bot.features.feedback import importer
+
+    monkeypatch.setattr(importer, "MAX_FIELD", 200)
+    rows = [[f"Row {i}", "Ana", "2026-11-20T10:00:00Z", "email", ""] for i in range(1200)]
+    rows[700][0] = "x" * 300  # line 702
+    report = import_file(sessions, acme_id, write(tmp_path / "f.csv", rows), now=NOW)
+    assert [(bad.line, bad.reason.split(" (")[0]) for bad in report.bad] == [(702, "not valid CSV")]
+    assert (report.rows, report.imported, count(sessions)) == (1200, 1199, 1199)
