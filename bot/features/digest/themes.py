@@ -440,7 +440,7 @@ def _choose_themes(points, weights: np.ndarray) -> tuple[np.ndarray, tuple]:
             best = (score, themes)
     if best is None:
         return _refine(points, weights, np.zeros(count, dtype=int), rounds=0)
-    return _refine(points, weights, np.unique(best[1], return_inverse=True)[1])
+    return _refine(points, weights, np.unique(best[1], return_inverse=True)[1], cosines=cosines)
 
 
 def _smoothed(cosines: np.ndarray, neighbours: int) -> np.ndarray:
@@ -512,24 +512,42 @@ def _distances(cosines: np.ndarray) -> np.ndarray:
     return squareform(squared, checks=False)
 
 
-def _refine(points, weights: np.ndarray, themes: np.ndarray, rounds: int = REFINE_ROUNDS):
+def _refine(
+    points,
+    weights: np.ndarray,
+    themes: np.ndarray,
+    rounds: int = REFINE_ROUNDS,
+    cosines: np.ndarray | None = None,
+):
     """Spherical k-means from a partition: every point to the theme whose centre (its
     weighted mean direction) is nearest, until nothing moves or `rounds` have run. Themes
     left empty disappear. Returns the themes and their unit centres; points are an array
-    of rows or a tuple of blocks of columns (`_products`), and the centres come alike."""
+    of rows or a tuple of blocks of columns (`_products`), and the centres come alike.
+
+    Given the points' `cosines`, the rounds need no centres: a point's cosine to a
+    centre is its summed cosine to the theme's points over the length of their sum
+    (itself a sum of cosines), a product with the theme memberships; with the TF-IDF
+    block's centres as wide as the vocabulary, that is several times quicker.
+    """
     import numpy as np
+    from scipy.sparse import csr_matrix
 
     blocks = points if isinstance(points, tuple) else (points,)
-    for _ in range(rounds + 1):
-        centres = _centres(blocks, weights, themes)
-        if not rounds:
-            break
-        moved = np.argmax(_products(blocks, centres), axis=1)
+    size = blocks[0].shape[0]
+    for _ in range(rounds):
+        if cosines is None:
+            scores = _products(blocks, _centres(blocks, weights, themes))
+        else:
+            count = int(themes.max()) + 1
+            membership = csr_matrix((weights, (themes, np.arange(size))), shape=(count, size))
+            sums = np.asarray(membership @ cosines)  # themes x points
+            lengths = np.sqrt(np.maximum(np.asarray(membership.multiply(sums).sum(axis=1)), 0))
+            scores = (sums / np.maximum(lengths, 1e-12)).T
+        moved = np.argmax(scores, axis=1)
         if np.array_equal(moved, themes):
             break
         themes = np.unique(moved, return_inverse=True)[1]
-    else:  # the last round moved points: centres of the final themes
-        centres = _centres(blocks, weights, themes)
+    centres = _centres(blocks, weights, themes)
     return themes, (centres if isinstance(points, tuple) else centres[0])
 
 
