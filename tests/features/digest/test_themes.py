@@ -133,6 +133,19 @@ def test_refining_moves_a_point_to_its_nearest_centre():
     assert themes.tolist() == [0, 0, 1] and len(centres) == 2
 
 
+def test_refining_from_cosines_moves_points_as_refining_from_centres():
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(300, 8)) + np.repeat(rng.normal(size=(6, 8)) * 2, 50, axis=0)
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    weights = rng.integers(1, 4, size=300).astype(float)
+    start = rng.integers(0, 9, size=300)  # a poor start: most points must move
+    start = np.unique(start, return_inverse=True)[1]
+    themes, centres = engine._refine(points, weights, start)
+    again, centres_again = engine._refine(points, weights, start, cosines=points @ points.T)
+    assert themes.tolist() == again.tolist() and np.allclose(centres, centres_again)
+    assert not np.array_equal(themes, start)
+
+
 def test_points_are_lsa_and_tf_idf_side_by_side():
     """A cosine between two texts is LSA_SHARE of their LSA cosine plus the rest of their
     full TF-IDF cosine, and every point stays unit length."""
