@@ -338,8 +338,9 @@ class _ChunkChecker:
     the future, a url that is not a plain http(s) address or is a Slack permalink) goes
     through `_row_checker` in its turn, so every row gets the same answer either way
     (tests/features/feedback/test_import_bulk.py compares them). The quick way reads
-    times of the common export (`2026-11-20T14:30:00`, with a space, `Z` or `+00:00`, and
-    `2026-11-20`) off the text; each day is checked once per file (not 2026-02-30)."""
+    times of the common exports (`2026-11-20T14:30:00`, with a space, up to six digits of
+    a second, `Z` or `+00:00`, and `2026-11-20`) off the text; each day is checked once
+    per file (not 2026-02-30)."""
 
     def __init__(self, index: dict[str, int], width: int, now: datetime, known: set[str],
                  ignore_before: str | None):  # fmt: skip
@@ -379,7 +380,13 @@ class _ChunkChecker:
         times = tuple(map(_TIME, created))
         if "" in times:  # a day alone: its midnight, UTC
             times = tuple(time or "00:00:00" for time in times)
-        if set(map(len, created)) == {25} and set(map(_T_AND_ZONE, created)) == {("T", "+00:00")}:
+        micros = None  # each row's microseconds, when a time has a fraction of a second
+        if "." in lines:
+            micros = tuple(value[20:].removesuffix("Z").removesuffix("+00:00").ljust(6, "0") if value[19:20] == "."
+                           else "000000" for value in created)  # fmt: skip
+            said_isos = [f"{day}T{time}+00:00" if micro == "000000" else f"{day}T{time}.{micro}+00:00"
+                         for day, time, micro in zip(days, times, micros)]  # as `isoformat()` gives them
+        elif set(map(len, created)) == {25} and set(map(_T_AND_ZONE, created)) == {("T", "+00:00")}:
             said_isos = created  # already `isoformat()` in UTC, as Python writes it
         else:
             said_isos = [f"{day}T{time}+00:00" for day, time in zip(days, times)]
@@ -393,7 +400,10 @@ class _ChunkChecker:
         keys = [f"{iso[:19]}{hashes[at:at + 43]}" for iso, at in zip(said_isos, range(0, 44 * count, 44))]
         if not slow and all(map(known.__contains__, keys)):  # a re-import: nothing else to check
             return Chunk([], count, count)
-        said_ats = [f"{day} {time}.000000" for day, time in zip(days, times)]
+        if micros is None:
+            said_ats = [f"{day} {time}.000000" for day, time in zip(days, times)]
+        else:
+            said_ats = [f"{day} {time}.{micro}" for day, time, micro in zip(days, times, micros)]
         if max(said_ats) > self.latest:
             slow.update(i for i, said in enumerate(said_ats) if said > self.latest)
         if not _plain_urls(urls):
@@ -453,7 +463,7 @@ class _ChunkChecker:
         return result
 
 
-_QUICK = r"\d{4}-\d\d-\d\d(?:[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?)?"  # a day's validity apart
+_QUICK = r"\d{4}-\d\d-\d\d(?:[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?(?:Z|\+00:00)?)?"  # but 2026-02-30
 _QUICK_TIME = re.compile(_QUICK, re.ASCII).fullmatch
 _QUICK_TIMES = re.compile(f"(?:{_QUICK}\n)*", re.ASCII).fullmatch  # a column of them, one a line
 _DAY, _TIME, _FIRST = itemgetter(slice(0, 10)), itemgetter(slice(11, 19)), itemgetter(slice(0, 1))

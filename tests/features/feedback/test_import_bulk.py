@@ -159,7 +159,10 @@ AUTHORS = st.sampled_from(["Ana", " Dana from Support ", "", SAM, f"@{SAM}", f"<
 TIMES = st.sampled_from(["2026-11-20T14:30:00Z", "2026-11-20 14:30:00", "2026-11-20T14:30:00+00:00", "2026-11-20",
                          " 2026-11-20T23:59:59 ", "2026-02-29", "2024-02-29", "2026-02-30T10:00:00", "2026-11-20T24:00:00",
                          "2026-11-20T14:60:00", "2026-11-20T14:30:00+02:00", "2026-11-20T14:30:00.250Z", "1795600000",
-                         "2030-01-01", "2026-11-26T08:00:00Z", "0000-01-01", "yesterday", "", "2026-11-20\n2026-11-21"])  # fmt: skip
+                         "2030-01-01", "2026-11-26T08:00:00Z", "0000-01-01", "yesterday", "", "2026-11-20\n2026-11-21",
+                         "2026-11-20T14:30:00.000Z", "2026-11-20 14:30:00.5", "2026-11-20T14:30:00.123456+00:00",
+                         "2026-11-20T14:30:00.1234567Z", "2026-11-20T14:30:00.Z", "2026-11-26T09:00:00.000001Z",
+                         "2026-11-20T14:30:00.250+02:00"])  # fmt: skip
 ORIGINS = st.sampled_from(["email", " zendesk ", "", "o" * 80, "réunion"])
 URLS = st.sampled_from(["", "https://support.example/t/1", " http://x.example ", "http://e", "https://", "http://",
                         "ftp://x.example", "https://a b.example", "https://x.example/<script>", "https://x.example/|",
@@ -213,18 +216,21 @@ def test_the_column_checker_gives_what_the_row_checker_gives(rows, repeat, seen)
     assert known == expected_known
 
 
-@pytest.mark.parametrize("shape", ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S+00:00", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"])
+@pytest.mark.parametrize("shape", ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S+00:00", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d",
+                                   "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%S.000Z", "%Y-%m-%d %H:%M:%S.%f+00:00"])
 def test_a_key_made_a_column_at_a_time_is_import_key(shape):
     # The keys of a whole chunk come out of one base64 string (each digest padded with a
     # zero byte), and times of one shape are read a column at a time: each key must be
     # exactly `import_key` of its row, with the time `parse_created_at` reads.
-    rows = [[f"Text {i}", f"Author {i % 3}", datetime(2026, 11, 1 + i % 20, i % 24, i % 60, tzinfo=UTC).strftime(shape),
-             "email", ""] for i in range(50)]  # fmt: skip
+    rows = [[f"Text {i}", f"Author {i % 3}", datetime(2026, 11, 1 + i % 20, i % 24, i % 60, i % 7, i * 997 % 1000 * 1000 * (i % 2),
+                                                      tzinfo=UTC).strftime(shape), "email", ""] for i in range(50)]  # fmt: skip
     chunk = _ChunkChecker(dict(zip(("text", "author", "created_at", "source", "url"), range(5))), 5, NOW, set(),
                           None)(rows, 2, list(range(2, 52)))  # fmt: skip
     keys = [row[ROW_COLUMNS.index("import_key")] for row in chunk.rows]
     assert keys == [import_key(text, author, parse_created_at(when, NOW).isoformat(), origin, url)
                     for text, author, when, origin, url in rows]  # fmt: skip
+    said = [row[ROW_COLUMNS.index("said_at")] for row in chunk.rows]
+    assert said == [stored_time(parse_created_at(when, NOW)) for _, _, when, _, _ in rows]
 
 
 def test_the_collector_and_switch_interval_are_set_while_reading_and_put_back_after(sessions, acme_id, tmp_path):
