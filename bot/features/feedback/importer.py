@@ -565,35 +565,62 @@ def import_file(
     """Import `path` into the workspace; `progress(bytes_read)` is called as it goes.
     Raises CsvHeaderError (nothing imported) when the header is wrong."""
     report = ImportReport(ignored_columns=check_header(path))
-    with sessions() as session:
-        # Rows said before the ignore-after window are stored ignored, as the sweep would
-        # leave them: no UPDATE of every imported row afterwards.
-        ignore_before = stored_time(now - load_config(session, workspace_id).ignore_after)
-    before = _count(sessions, workspace_id)
-    known = _import_keys(sessions, workspace_id)  # grows as rows are read: a repeated row is known too
-    rows = good = shown = 0
-    with _importing(), path.open("rb") as handle, _BulkInsert(sessions, workspace_id, now, background=True) as insert:
-        counting = _CountingReader(handle)
-        for chunk in read_chunks(io.BufferedReader(counting), now=now, known=known, ignore_before=ignore_before):
-            rows += chunk.read
-            good += chunk.read - len(chunk.bad)
-            for bad in chunk.bad:
-                report.add_bad(bad)
-            if chunk.rows:
-                insert.extend(chunk.rows)
-            if rows - shown >= PROGRESS_ROWS:
-                shown = rows
-                progress(counting.count)
-        insert.close()
-        progress(counting.count)
-    report.rows = rows
-    report.imported = _count(sessions, workspace_id) - before if insert.sent else 0
-    report.known = good - report.imported
+    with _import_lock(sessions, workspace_id) as locked:
+        with sessions() as session:
+            # Rows said before the ignore-after window are stored ignored, as the sweep would
+            # leave them: no UPDATE of every imported row afterwards.
+            ignore_before = stored_time(now - load_config(session, workspace_id).ignore_after)
+        before = _count(sessions, workspace_id)
+        known = _import_keys(sessions, workspace_id)  # grows as rows are read: a repeated row is known too
+        rows = good = shown = 0
+        writers = POSTGRESQL_WRITERS if locked else 1
+        with _importing(), path.open("rb") as handle, \
+                _BulkInsert(sessions, workspace_id, now, background=True, writers=writers, locked=locked) as insert:
+            counting = _CountingReader(handle)
+            for chunk in read_chunks(io.BufferedReader(counting), now=now, known=known, ignore_before=ignore_before):
+                rows += chunk.read
+                good += chunk.read - len(chunk.bad)
+                for bad in chunk.bad:
+                    report.add_bad(bad)
+                if chunk.rows:
+                    insert.extend(chunk.rows)
+                if rows - shown >= PROGRESS_ROWS:
+                    shown = rows
+                    progress(counting.count)
+            insert.close()
+            progress(counting.count)
+        report.rows = rows
+        report.imported = _count(sessions, workspace_id) - before if insert.sent else 0
+        report.known = good - report.imported
     if insert.sent:
         with sessions.begin() as session:
             config = load_config(session, workspace_id)
             service.apply_ignore_rule(session, workspace_id, config.ignore_after, now=now)
     return report
+
+
+@contextmanager
+def _import_lock(sessions: sessionmaker[Session], workspace_id: int) -> Iterator[bool]:
+    """PostgreSQL: one import at a time per workspace, from before it reads the workspace's
+    keys to its count after the last batch (True: held). Another import waits for it, then
+    finds its rows known. Held by a connection of its own, out of the pool, whose close
+    ends the lock (even when the process is killed, with the connection). So the import's
+    batches need no lock of their own and `POSTGRESQL_WRITERS` threads send them at once,
+    each to a server process of its own. SQLite, with one writer at a time anyway, and a
+    unit of work (`bot.db.unit`), whose session is its own, get no lock (False)."""
+    with sessions() as session:
+        engine = session.get_bind()
+    if engine.dialect.name != "postgresql" or in_unit():
+        yield False
+        return
+    connection = engine.connect()
+    connection.detach()  # closed, not given back to the pool: its session's lock goes with it
+    try:
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({_IMPORT_LOCK}, {int(workspace_id)})")
+        connection.commit()  # a session's lock: no transaction kept open meanwhile
+        yield True
+    finally:
+        connection.close()
 
 
 @contextmanager
@@ -635,6 +662,7 @@ _saved: list = []  # what `_importing` found: the collector on or off, the switc
 INSERT_COLUMNS = ("workspace_id", "source", "stored_at", *ROW_COLUMNS, "status", "ignored_at")
 _SQLITE_ROWS = 2500  # rows per INSERT on SQLite, 11 values each (fewer where SQLite allows fewer than 32,766)
 QUEUED_BATCHES = 2  # batches read ahead of the writer thread (memory: 2 x BATCH_SIZE rows)
+POSTGRESQL_WRITERS = 2  # writer threads, each with a server process of its own (`_import_lock`)
 SWITCH_INTERVAL = 0.0005  # seconds: how soon the writer thread gets Python's lock back (`_importing`)
 
 
@@ -665,23 +693,27 @@ class _BulkInsert:
     """
 
     def __init__(self, sessions: sessionmaker[Session], workspace_id: int, now: datetime, *,
-                 background: bool = False):  # fmt: skip
+                 background: bool = False, writers: int = 1, locked: bool = False):  # fmt: skip
         self.sessions = sessions
         self.now = stored_time(now)
         self.batch_start = (workspace_id, Source.IMPORT.value, self.now)
+        self.locked = locked  # the caller holds `_import_lock`: batches need no lock of their own
         self.rows: list[tuple] = []
         self.sent = 0
+        self._sent_lock = threading.Lock()
         self._failed: BaseException | None = None
         self._tuned: set[int] = set()  # SQLite connections given the import's page cache
         # PostgreSQL: each batch commits without waiting for the disk, `close` once for
         # all; not inside a unit of work, whose commit is its own
         self._quick_commits, self._not_flushed = not in_unit(), False
         self._queue: queue.Queue[list[tuple] | None] | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         if background and not in_unit():
-            self._queue = queue.Queue(QUEUED_BATCHES)
-            self._thread = threading.Thread(target=self._write_queued, name="heard-import-writer", daemon=True)
-            self._thread.start()
+            self._queue = queue.Queue(QUEUED_BATCHES + writers - 1)
+            self._threads = [threading.Thread(target=self._write_queued, name=f"heard-import-writer-{number}",
+                                              daemon=True) for number in range(writers)]  # fmt: skip
+            for thread in self._threads:
+                thread.start()
 
     def __enter__(self) -> Self:
         return self
@@ -728,13 +760,15 @@ class _BulkInsert:
             self._not_flushed = False
 
     def _stop(self, *, drop: bool) -> None:
-        if self._thread is None:
+        if not self._threads:
             return
         if drop:
             self._failed = self._failed or _Stopped()
-        self._queue.put(None)
-        self._thread.join()
-        self._thread = None
+        for _thread in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
 
     def _write_queued(self) -> None:
         while (rows := self._queue.get()) is not None:
@@ -749,11 +783,13 @@ class _BulkInsert:
             connection = session.connection()
             if connection.dialect.name == "postgresql":
                 quick = self._quick_commits
-                _copy_in(connection.connection.driver_connection, self.batch_start, rows, quick_commit=quick)
+                _copy_in(connection.connection.driver_connection, self.batch_start, rows, quick_commit=quick,
+                         locked=self.locked)  # fmt: skip
                 self._not_flushed = self._not_flushed or quick
             else:
                 self._insert_sqlite(connection, rows)
-        self.sent += len(rows)
+        with self._sent_lock:  # several writer threads on PostgreSQL
+            self.sent += len(rows)
 
     def _insert_sqlite(self, connection, rows: list[tuple]) -> None:
         driver = connection.connection.driver_connection
@@ -782,7 +818,8 @@ def _sqlite_insert(count: int) -> str:
 _IMPORT_LOCK = 0x4846  # the advisory lock class of feedback imports (the key's first half)
 
 
-def _copy_in(driver, batch_start: tuple, rows: list[tuple], *, quick_commit: bool = False) -> None:
+def _copy_in(driver, batch_start: tuple, rows: list[tuple], *, quick_commit: bool = False,
+             locked: bool = False) -> None:  # fmt: skip
     """PostgreSQL: the batch by COPY, in the caller's transaction (see `_BulkInsert`); with
     `quick_commit`, its commit does not wait for the disk. Two round trips besides the
     transaction's own: what the writer thread waits for, Python's lock given up each time."""
@@ -793,13 +830,21 @@ def _copy_in(driver, batch_start: tuple, rows: list[tuple], *, quick_commit: boo
     channel = ROW_COLUMNS.index("channel_id")
     direct = not any(row[channel] for row in rows)
     # In one round trip: the times are UTC text (`stored_time`); one batch at a time per
-    # workspace: two imports meeting the same rows in different orders would each wait on
-    # the other's unique keys (a deadlock PostgreSQL ends by failing one). The lock is the
-    # transaction's, released by its commit.
+    # workspace, unless the import holds `_import_lock` (`locked`): two imports meeting the
+    # same rows in different orders would each wait on the other's unique keys (a deadlock
+    # PostgreSQL ends by failing one). Within one import, only rows naming Slack messages
+    # can meet (the same message twice in the file): such batches take turns. The locks
+    # are the transaction's, released by its commit.
+    if not locked:
+        lock = f"; SELECT pg_advisory_xact_lock({_IMPORT_LOCK}, {int(batch_start[0])})"
+    elif not direct:
+        lock = f"; SELECT pg_advisory_xact_lock({_IMPORT_LOCK + 1}, {int(batch_start[0])})"
+    else:
+        lock = ""
     cursor.execute(
-        "SET LOCAL TimeZone = 'UTC'; "
-        + ("SET LOCAL synchronous_commit = off; " if quick_commit else "")
-        + f"SELECT pg_advisory_xact_lock({_IMPORT_LOCK}, {int(batch_start[0])})"
+        "SET LOCAL TimeZone = 'UTC'"
+        + ("; SET LOCAL synchronous_commit = off" if quick_commit else "")
+        + lock
         + ("; SAVEPOINT heard_import" if direct else "")
     )  # fmt: skip
     if direct:

@@ -109,13 +109,15 @@ def test_rows_another_import_stored_meanwhile_are_not_stored_twice(sessions, acm
     assert (again.imported, again.known) == (0, 7000)
 
 
-def test_a_failed_batch_stops_the_import_and_running_it_again_adds_the_rest(sessions, acme_id, tmp_path,
+def test_a_failed_batch_stops_the_import_and_running_it_again_adds_the_rest(engine, sessions, acme_id, tmp_path,
                                                                               monkeypatch):  # fmt: skip
-    # The batches are written by a thread of their own: its failure reaches the caller, the
-    # batches committed before it stay, and the import is run again to finish.
+    # The batches are written by threads of their own (two on PostgreSQL): a failure reaches
+    # the caller, no batch starts after it (another writer may finish the one it holds), the
+    # batches committed stay, and the import is run again to finish.
     from bot.features.feedback import importer
 
-    path = write(tmp_path / "f.csv", [[f"Row {i}", "Ana", "2026-11-20T10:00:00Z", "", ""] for i in range(12_000)])
+    total = 6 * importer.BATCH_SIZE
+    path = write(tmp_path / "f.csv", [[f"Row {i}", "Ana", "2026-11-20T10:00:00Z", "", ""] for i in range(total)])
     write_batch, calls = importer._BulkInsert._write, []
 
     def failing_second(self, rows):
@@ -127,12 +129,14 @@ def test_a_failed_batch_stops_the_import_and_running_it_again_adds_the_rest(sess
     monkeypatch.setattr(importer._BulkInsert, "_write", failing_second)
     with pytest.raises(RuntimeError, match="went away"):
         import_file(sessions, acme_id, path, now=NOW)
-    assert calls[:2] == [importer.BATCH_SIZE, importer.BATCH_SIZE] and len(calls) == 2  # nothing after the failure
+    writers = importer.POSTGRESQL_WRITERS if engine.dialect.name == "postgresql" else 1
+    assert calls[:2] == [importer.BATCH_SIZE] * 2 and len(calls) <= 1 + writers  # nothing after the failure
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(FeedbackItem)) == importer.BATCH_SIZE
+        stored = session.scalar(select(func.count()).select_from(FeedbackItem))
+    assert stored == importer.BATCH_SIZE * (len(calls) - 1)
     monkeypatch.setattr(importer._BulkInsert, "_write", write_batch)
     again = import_file(sessions, acme_id, path, now=NOW)
-    assert (again.imported, again.known) == (12_000 - importer.BATCH_SIZE, importer.BATCH_SIZE)
+    assert (again.imported, again.known) == (total - stored, stored)
 
 
 def test_bytes_that_are_not_utf8_or_nul_far_into_a_plain_file_are_still_found(sessions, acme_id, tmp_path):
@@ -303,9 +307,9 @@ def test_postgresql_batches_commit_without_waiting_for_the_disk_and_the_import_e
     sent, seen = [], []
     real_copy_in = importer._copy_in
 
-    def copy_in(driver, batch_start, rows, *, quick_commit=False):
-        sent.append(quick_commit)
-        return real_copy_in(driver, batch_start, rows, quick_commit=quick_commit)
+    def copy_in(driver, batch_start, rows, **options):
+        sent.append(options["quick_commit"])
+        return real_copy_in(driver, batch_start, rows, **options)
 
     @event.listens_for(engine, "before_cursor_execute")
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -317,3 +321,23 @@ def test_postgresql_batches_commit_without_waiting_for_the_disk_and_the_import_e
     assert seen.count("SELECT txid_current()") == 1
     with engine.connect() as connection:  # SET LOCAL: for the batch's transaction only
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+def test_slack_messages_named_twice_in_batches_written_at_once_are_one_item_each(engine, sessions, acme_id,
+                                                                                   tmp_path):  # fmt: skip
+    # On PostgreSQL two threads send one import's batches at once; rows naming Slack
+    # messages may meet (the same message twice in the file), so such batches take turns:
+    # here 2,000 messages named in the first batch and again, in the opposite order, in
+    # the second (written at the same time, they waited on each other's rows).
+    from bot.features.feedback import importer
+
+    rows, named = many_rows(3 * importer.BATCH_SIZE), 2000
+    links = [f"https://acme.slack.com/archives/C0123ABCD/p{1700000000 + n}000000" for n in range(named)]
+    for n, link in enumerate(links):
+        rows[n][4], rows[importer.BATCH_SIZE + n][4] = link, links[named - 1 - n]
+    report = import_file(sessions, acme_id, write(tmp_path / "f.csv", rows), now=NOW)
+    assert (report.imported, report.known, report.bad_count) == (len(rows) - named, named, 0)
+    with sessions() as session:
+        counts = session.execute(select(func.count(), func.count(func.distinct(FeedbackItem.message_ts)))
+                                 .where(FeedbackItem.channel_id == "C0123ABCD")).one()  # fmt: skip
+    assert tuple(counts) == (named, named)
