@@ -13,8 +13,9 @@ column in a few calls into C (`_ChunkChecker`; a row the quick rules do not clea
 through the row-by-row check, `_row_checker`, with the same answer), and inserted
 `BATCH_SIZE` rows at a time, one transaction each (`_BulkInsert`: multi-row INSERTs on
 SQLite, COPY on PostgreSQL, no ORM objects, times handed over as UTC text), by a writer
-thread while the next rows are read, so 100,000 rows need neither much memory nor one
-long transaction, and the database's work overlaps the reading (`_importing` sets the
+thread (two on PostgreSQL, one import at a time per workspace: `_import_lock`) while
+the next rows are read, so 100,000 rows need neither much memory nor one long
+transaction, and the database's work overlaps the reading (`_importing` sets the
 interpreter for that). The workspace's import keys are read once before the first row,
 so a row imported before is counted as known without being sent to the database: a
 re-import only reads the file and makes each row's key.
@@ -608,9 +609,12 @@ def _import_lock(sessions: sessionmaker[Session], workspace_id: int) -> Iterator
     batches need no lock of their own and `POSTGRESQL_WRITERS` threads send them at once,
     each to a server process of its own. SQLite, with one writer at a time anyway, and a
     unit of work (`bot.db.unit`), whose session is its own, get no lock (False)."""
+    if in_unit():
+        yield False
+        return
     with sessions() as session:
         engine = session.get_bind()
-    if engine.dialect.name != "postgresql" or in_unit():
+    if engine.dialect.name != "postgresql":
         yield False
         return
     connection = engine.connect()
@@ -683,11 +687,13 @@ class _BulkInsert:
     it loses batches the report never counted; running the import again adds them).
     No RETURNING: the report counts the workspace's items before and after.
 
-    With `background`, a thread of its own writes the batches while the caller reads the
-    next rows: SQLite runs a statement and PostgreSQL answers without holding Python's
-    lock, so the database's work and the reading overlap on two cores. At most
-    `QUEUED_BATCHES` wait for it. A failed write stops the import: the next `extend` or
-    `close` raises it, and the batches still queued are dropped (none was committed).
+    With `background`, `writers` threads of their own write the batches while the caller
+    reads the next rows: SQLite runs a statement and PostgreSQL answers without holding
+    Python's lock, so the database's work and the reading overlap on two cores; several
+    writers (PostgreSQL, `locked`: the caller holds `_import_lock`) each have a server
+    process of their own. At most `QUEUED_BATCHES` wait for them. A failed write stops the
+    import: no batch starts after it, the next `extend` or `close` raises it, and the
+    batches still queued are dropped (none was committed).
     Inside a unit of work (`bot.db.unit`), whose session belongs to its thread, the
     batches are written in the caller's thread.
     """
