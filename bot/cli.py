@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 # naming them here imports nothing: a class whose module was never imported cannot have
 # been raised. ConfigError and ScheduleFileError are the operator's to fix (exit 2).
 ONE_LINE_ERRORS = (
-    ("bot.settings", "ConfigError", 2),
+    ("bot.environ", "ConfigError", 2),  # bot.settings' too: it is the same class
     ("bot.scheduler.schedules", "ScheduleFileError", 2),
     ("bot.db", "DatabaseUnavailable", 1),
     ("bot.app", "SlackUnavailable", 1),

@@ -17,6 +17,12 @@ ENV_FILE = ".env"  # in the working directory
 DEFAULT_PORT = 3000  # `Settings.port`'s default
 
 
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line for a person.
+
+    Defined here, where `.env` is read, and re-exported by `bot.settings`."""
+
+
 def environment(env_file: str | None = ENV_FILE) -> dict[str, str]:
     """Every variable, its name lowered (`PORT`, `port` and `Port` are one setting; of two
     in the environment, the last listed wins), the environment's over `env_file`'s. A
@@ -25,7 +31,11 @@ def environment(env_file: str | None = ENV_FILE) -> dict[str, str]:
     if env_file and os.path.isfile(env_file):
         from dotenv import dotenv_values
 
-        values = dotenv_values(env_file, encoding="utf-8")
+        try:
+            values = dotenv_values(env_file, encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{env_file} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                              f"{exc.start}); save it as UTF-8") from None  # fmt: skip
         found |= {name.lower(): value for name, value in values.items() if value is not None}
     found |= {name.lower(): value for name, value in os.environ.items()}
     return found
@@ -42,8 +52,10 @@ def peek_port() -> int | None:
     text = peek("PORT")
     if text is None:
         return DEFAULT_PORT
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= 65535:
-        return int(text)
+    # Digits without their leading zeros, at most five: int() refuses over 4,300 digits.
+    digits = text.lstrip("0") or "0"
+    if text.isascii() and text.isdigit() and len(digits) <= 5 and 1 <= int(digits) <= 65535:
+        return int(digits)
     return None
 
 

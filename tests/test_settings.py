@@ -132,7 +132,7 @@ def test_bot_environ_reads_port_and_socket_mode_as_settings_does(monkeypatch, tm
     assert peek_socket_mode() == (settings.slack_mode is SlackMode.SOCKET)
 
 
-@pytest.mark.parametrize("value", ["not-a-port", "", "0", "70000", " 4000", "4_000", "٤٠٠٠"])
+@pytest.mark.parametrize("value", ["not-a-port", "", "0", "70000", " 4000", "4_000", "٤٠٠٠", "9" * 4301])
 def test_bot_environ_leaves_any_other_port_to_settings(monkeypatch, value):
     from bot.environ import peek_port
 
@@ -165,6 +165,24 @@ def test_a_malformed_setting_reads_as_it_always_has(monkeypatch, name, value, li
     assert str(caught.value) == line
 
 
+def test_a_port_past_int_s_digit_limit_is_pydantic_s_line(monkeypatch):
+    """int() refuses digit strings over 4,300 long; pydantic has its own words for them."""
+    monkeypatch.setenv("PORT", "9" * 4301)
+    with pytest.raises(ConfigError, match="^PORT Unable to parse input string as an integer, exceeded maximum size"):
+        load_settings()
+    monkeypatch.setenv("PORT", "0" * 4300 + "1")
+    assert load_settings().port == 1
+
+
+def test_an_env_file_that_is_not_utf8_is_one_line(tmp_path):
+    from bot.environ import peek_port
+
+    (tmp_path / ".env").write_bytes(b"SLACK_BOT_TOKEN=xoxb-1\nPORT=4000\xff\n")
+    for read in (load_settings, peek_port):
+        with pytest.raises(ConfigError, match=r"^\.env is not UTF-8 text \(byte 0xff at offset 32\); save it as UTF-8$"):
+            read()
+
+
 def test_the_first_wrong_setting_in_field_order_is_the_one_named(monkeypatch):
     monkeypatch.setenv("PORT", "abc")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-1")
@@ -189,7 +207,8 @@ def test_every_port_text_is_judged_as_pydantic_judges_it(monkeypatch):
 
     adapter = TypeAdapter(Annotated[int, Field(ge=1, le=65535)])
     digits = st.text(alphabet="0123456789", min_size=1, max_size=8)
-    texts = st.one_of(digits, st.text(alphabet="0123456789 +-_.\t٤x", max_size=8), st.text(max_size=6))
+    long_digits = st.integers(4290, 4310).flatmap(lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n))
+    texts = st.one_of(digits, long_digits, st.text(alphabet="0123456789 +-_.\t٤x", max_size=8), st.text(max_size=6))
 
     @settings(max_examples=300, deadline=None)
     @given(texts)
