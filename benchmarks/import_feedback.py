@@ -6,11 +6,12 @@ The baseline is reading and parsing the same file with the csv module alone, so 
 ratio says what validating, hashing and inserting cost on this machine and database,
 whatever the machine's speed. Two more lines split an import in two: reading and
 checking the rows alone (`read_chunks`), and sending the already-checked rows to the
-database alone (the importer's bulk insert, into a second workspace, in the caller's
-thread: the import itself writes from a thread of its own while it reads). Each is
-timed as the fastest of a few runs (imports and bulk inserts each into an empty
-workspace: on SQLite in a new database file, on PostgreSQL in the database given), since
-one run moves with every other process on the machine; the load average is printed.
+database alone (the importer's bulk insert, into a second workspace, one batch at a
+time in the caller's thread: the import itself writes from a thread of its own while it
+reads, two on PostgreSQL). Each is timed as the fastest of a few runs (imports and bulk
+inserts each into an empty workspace: on SQLite in a new database file, on PostgreSQL
+in the database given, whose workspaces made here are deleted at the end), since one
+run moves with every other process on the machine; the load average is printed.
 Not a test: nothing here can fail a build.
 """
 
