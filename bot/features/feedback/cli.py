@@ -84,6 +84,7 @@ def import_command(
             report = import_file(
                 runtime.sessions, target.workspace_id, file, now=runtime.clock(),
                 progress=lambda done: progress.update(task, completed=min(done, size or 1)),
+                waiting=lambda: console.print(f"Waiting for another import into {team} to finish…", highlight=False),
             )  # fmt: skip
     except CsvHeaderError as exc:
         raise ConfigError(f"{file}: {exc}") from None

@@ -561,12 +561,13 @@ def parse_created_at(value: str, now: datetime) -> datetime:
 
 def import_file(
     sessions: sessionmaker[Session], workspace_id: int, path: Path, *, now: datetime,
-    progress: Callable[[int], None] = lambda done: None,
+    progress: Callable[[int], None] = lambda done: None, waiting: Callable[[], None] = lambda: None,
 ) -> ImportReport:  # fmt: skip
-    """Import `path` into the workspace; `progress(bytes_read)` is called as it goes.
+    """Import `path` into the workspace; `progress(bytes_read)` is called as it goes, and
+    `waiting()` once if another import into the workspace must end first (PostgreSQL).
     Raises CsvHeaderError (nothing imported) when the header is wrong."""
     report = ImportReport(ignored_columns=check_header(path))
-    with _import_lock(sessions, workspace_id) as locked:
+    with _import_lock(sessions, workspace_id, waiting) as locked:
         with sessions() as session:
             # Rows said before the ignore-after window are stored ignored, as the sweep would
             # leave them: no UPDATE of every imported row afterwards.
@@ -601,10 +602,11 @@ def import_file(
 
 
 @contextmanager
-def _import_lock(sessions: sessionmaker[Session], workspace_id: int) -> Iterator[bool]:
+def _import_lock(sessions: sessionmaker[Session], workspace_id: int,
+                 waiting: Callable[[], None] = lambda: None) -> Iterator[bool]:  # fmt: skip
     """PostgreSQL: one import at a time per workspace, from before it reads the workspace's
-    keys to its count after the last batch (True: held). Another import waits for it, then
-    finds its rows known. Held by a connection of its own, out of the pool, whose close
+    keys to its count after the last batch (True: held). Another import says it is
+    `waiting()` and waits for it, then finds its rows known. Held by a connection of its own, out of the pool, whose close
     ends the lock (even when the process is killed, with the connection). So the import's
     batches need no lock of their own and `POSTGRESQL_WRITERS` threads send them at once,
     each to a server process of its own. SQLite, with one writer at a time anyway, and a
@@ -620,7 +622,10 @@ def _import_lock(sessions: sessionmaker[Session], workspace_id: int) -> Iterator
     connection = engine.connect()
     connection.detach()  # closed, not given back to the pool: its session's lock goes with it
     try:
-        connection.exec_driver_sql(f"SELECT pg_advisory_lock({_IMPORT_LOCK}, {int(workspace_id)})")
+        key = f"{_IMPORT_LOCK}, {int(workspace_id)}"
+        if not connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar():
+            waiting()
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
         connection.commit()  # a session's lock: no transaction kept open meanwhile
         yield True
     finally:

@@ -294,6 +294,32 @@ def test_two_imports_of_the_same_rows_in_opposite_orders_at_once_store_each_row_
     assert sorted(report.imported + report.known for report in reports) == [12_000, 12_000]
 
 
+def test_an_import_that_must_wait_for_another_says_so_once_then_imports(engine, sessions, acme_id, tmp_path):
+    # PostgreSQL: one import at a time per workspace; the second is told it waits (the
+    # command line prints a line) instead of sitting silent behind the first.
+    import threading
+
+    from bot.features.feedback import importer
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite imports take no workspace lock (one writer at a time anyway)")
+    path = write(tmp_path / "f.csv", many_rows(10))
+    waited, reports = threading.Event(), []
+    with engine.connect() as other:  # the first import, as far as the lock goes
+        other.exec_driver_sql(f"SELECT pg_advisory_lock({importer._IMPORT_LOCK}, {acme_id})")
+        thread = threading.Thread(target=lambda: reports.append(
+            import_file(sessions, acme_id, path, now=NOW, waiting=waited.set)))  # fmt: skip
+        thread.start()
+        assert waited.wait(10)
+        assert reports == []  # still waiting
+        other.exec_driver_sql(f"SELECT pg_advisory_unlock({importer._IMPORT_LOCK}, {acme_id})")
+        thread.join(10)
+    assert [report.imported for report in reports] == [10]
+    told = []
+    import_file(sessions, acme_id, path, now=NOW, waiting=lambda: told.append(1))
+    assert told == []  # nobody else importing: not a word
+
+
 def test_postgresql_batches_commit_without_waiting_for_the_disk_and_the_import_ends_on_a_commit_that_does(
     engine, sessions, acme_id, tmp_path, monkeypatch
 ):
