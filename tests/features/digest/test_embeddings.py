@@ -142,6 +142,29 @@ def test_themes_from_vectors_follow_the_vectors_not_the_words():
     assert adjusted_mutual_info_score(truth, [found[item_id] for item_id, _ in items]) == 1.0
 
 
+def test_float32_vectors_count_every_distinct_point():
+    """Sentence vectors are float32: a unit vector's cosine with itself is not exactly 1,
+    which once made the engine count too few distinct points and give small inputs one
+    theme. Two clear groups of three items are two themes, whatever the noise."""
+    from bot.features.digest import themes as engine
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(8, 384)).astype(np.float32)
+    points[5] = points[2]  # one point twice: counted once
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    cosines = (points @ points.T).astype(np.float64)
+    assert not np.all(np.diag(cosines) > 1.0 - 1e-9)
+    assert engine._distinct_points(cosines) == 7
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        groups = rng.normal(size=(2, 384))
+        vectors = {f"i{k}": (groups[k % 2] + 0.3 * rng.normal(size=384)).tolist() for k in range(6)}
+        items = [(f"i{k}", f"note {'abcdef'[k]}") for k in range(6)]
+        themes = find_themes(items, vectors=vectors)
+        assert sorted(sorted(theme.item_ids) for theme in themes) == [
+            ["i0", "i2", "i4"], ["i1", "i3", "i5"]]  # fmt: skip
+
+
 def test_many_topics_in_vectors_get_many_themes():
     points, truth = blobs([8] * 70, seed=5, dimensions=64)
     items = [(f"i{n}", f"feedback {letters(n)}") for n in range(len(truth))]

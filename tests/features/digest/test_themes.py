@@ -120,6 +120,37 @@ def test_the_most_themes_a_count_allows():
     assert engine._most_themes(3_000) == engine.MAX_THEMES == 100
 
 
+UNRELATED = [
+    "The invoice shows 14 seats but we only have 9 active users",
+    "Our execs finally read the reports because they look so good",
+    "Our visually impaired colleague can't use the dashboard at all",
+    "apple pay is not working with my card",
+    "took forever to figure out how to add users during setup",
+    "unauthorised transaction from an online store",
+]
+
+
+def test_distinct_points_are_counted_though_float32_self_cosines_miss_one():
+    """The TF-IDF block is float32: a point's cosine with itself comes out a little under
+    or over 1, and compared with 1 - 1e-9 half the points went uncounted, so six unrelated
+    texts were allowed one theme. Texts whose points coincide (the same words in another
+    order, runs of spaces) still count once."""
+    texts = [engine.normalise(text) for text in UNRELATED]
+    features = engine._Features(texts)
+    cosines = engine._products(features.fitted, features.fitted)
+    assert not np.all(np.diag(cosines) > 1.0 - 1e-9)  # what made the old count miss points
+    assert engine._distinct_points(cosines) == 6
+    themes = find_themes((str(n), text) for n, text in enumerate(UNRELATED))
+    assert_partition(themes, [str(n) for n in range(6)])
+    assert len(themes) == engine._most_themes(6) == 2
+
+    same = ["card lost abroad", "abroad card lost", "lost  abroad card", "Lost: card, abroad!"]
+    texts = list(dict.fromkeys(engine.normalise(text) for text in [*same, *UNRELATED[:3]]))
+    assert len(texts) == 7  # distinct texts, but the first four are one point
+    features = engine._Features(texts)
+    assert engine._distinct_points(engine._products(features.fitted, features.fitted)) == 4
+
+
 def test_refining_moves_a_point_to_its_nearest_centre():
     points = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.8, 0.2]])
     points /= np.linalg.norm(points, axis=1, keepdims=True)
