@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -56,19 +58,20 @@ def preview(
         raise ConfigError(f"--out {out} is a directory; give a file name")
     runtime = runtime_for_cli(load_settings())
     now = runtime.clock()
-    with runtime.sessions() as session:
-        workspace = find(session, team) if team else _only_workspace(session)
-        if workspace is None:
-            raise ConfigError(f"no workspace has team id {team!r}")
-        digest = service.build_digest(session, workspace.id, end=now, settings=runtime.settings)
-    if format is Format.JSON:
-        rendered = render_json(digest)
-    elif format is Format.HTML:
-        from bot.features.digest.chart import trend_png
+    with _collector_off():
+        with runtime.sessions() as session:
+            workspace = find(session, team) if team else _only_workspace(session)
+            if workspace is None:
+                raise ConfigError(f"no workspace has team id {team!r}")
+            digest = service.build_digest(session, workspace.id, end=now, settings=runtime.settings)
+        if format is Format.JSON:
+            rendered = render_json(digest)
+        elif format is Format.HTML:
+            from bot.features.digest.chart import trend_png
 
-        rendered = render_html(digest, trend_png(digest.trend))
-    else:
-        rendered = views.render_text(digest)
+            rendered = render_html(digest, trend_png(digest.trend))
+        else:
+            rendered = views.render_text(digest)
     if out is None:
         typer.echo(rendered, nl=False)
         return
@@ -77,6 +80,26 @@ def preview(
     except OSError as exc:
         raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
     output().print(f"Wrote the {format} digest of {digest.team_id} to {out}")
+
+
+@contextmanager
+def _collector_off() -> Iterator[None]:
+    """Python's cycle collector off while this one command builds and renders the digest.
+
+    A backlog of 100,000 items is a few hundred thousand new objects (rows, summaries,
+    the JSON's dicts) in no cycle; each time the survivors grew by a quarter, the
+    collector walked every object in the process again, scikit-learn's and SciPy's
+    modules included: 0.55 s of a 5.5 s preview in seven full collections. A command
+    that ends at once has no use for them (the importer does the same while it reads)."""
+    import gc
+
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def _only_workspace(session):

@@ -429,9 +429,17 @@ def said_terms(terms: Sequence[str], texts: Sequence[str]) -> tuple[str, ...]:
     them when fewer). The engine names a theme from all its members, and linked feedback
     that only helped place it may be where a term came from; a summary that says "2
     ignored items mention X" must be true of the items it counts."""
-    words = [set(theme_engine.normalise(text).split()) for text in texts]
-    enough = min(2, len(words))
-    return tuple(term for term in terms if sum(term in said for said in words) >= enough)
+    enough = min(2, len(texts))
+    counts = dict.fromkeys(terms, 0)
+    wanted = {term for term in terms if counts[term] < enough}
+    for text in texts:  # until every term is said enough: a theme of 50,000 is not read whole
+        if not wanted:
+            break
+        for term in wanted & set(theme_engine.normalise(text).split()):
+            counts[term] += 1
+            if counts[term] >= enough:
+                wanted.discard(term)
+    return tuple(term for term in terms if counts[term] >= enough)
 
 
 def _close_enough(kept, items, linked, linked_theme) -> dict[str, bool]:
