@@ -472,7 +472,12 @@ def _close_enough(kept, items, linked, linked_theme) -> dict[str, bool]:
     return close
 
 
+# Control characters (a NUL, an escape sequence's ESC) are spaces in an excerpt: they would
+# reach a terminal raw in the text digest and a browser as U+FFFD in the HTML.
+_CONTROLS = dict.fromkeys((*range(0x20), *range(0x7F, 0xA0)), " ")
+
+
 def excerpt(text: str, limit: int = EXCERPT) -> str:
     """Plain text on one line, cut to `limit` characters (renderers escape it)."""
-    flat = " ".join((text or "").split())
+    flat = " ".join((text or "").translate(_CONTROLS).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -205,3 +205,9 @@ def test_a_themes_summary_names_only_what_its_own_items_say():
     assert service.said_terms(("battery", "offline"), [*texts, "Battery swaps take too long offline."]) == (
         "battery", "offline")
     assert service.said_terms(("needs",), texts[:1]) == ("needs",)  # one item: said once is enough
+
+
+def test_an_excerpt_is_one_line_of_printable_text_cut_with_an_ellipsis():
+    assert service.excerpt("Export\x00drops the\x1b[31m zone\r\n\tagain\x85") == "Export drops the [31m zone again"
+    assert service.excerpt("word " * 100, limit=12) == "word word w…"
+    assert service.excerpt(None) == ""
