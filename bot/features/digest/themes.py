@@ -80,6 +80,7 @@ NO_WORDS_LABEL = "No words (only emoji, links or numbers)"
 OTHER_LABEL = "Other feedback"  # a theme whose items share no term
 
 _SEED = 18
+_ROWS = 256  # rows of a square matrix worked on at once (_smoothed): a few MB each
 # Fine where themes are few, coarser above: a 90th theme differs little from an 80th.
 _K_GRID = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 23, 26, 30, 35, 40, 45, 50, 60,
            70, 80, 90, 100)  # fmt: skip
@@ -202,16 +203,26 @@ def normalise_all(texts: Sequence[str]) -> list[str]:
     """
     if not texts:
         return []
-    joined = _SEPARATOR.join(texts).lower()
+    # Each text lowered before joining: lower() on one string of 100k texts, one emoji
+    # among them (four bytes a character), reserved three times its size at once (peak
+    # memory +100 MB). The same result: the separator stops a final sigma's context.
+    # Each big string is dropped once the next is made.
+    joined = _SEPARATOR.join(map(str.lower, texts))
     if joined.count(_SEPARATOR) != len(texts) - 1:  # a text holds the separator itself
-        joined = _SEPARATOR.join(text.replace(_SEPARATOR, " ") for text in texts).lower()
+        joined = _SEPARATOR.join(text.replace(_SEPARATOR, " ").lower() for text in texts)
     if "http" in joined or "www." in joined or "<" in joined:
         joined = _LINK.sub(" ", joined)
     raw = joined.encode("utf-8", "surrogatepass").translate(_ASCII_NOT_A_WORD)
+    del joined
     decoded = raw.decode("utf-8", "surrogatepass")
+    del raw
+    ascii_only = decoded.isascii()
+    pieces = decoded.split(_SEPARATOR)
+    del decoded
     # Runs of spaces are left inside a text (they make no word); only the ends are cut.
-    parts = list(map(str.strip, decoded.split(_SEPARATOR)))
-    if not decoded.isascii():
+    parts = list(map(str.strip, pieces))
+    del pieces
+    if not ascii_only:
         for index in [i for i, part in enumerate(parts) if not part.isascii()]:
             parts[index] = " ".join(_NOT_A_WORD.sub(" ", parts[index]).split())
     return parts
@@ -430,7 +441,10 @@ def _choose_themes(points, weights: np.ndarray) -> tuple[np.ndarray, tuple]:
         rng = np.random.default_rng(_SEED)
         scored = np.sort(rng.choice(count, SILHOUETTE_SAMPLE, replace=False))
     distances = np.clip(1.0 - cosines[np.ix_(scored, scored)], 0.0, 2.0)
-    tree = linkage(_distances(_smoothed(cosines, NEIGHBOURS)), method="ward")
+    smoothed = _smoothed(cosines, NEIGHBOURS)
+    condensed = _distances(smoothed, overwrite=smoothed is not cosines)
+    del smoothed  # gone before the tree copies the distances
+    tree = linkage(condensed, method="ward")
     best: tuple[float, np.ndarray] | None = None
     for k in [k for k in _K_GRID if k <= largest]:
         themes = fcluster(tree, k, criterion="maxclust") - 1
@@ -483,14 +497,25 @@ def _smoothed(cosines: np.ndarray, neighbours: int) -> np.ndarray:
     neighbours = min(neighbours, count - 1)
     if neighbours < 1:
         return cosines
-    others = cosines.astype(np.float32)  # half the memory to sort through; ranks only
-    np.fill_diagonal(others, -np.inf)
-    nearest = np.argpartition(others, count - neighbours, axis=1)[:, count - neighbours :]
+    # A block of rows at a time, so that no second matrix as large as the cosines (and no
+    # full table of argpartition's ranks) is ever alive: at 2,000 points each is 16-32 MB,
+    # and holding several at once cost 100 MB of peak memory. Rows are independent in
+    # both steps, so the result is the same to the bit.
+    nearest = np.empty((count, neighbours), dtype=np.intp)
+    for start in range(0, count, _ROWS):
+        rows = cosines[start : start + _ROWS].astype(np.float32)  # ranks only: half the bytes
+        rows[np.arange(len(rows)), np.arange(start, start + len(rows))] = -np.inf
+        nearest[start : start + len(rows)] = np.argpartition(rows, count - neighbours, axis=1)[
+            :, count - neighbours :
+        ]
     averaging = csr_matrix(
         (np.ones(nearest.size), (np.repeat(np.arange(count), neighbours), nearest.ravel())),
         shape=(count, count),
     ) + neighbours * identity(count, format="csr")
-    kernel = np.asarray(averaging @ (averaging @ cosines).T)
+    kernel = np.empty_like(cosines)
+    for start in range(0, count, _ROWS):
+        half = averaging[start : start + _ROWS] @ cosines  # those rows of S G
+        kernel[:, start : start + len(half)] = averaging @ half.T  # those columns of S G S'
     lengths = np.sqrt(np.maximum(np.diag(kernel), 1e-24))
     kernel /= lengths[:, None]
     kernel /= lengths[None, :]
@@ -508,22 +533,38 @@ def _products(rows: tuple, columns: tuple) -> np.ndarray:
     """Every dot product between two sets of points, each given as blocks of columns (a
     tuple of arrays or sparse matrices with the same rows: one block for sentence
     vectors, LSA and the TF-IDF for text): the sum of the blocks' products, float64."""
+    import numpy as np
+
     total = None
     for row_block, column_block in zip(rows, columns, strict=True):
-        product = _dense(row_block @ column_block.T).astype("float64")
-        total = product if total is None else total + product
+        if total is None:
+            total = _dense(row_block @ column_block.T).astype(np.float64, copy=False)
+        elif hasattr(row_block, "tocsr") and hasattr(column_block, "tocsr"):
+            # Both sparse: a block of rows at a time, added in place (float32 widened as it
+            # goes), so neither the sparse product of 2,000 texts (mostly non-zero, with
+            # its indices) nor a dense float64 copy of it is ever whole in memory. Rows
+            # are independent: the sums are the same to the bit.
+            transposed = column_block.T.tocsr()
+            for start in range(0, row_block.shape[0], _ROWS):
+                total[start : start + _ROWS] += _dense(
+                    row_block[start : start + _ROWS] @ transposed
+                )
+        else:
+            total += _dense(row_block @ column_block.T)
     return total
 
 
-def _distances(cosines: np.ndarray) -> np.ndarray:
+def _distances(cosines: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
     """The condensed Euclidean distance matrix (as scipy's pdist gives it) of unit points
     from their cosines (|a - b|^2 = 2 - 2 a.b), so one matrix product serves the tree,
     the silhouettes and the count of distinct points: pdist's loop took 0.45 s for 2,000
-    vectors of 384 numbers, and cannot take sparse points."""
+    vectors of 384 numbers, and cannot take sparse points. With `overwrite`, the cosines
+    are worked on in place (a square matrix less in memory)."""
     import numpy as np
     from scipy.spatial.distance import squareform
 
-    squared = cosines * -2.0
+    squared = cosines if overwrite else cosines.copy()
+    squared *= -2.0
     squared += 2.0
     np.clip(squared, 0.0, None, out=squared)
     np.sqrt(squared, out=squared)
