@@ -302,14 +302,37 @@ def test_many_items_are_fitted_on_a_sample_and_all_assigned(monkeypatch, exact):
     assert 2 <= len(found) <= engine.MAX_THEMES
 
 
+def word_leads(features, themes, texts):
+    """How clearly each text's words decide between its two best themes, computed here
+    from the definition (`_assign`): the text's word counts against each theme's mean
+    TF-IDF word vector weighted by idf, the best score's lead over the second relative to
+    it, -1 for a text none of whose words the sample knew. Returns the leads and the best
+    theme by words."""
+    vocabulary, idf = features.words.vocabulary_, features.words.idf_
+    counts = np.zeros((len(texts), len(vocabulary)))
+    for row, text in enumerate(texts):
+        for word in text.split():
+            if engine._stem(word) in vocabulary:
+                counts[row, vocabulary[engine._stem(word)]] += 1
+    fitted = features.fitted_words.toarray()
+    profiles = np.stack([fitted[themes == t].mean(axis=0) for t in range(themes.max() + 1)])
+    scores = counts @ (profiles * idf).T
+    ranked = np.sort(scores, axis=1)
+    best, second = ranked[:, -1], ranked[:, -2]
+    lead = np.where(best > 0, (best - second) / np.maximum(best, 1e-12), -1.0)
+    return lead, np.argmax(scores, axis=1)
+
+
 def test_texts_outside_the_sample_join_the_nearest_theme(monkeypatch):
     """Up to EXACT_ASSIGN texts outside the sample are placed by their full features; past
-    that, by word profiles, except the EXACT_ASSIGN the words decide least clearly."""
+    that, by word profiles, except the EXACT_ASSIGN the words decide least clearly (and
+    those with no known word), which are placed by their full features."""
     texts = [engine.normalise(text) for text, _ in corpus()]
     sample, rest = texts[:200], texts[200:]
     features = engine._Features(sample)
     themes, centres = engine._choose_themes(features.fitted, np.ones(len(sample)))
     nearest = np.argmax(engine._products(features.transform(rest), centres), axis=1)
+    lead, by_profile = word_leads(features, themes, rest)
 
     def assigned(budget):
         monkeypatch.setattr(engine, "EXACT_ASSIGN", budget)
@@ -317,9 +340,21 @@ def test_texts_outside_the_sample_join_the_nearest_theme(monkeypatch):
 
     assert np.array_equal(assigned(len(rest)), nearest)
     by_words, mixed = assigned(0), assigned(40)
+    unknown = lead < 0  # placed exactly whatever the budget
+    assert np.array_equal(by_words[unknown], nearest[unknown])
+    assert np.array_equal(by_words[~unknown], by_profile[~unknown])
+    # With a budget of 40, the texts placed exactly are the 40 least decided (those with
+    # no known word first): each text whose placement changed is among them, and each of
+    # them sits at its nearest theme (leads within 1e-9 of the 40th are ties either way).
+    assert 0 < np.sum(unknown) < 20
+    cut = np.sort(lead)[40 - 1]
     changed = np.flatnonzero(mixed != by_words)
     assert 0 < len(changed) <= 40
+    assert np.all(lead[changed] <= cut + 1e-9)
     assert np.array_equal(mixed[changed], nearest[changed])
+    surely_least = np.flatnonzero(lead < cut - 1e-9)
+    assert len(surely_least) >= 30
+    assert np.array_equal(mixed[surely_least], nearest[surely_least])
     assert np.sum(mixed == nearest) > np.sum(by_words == nearest)
 
 
