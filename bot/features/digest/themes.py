@@ -36,10 +36,11 @@ How (scikit-learn, imported only here and only when called, so `heard --help` st
   nearest their point, and beyond that every other text joins the theme whose word
   profile it matches best (a sparse product, linear in the number of items), except the
   `EXACT_ASSIGN` least clearly decided and those with no known word, which are placed by
-  their points (`_assign`). Silhouettes, whose cost is the square of the points, are
-  scored on `SILHOUETTE_SAMPLE` (1,000) of the sample. (Fitting every text up to 3,000
-  cost 1.5 s of CPU at 100k items against 1.0 s, for +0.01 AMI on 3,000 development
-  queries: not taken.)
+  their points (`_assign`); a text sharing no word and no character n-gram with the
+  sample has no point, and joins a theme of its own labelled `OTHER_LABEL` (`_nearest`).
+  Silhouettes, whose cost is the square of the points, are scored on `SILHOUETTE_SAMPLE`
+  (1,000) of the sample. (Fitting every text up to 3,000 cost 1.5 s of CPU at 100k items
+  against 1.0 s, for +0.01 AMI on 3,000 development queries: not taken.)
 - Items with no words at all (only emoji, links or numbers) form a theme of their own.
 
 With sentence embeddings (`find_themes(items, vectors=...)`, the `heard[embeddings]` extra,
@@ -666,7 +667,7 @@ def _assign(features: _Features, sample_themes, centres, texts: list[str]):
     words = features.words
     theme_count = centres[0].shape[0]
     if getattr(words, "heard_empty", False) or len(texts) <= EXACT_ASSIGN or theme_count < 2:
-        return np.argmax(_products(features.transform(texts), centres), axis=1)
+        return _nearest(features, centres, texts)
     vocabulary = words.vocabulary_
     idf = words.idf_
     # Each theme's mean TF-IDF word vector, as a words x themes matrix weighted by idf.
@@ -705,9 +706,22 @@ def _assign(features: _Features, sample_themes, centres, texts: list[str]):
     lead = np.where(best > 0, (best - second) / np.maximum(best, 1e-12), -1.0)
     least = np.argsort(lead, kind="stable")[:EXACT_ASSIGN]
     exact = np.union1d(least, np.flatnonzero(lead < 0))
-    themes[exact] = np.argmax(
-        _products(features.transform([texts[i] for i in exact]), centres), axis=1
-    )
+    themes[exact] = _nearest(features, centres, [texts[i] for i in exact])
+    return themes
+
+
+def _nearest(features: _Features, centres: tuple, texts: list[str]) -> np.ndarray:
+    """The theme whose centre is nearest each text's point; a text that shares no word and
+    no character n-gram with the sample (another script, say) has no point at all, and
+    gets `len(centres)`: a theme of its own ("Other feedback", `OTHER_LABEL`), rather
+    than theme 0, which the argmax of nothing but zeros would give it."""
+    import numpy as np
+
+    points = features.transform(texts)
+    themes = np.argmax(_products(points, centres), axis=1)
+    last = points[-1]  # the full TF-IDF (or, for a handful of texts, all there is)
+    empty = np.diff(last.indptr) == 0 if hasattr(last, "indptr") else ~np.any(last, axis=1)
+    themes[empty] = centres[0].shape[0]
     return themes
 
 

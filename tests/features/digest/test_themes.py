@@ -358,6 +358,44 @@ def test_texts_outside_the_sample_join_the_nearest_theme(monkeypatch):
     assert np.sum(mixed == nearest) > np.sum(by_words == nearest)
 
 
+ALIENS = ["жжж щщщ ъъъ", "ыыы эээ юююю", "ёёё ффф жжж", "ʃʃʃ ʒʒʒ ŋŋŋ", "ǂǂǂ ǁǁǁ"]
+
+
+@pytest.mark.parametrize("exact", [2000, 0])  # placed exactly, or by words first
+def test_texts_sharing_nothing_with_the_sample_are_other_feedback(monkeypatch, exact):
+    """A text outside the sample with no word and no character n-gram the sample knew has
+    no point: it once landed in theme 0 (the argmax of zeros), among unrelated feedback.
+    It goes to a theme of its own, labelled as feedback that shares no term."""
+    monkeypatch.setattr(engine, "EXACT_ASSIGN", exact)
+    texts = [engine.normalise(text) for text, _ in corpus()]
+    sample, rest = texts[:200], [*texts[200:260], *ALIENS]
+    features = engine._Features(sample)
+    themes, centres = engine._choose_themes(features.fitted, np.ones(len(sample)))
+    placed = engine._assign(features, themes, centres, rest)
+    assert placed[-len(ALIENS) :].tolist() == [len(centres[0])] * len(ALIENS)
+    assert np.all(placed[: -len(ALIENS)] < len(centres[0]))
+
+    # The same through find_themes: the aliens at distinct positions the sample leaves out.
+    monkeypatch.setattr(engine, "FIT_SAMPLE", 150)
+    monkeypatch.setattr(engine, "SILHOUETTE_SAMPLE", 100)
+    english = [text for text, _ in corpus()]
+    total = len(english) + len(ALIENS)
+    sampled = set(np.random.default_rng(engine._SEED).choice(total, 150, replace=False).tolist())
+    outside = [p for p in range(total) if p not in sampled][: len(ALIENS)]
+    given = iter(english)
+    items = [
+        (f"alien{outside.index(p)}", ALIENS[outside.index(p)])
+        if p in outside
+        else (f"e{p}", next(given))
+        for p in range(total)
+    ]
+    found = find_themes(items)
+    assert_partition(found, [item_id for item_id, _ in items])
+    [other] = [theme for theme in found if {"alien0"} & set(theme.item_ids)]
+    assert set(other.item_ids) == {f"alien{n}" for n in range(len(ALIENS))}
+    assert other.label == engine.OTHER_LABEL
+
+
 def test_the_same_input_gives_the_same_themes():
     items = [(str(n), text) for n, (text, _) in enumerate(corpus()[:120])]
     assert find_themes(items) == find_themes(items)
