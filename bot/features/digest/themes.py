@@ -126,12 +126,10 @@ def find_themes(
 
     # Duplicates (after normalising) are one point: cheaper, and a message pasted ten
     # times weighs ten but does not form a theme by itself.
-    position: dict[str, int] = {}
-    item_text = np.fromiter(
-        (position.setdefault(key, len(position)) for key in normalise_all(texts)),
-        dtype=np.int64,
-        count=len(texts),
-    )
+    normalised = normalise_all(texts)
+    position = {key: number for number, key in enumerate(dict.fromkeys(normalised))}
+    item_text = np.fromiter(map(position.__getitem__, normalised), np.int64, len(texts))
+    del normalised
     distinct = list(position)  # in order of first appearance, as the numbers were given
     first_item = np.unique(item_text, return_index=True)[1]
     weights = np.bincount(item_text, minlength=len(distinct)).astype(float)
@@ -140,7 +138,9 @@ def find_themes(
     theme_of_text = np.full(len(distinct), -1, dtype=np.int64)  # -1: no words
     labels: dict[int, list[str]] = {}
     ranks: dict[int, list[int]] = {}
-    worded = np.array([i for i in range(len(distinct)) if i != wordless], dtype=np.int64)
+    worded = np.arange(len(distinct), dtype=np.int64)
+    if wordless is not None:
+        worded = np.delete(worded, wordless)
     if len(worded):
         # scikit-learn's OpenMP runtime first: threadpool_limits reaches only the runtimes
         # already loaded, so in a fresh process (the CLI, a job's first run) the limit
@@ -163,7 +163,7 @@ def find_themes(
     order = np.argsort(theme_of_item, kind="stable")  # items keep their given order
     sorted_themes = theme_of_item[order]
     bounds = np.flatnonzero(np.diff(sorted_themes)) + 1
-    ordered_ids = [ids[i] for i in order]
+    ordered_ids = list(map(ids.__getitem__, order.tolist()))
     themes: list[Theme] = []
     for start, end in zip([0, *bounds], [*bounds, len(order)], strict=True):
         theme = int(sorted_themes[start])
@@ -224,8 +224,18 @@ def normalise_all(texts: Sequence[str]) -> list[str]:
     parts = list(map(str.strip, pieces))
     del pieces
     if not ascii_only:
-        for index in [i for i, part in enumerate(parts) if not part.isascii()]:
-            parts[index] = " ".join(_NOT_A_WORD.sub(" ", parts[index]).split())
+        odd = [i for i, part in enumerate(parts) if not part.isascii()]
+        # One regular expression over them all (5,000 of 100k texts took 0.05 s one by
+        # one), joined by "A": lowered text holds no capital, and a letter ends a run of
+        # non-word characters as the end of a text does.
+        joined = "A".join(parts[i] for i in odd)
+        cleaned = (
+            _NOT_A_WORD.sub(" ", joined).split("A")
+            if joined.count("A") == len(odd) - 1
+            else [_NOT_A_WORD.sub(" ", parts[i]) for i in odd]
+        )
+        for index, part in zip(odd, cleaned, strict=True):
+            parts[index] = " ".join(part.split())
     return parts
 
 
