@@ -18,6 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db.models import Workspace, WorkspaceSetting
@@ -77,8 +78,13 @@ def record_awaiting_install(session: Session, team_id: str) -> Workspace:
     workspace = find(session, team_id)
     if workspace is None:
         workspace = Workspace(team_id=team_id, name=team_id, installed_at=None)
-        session.add(workspace)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(workspace)
+        except IntegrityError:  # another process (a second import at once) recorded it meanwhile
+            workspace = find(session, team_id)
+            if workspace is None:
+                raise
     return workspace
 
 

@@ -122,3 +122,23 @@ def test_slack_requests_from_a_workspace_awaiting_installation_are_dropped(heard
     assert heard.sender.event({**home, "user": "U0MAYA0001"}, team_id="T0ACME001").status == 200
     heard.listeners.drain()
     assert len(fake_slack.calls_to("views.publish")) == 1  # the same request from Acme is served
+
+
+def test_two_processes_recording_one_awaiting_team_at_once_get_the_same_workspace(sessions, monkeypatch):
+    # Two imports into a team Heard has never seen: both look, neither finds it, both add
+    # it; the unique team id turns the second away, which then reads the first's.
+    import bot.workspaces as workspaces
+
+    with sessions.begin() as session:
+        first = record_awaiting_install(session, "T0NEW0001")
+    looked = []
+    real_find = workspaces.find
+
+    def find_too_early(session, team_id):  # the second's first look, before the first committed
+        looked.append(team_id)
+        return None if len(looked) == 1 else real_find(session, team_id)
+
+    monkeypatch.setattr(workspaces, "find", find_too_early)
+    with sessions.begin() as session:
+        second = record_awaiting_install(session, "T0NEW0001")
+        assert (second.id, second.awaiting_install) == (first.id, True)

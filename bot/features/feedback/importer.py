@@ -46,14 +46,12 @@ from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import NamedTuple, Self
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.unit import in_unit
 from bot.features.feedback import service
 from bot.features.feedback.config import load_config
 from bot.features.feedback.kinds import ItemStatus, Source
-from bot.features.feedback.models import FeedbackItem
 from bot.slack import markup
 from bot.workspaces import active_workspaces, find, record_awaiting_install
 
@@ -546,14 +544,14 @@ def parse_created_at(value: str, now: datetime) -> datetime:
             moment = datetime.fromtimestamp(float(value), UTC)
         else:
             moment = datetime.fromisoformat(value)
+        # In the try: 0001-01-01T00:00+01:00 and 9999-12-31T23:59-05:00 are outside the
+        # years a datetime holds once in UTC (OverflowError).
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         shown = value[:40].encode("unicode_escape").decode()
         raise ValueError(
             f"created_at {shown!r} is not a date; use ISO 8601 like 2026-11-20T14:30:00Z"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
     if moment > now + _FUTURE:
         raise ValueError(f"created_at {value[:40]!r} is in the future")
     return moment
@@ -572,7 +570,6 @@ def import_file(
             # Rows said before the ignore-after window are stored ignored, as the sweep would
             # leave them: no UPDATE of every imported row afterwards.
             ignore_before = stored_time(now - load_config(session, workspace_id).ignore_after)
-        before = _count(sessions, workspace_id)
         known = _import_keys(sessions, workspace_id)  # grows as rows are read: a repeated row is known too
         rows = good = shown = 0
         writers = POSTGRESQL_WRITERS if locked else 1
@@ -592,7 +589,9 @@ def import_file(
             insert.close()
             progress(counting.count)
         report.rows = rows
-        report.imported = _count(sessions, workspace_id) - before if insert.sent else 0
+        # What this import's batches stored: not the workspace's count after less before,
+        # which on SQLite, where two imports may run at once, counted the other's rows too.
+        report.imported = insert.inserted
         report.known = good - report.imported
     if insert.sent:
         with sessions.begin() as session:
@@ -711,6 +710,7 @@ class _BulkInsert:
         self.locked = locked  # the caller holds `_import_lock`: batches need no lock of their own
         self.rows: list[tuple] = []
         self.sent = 0
+        self.inserted = 0  # of the rows sent, those the database stored (not already there)
         self._sent_lock = threading.Lock()
         self._failed: BaseException | None = None
         self._tuned: set[int] = set()  # SQLite connections given the import's page cache
@@ -794,24 +794,29 @@ class _BulkInsert:
             connection = session.connection()
             if connection.dialect.name == "postgresql":
                 quick = self._quick_commits
-                _copy_in(connection.connection.driver_connection, self.batch_start, rows, quick_commit=quick,
-                         locked=self.locked)  # fmt: skip
+                inserted = _copy_in(connection.connection.driver_connection, self.batch_start, rows,
+                                    quick_commit=quick, locked=self.locked)  # fmt: skip
                 self._not_flushed = self._not_flushed or quick
             else:
-                self._insert_sqlite(connection, rows)
+                inserted = self._insert_sqlite(connection, rows)
         with self._sent_lock:  # several writer threads on PostgreSQL
             self.sent += len(rows)
+            self.inserted += inserted
 
-    def _insert_sqlite(self, connection, rows: list[tuple]) -> None:
+    def _insert_sqlite(self, connection, rows: list[tuple]) -> int:
+        """The rows stored (a row whose key another import stored meanwhile is not)."""
         driver = connection.connection.driver_connection
         if id(driver) not in self._tuned:  # once per connection: each statement gives Python's lock up
             connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
             self._tuned.add(id(driver))
         each = len(INSERT_COLUMNS) - len(self.batch_start)  # values bound per row
         size = max(1, min(_SQLITE_ROWS, (driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 3) // each))
+        inserted = 0
         for start in range(0, len(rows), size):
             part = rows[start:start + size]
-            connection.exec_driver_sql(_sqlite_insert(len(part)), (*self.batch_start, *chain.from_iterable(part)))
+            done = connection.exec_driver_sql(_sqlite_insert(len(part)), (*self.batch_start, *chain.from_iterable(part)))
+            inserted += done.rowcount  # SQLite's changes(): not the rows ON CONFLICT passed over
+        return inserted
 
 
 class _Stopped(Exception):
@@ -830,9 +835,9 @@ _IMPORT_LOCK = 0x4846  # the advisory lock class of feedback imports (the key's 
 
 
 def _copy_in(driver, batch_start: tuple, rows: list[tuple], *, quick_commit: bool = False,
-             locked: bool = False) -> None:  # fmt: skip
+             locked: bool = False) -> int:  # fmt: skip
     """PostgreSQL: the batch by COPY, in the caller's transaction (see `_BulkInsert`); with
-    `quick_commit`, its commit does not wait for the disk. Two round trips besides the
+    `quick_commit`, its commit does not wait for the disk. Returns the rows stored. Two round trips besides the
     transaction's own: what the writer thread waits for, Python's lock given up each time."""
     from psycopg.errors import UniqueViolation
 
@@ -866,7 +871,7 @@ def _copy_in(driver, batch_start: tuple, rows: list[tuple], *, quick_commit: boo
         except UniqueViolation:
             cursor.execute("ROLLBACK TO SAVEPOINT heard_import")
         else:
-            return  # the savepoint ends with the transaction
+            return len(rows)  # the savepoint ends with the transaction
     cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS heard_import (LIKE feedback_items INCLUDING DEFAULTS) "
                    "ON COMMIT DELETE ROWS")  # fmt: skip
     with cursor.copy(f"COPY heard_import ({listed}) FROM STDIN") as copy:
@@ -874,6 +879,7 @@ def _copy_in(driver, batch_start: tuple, rows: list[tuple], *, quick_commit: boo
             copy.write_row((*batch_start, *row))
     cursor.execute(f"INSERT INTO feedback_items ({listed}) SELECT {listed} FROM heard_import "
                    "ON CONFLICT DO NOTHING")  # fmt: skip
+    return cursor.rowcount
 
 
 def _import_keys(sessions: sessionmaker[Session], workspace_id: int) -> set[str]:
@@ -886,9 +892,3 @@ def _import_keys(sessions: sessionmaker[Session], workspace_id: int) -> set[str]
         )
         return set(map(itemgetter(0), cursor.cursor.fetchall()))
 
-
-def _count(sessions: sessionmaker[Session], workspace_id: int) -> int:
-    with sessions() as session:
-        return session.scalar(
-            select(func.count()).select_from(FeedbackItem).where(FeedbackItem.workspace_id == workspace_id)
-        )

@@ -88,14 +88,19 @@ def test_bad_rows_are_reported_with_line_numbers_and_the_rest_imported(sessions,
         b"Bad url,U0SAM00006,2026-11-20,email,javascript:alert(1)\n",     # 11
         b"\n",                                                             # 12: blank, skipped silently
         b"Last good,Someone,2026-11-22T08:00:00+01:00,chat,\n",           # 13
+        b"Before year 1 in UTC,Ana,0001-01-01T00:00:00+01:00,email,\n",     # 14
+        b"After 9999 in UTC,Ana,9999-12-31T23:59:59-05:00,email,\n",       # 15
+        b"After the overflows,Ana,2026-11-23,email,\n",                    # 16
     ]  # fmt: skip
     path.write_bytes(b"".join(lines))
     report = import_file(sessions, acme_id, path, now=NOW)
     assert [(b.line, b.reason.split(" ")[0]) for b in report.bad] == [
         (3, "text"), (4, "created_at"), (5, "created_at"), (6, "has"), (7, "is"), (10, "created_at"), (11, "url"),
+        (14, "created_at"), (15, "created_at"),
     ]
     assert "not valid UTF-8" in str(report.bad[4]) and "in the future" in str(report.bad[5])
-    assert report.imported == 3 and count(sessions) == 3
+    assert "is not a date" in str(report.bad[7]) and "is not a date" in str(report.bad[8])
+    assert report.imported == 4 and count(sessions) == 4
     with sessions() as session:
         assert "A quoted\nmultiline text" in session.scalars(select(FeedbackItem.text)).all()
 

@@ -292,6 +292,10 @@ def test_two_imports_of_the_same_rows_in_opposite_orders_at_once_store_each_row_
         keys = session.scalar(select(func.count(func.distinct(FeedbackItem.import_key))))
     assert stored == keys == 12_000
     assert sorted(report.imported + report.known for report in reports) == [12_000, 12_000]
+    # Each counts what it stored itself: together every row once, nothing known below zero
+    # (SQLite's two imports run at once; counting the workspace's rows counted both's).
+    assert sum(report.imported for report in reports) == 12_000
+    assert all(report.known >= 0 for report in reports)
 
 
 def test_an_import_that_must_wait_for_another_says_so_once_then_imports(engine, sessions, acme_id, tmp_path):
