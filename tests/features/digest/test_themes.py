@@ -416,3 +416,23 @@ def test_any_texts_are_partitioned_exactly(texts):
 def test_corpus_mixtures_with_repeats_are_partitioned_exactly(texts):
     items = [(f"id{n}", text) for n, text in enumerate(texts)]
     assert_partition(find_themes(items), [item_id for item_id, _ in items])
+
+
+def test_only_the_start_of_a_long_text_is_read_and_its_item_keeps_its_place(monkeypatch):
+    # 200 pasted 50 KB logs took 16 s in the character n-grams; a text's first
+    # TEXT_CHARACTERS say what it is about.
+    from bot.features.digest import themes
+
+    seen: list[int] = []
+    real = themes.normalise_all
+
+    def recording(texts):
+        seen.extend(map(len, texts))
+        return real(texts)
+
+    monkeypatch.setattr(themes, "normalise_all", recording)
+    long_texts = [(f"log{i}", f"Export fails with timeout {i % 3} " + "x" * 50_000) for i in range(12)]
+    short = [(f"s{i}", f"The mobile app crashes on login {i}") for i in range(12)]
+    found = themes.find_themes(long_texts + short)
+    assert max(seen) == themes.TEXT_CHARACTERS
+    assert sorted(i for theme in found for i in theme.item_ids) == sorted(i for i, _ in long_texts + short)
