@@ -46,11 +46,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, Insert, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bot.db import unit
-from bot.db.dialects import PerDialect
 from bot.db.locks import write_lock
 from bot.db.models import InboxEvent
 
@@ -190,7 +191,7 @@ def _store_statement(insert_for) -> Insert:
     )  # fmt: skip
 
 
-_STORE = PerDialect(_store_statement)  # built once per database, on first use
+_STORE = {"postgresql": _store_statement(pg_insert), "sqlite": _store_statement(sqlite_insert)}  # built once
 
 
 def first_delivery(runtime: Runtime, key: str, *, now: datetime) -> bool:
@@ -212,7 +213,7 @@ def _seen_statement(insert_for) -> Insert:
     )  # fmt: skip
 
 
-_SEEN = PerDialect(_seen_statement)
+_SEEN = {"postgresql": _seen_statement(pg_insert), "sqlite": _seen_statement(sqlite_insert)}  # built once
 
 
 @dataclass(frozen=True)

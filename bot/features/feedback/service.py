@@ -24,11 +24,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import unit
-from bot.db.dialects import PerDialect
 from bot.db.models import Workspace
 from bot.features.feedback import views
 from bot.features.feedback.config import FeedbackConfig, load_config
@@ -186,7 +187,7 @@ def _record_statement(insert_for):
     )
 
 
-_RECORD = PerDialect(_record_statement)  # built once per database, on first use
+_RECORD = {"postgresql": _record_statement(pg_insert), "sqlite": _record_statement(sqlite_insert)}  # built once
 
 
 def _existing(session: Session, workspace_id: int, said: Said) -> FeedbackItem | None:
