@@ -60,8 +60,7 @@ def test_a_built_app_is_served_with_gunicorns_lines_once_each_in_order(tmp_path)
     port = free_port()
     process = serve("ok", port, tmp_path)
     process.await_line("beside: started")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
-        assert answer.read() == b"ok"
+    assert get(port) == b"ok"
     assert process.stop() == 0
     lines = process.output()
     gunicorn = [line.split("] ", 3)[-1] for line in lines if line.startswith("[")]  # [time] [pid] [INFO] text
@@ -110,10 +109,14 @@ def test_a_replacement_worker_that_meets_an_outage_waits_and_another_serves(tmp_
 
 def worker_pid(port: int) -> int | None:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/pid", timeout=2) as answer:
-            return int(answer.read())
+        return int(get(port, "/pid", timeout=2))
     except OSError:
         return None
+
+
+def get(port: int, path: str = "/", *, timeout: float = 10) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as answer:
+        return answer.read()
 
 
 def test_a_taken_port_fails_before_gunicorn_starts(tmp_path):
@@ -137,8 +140,7 @@ def test_building_longer_than_gunicorns_timeout_is_not_a_dead_worker(tmp_path):
     port = free_port()
     process = serve("slow", port, tmp_path)
     process.await_line("beside: started")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
-        assert answer.read() == b"ok"
+    assert get(port) == b"ok"
     assert process.stop() == 0
     lines = process.output()
     assert not any("WORKER TIMEOUT" in line for line in lines)
@@ -153,7 +155,6 @@ def test_a_reload_keeps_the_port_and_builds_the_app_again(tmp_path):
     process.await_line("beside: started")
     process.popen.send_signal(signal.SIGHUP)
     process.await_line("beside: started")  # the new worker's
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
-        assert answer.read() == b"ok"
+    assert get(port) == b"ok"
     assert process.stop() == 0
     assert not any("Listening at: http://127.0.0.1:8000" in line for line in process.output())
