@@ -320,3 +320,24 @@ def test_heard_digest_preview_in_json_text_and_html(room, db_url, tmp_path, monk
     with room.runtime.sessions() as session:
         assert session.scalar(select(Workspace.team_id)) == ACME
     assert room.rows(OutboxMessage) == []
+
+
+def test_the_preview_builds_with_the_cycle_collector_off_and_turns_it_back_on(room, db_url, tmp_path, monkeypatch):
+    # A one-shot command: no full collections over 100,000 new objects (benchmarks/digest.py),
+    # and the collector back on afterwards, also when the command fails.
+    import gc
+
+    from bot.features.digest import service
+
+    feedback_week(room)
+    real_build, seen = service.build_digest, []
+
+    def build(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(service, "build_digest", build)
+    assert run_preview(db_url, tmp_path, monkeypatch, "--format", "json").exit_code == 0
+    assert seen == [False] and gc.isenabled()
+    unknown = run_preview(db_url, tmp_path, monkeypatch, "--team", "T0NOPE")
+    assert isinstance(unknown.exception, ConfigError) and gc.isenabled()
