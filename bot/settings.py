@@ -34,24 +34,55 @@ class SlackMode(StrEnum):
     OAUTH = "oauth"  # many workspaces, installations stored in the database
 
 
+def _header_safe(value: str) -> str:
+    """A credential: printable ASCII without spaces, as every Slack and OpenAI token, id and
+    secret is. Tokens travel in an HTTP header (`Authorization: Bearer …`), where a line
+    break pasted into a `.env` surfaced as a traceback from the HTTP library on the first
+    request; a signing secret with one would refuse every request as badly signed."""
+    if not (value.isascii() and value.isprintable()) or " " in value:
+        raise ValueError("must be printable ASCII without spaces or line breaks")
+    return value
+
+
 def _bot_token_shape(value: str) -> str:
     if not value.startswith("xoxb-"):
         raise ValueError("must be a bot token starting with xoxb-")
-    return value
+    return _header_safe(value)
 
 
 def _app_token_shape(value: str) -> str:
     if not value.startswith("xapp-"):
         raise ValueError("must be an app-level token starting with xapp-")
+    return _header_safe(value)
+
+
+def _http_url(value: str, example: str) -> str:
+    """`value` if it is an http(s) URL with a host that an HTTP client can open, else
+    ValueError naming `example`. urllib's parser, not httpx's: httpx is imported only
+    when the LLM is asked, and a start must not pay for it."""
+    from urllib.parse import urlsplit
+
+    message = f"must be an http(s) URL such as {example}"
+    if not value.startswith(("http://", "https://")) or not (value.isascii() and value.isprintable()):
+        raise ValueError(message)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ValueError(message) from None
+    if not parts.hostname or " " in value:
+        raise ValueError(message)
     return value
 
 
 def _api_url_shape(value: str) -> str:
-    value = value.strip() or DEFAULT_SLACK_API_URL
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+    value = _http_url(value.strip() or DEFAULT_SLACK_API_URL, DEFAULT_SLACK_API_URL)
     # WebClient joins method names onto the base URL, so it must end with a slash.
     return value if value.endswith("/") else value + "/"
+
+
+def _openai_base_url_shape(value: str) -> str:
+    return _http_url(value, "https://api.openai.com/v1")
 
 
 def _database_url_shape(value: str) -> str:
@@ -74,10 +105,15 @@ def _database_url_shape(value: str) -> str:
     return value
 
 
+SLASH_COMMAND_LENGTH = 32  # Slack's limit, the slash included (the app manifest's schema)
+
+
 def _slash_command_shape(value: str) -> str:
     value = value.strip()
-    if not value.startswith("/") or len(value) < 2 or " " in value:
+    if not value.startswith("/") or len(value) < 2 or not value.isprintable() or any(c.isspace() for c in value):
         raise ValueError("must look like /heard")
+    if len(value) > SLASH_COMMAND_LENGTH:
+        raise ValueError(f"must be at most {SLASH_COMMAND_LENGTH} characters, the slash included")
     return value
 
 
@@ -156,14 +192,14 @@ def _required(check: Callable[[str], str] | None = None) -> Callable[[Any], str]
 # first that is wrong is the one reported).
 _FIELDS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "slack_bot_token": (None, _optional(_bot_token_shape)),
-    "slack_signing_secret": (None, _optional()),
+    "slack_signing_secret": (None, _optional(_header_safe)),
     "slack_app_token": (None, _optional(_app_token_shape)),
-    "slack_client_id": (None, _optional()),
-    "slack_client_secret": (None, _optional()),
+    "slack_client_id": (None, _optional(_header_safe)),
+    "slack_client_secret": (None, _optional(_header_safe)),
     "slack_api_url": (DEFAULT_SLACK_API_URL, _required(_api_url_shape)),
     "database_url": ("sqlite:///heard.db", _required(_database_url_shape)),
-    "openai_api_key": (None, _optional()),
-    "openai_base_url": (None, _optional()),
+    "openai_api_key": (None, _optional(_header_safe)),
+    "openai_base_url": (None, _optional(_openai_base_url_shape)),
     "heard_openai_model": ("gpt-4o-mini", _required()),
     "port": (DEFAULT_PORT, _port),
     "heard_slash_command": ("/heard", _required(_slash_command_shape)),

@@ -252,3 +252,57 @@ def test_fields_set_names_what_was_given(monkeypatch):
     assert "port" in load_settings().fields_set
     monkeypatch.delenv("PORT")
     assert "port" not in load_settings().fields_set
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SLACK_BOT_TOKEN", "xoxb-1\nx"),  # a line break pasted into a .env, quoted
+        ("SLACK_BOT_TOKEN", "xoxb-1 x"),
+        ("SLACK_APP_TOKEN", "xapp-1\tx"),
+        ("SLACK_SIGNING_SECRET", "ab\ncd"),
+        ("SLACK_CLIENT_SECRET", "s3cr\u00e9t"),
+        ("OPENAI_API_KEY", "sk-1\r\n2"),
+    ],
+)
+def test_a_credential_that_cannot_travel_in_a_header_is_one_line(monkeypatch, name, value):
+    """A bot token with a line break was a traceback from the HTTP library when the worker
+    first called Slack ("Invalid header value"), and gunicorn's "Worker failed to boot"."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == f"{name} must be printable ASCII without spaces or line breaks"
+
+
+@pytest.mark.parametrize("value", ["::::", "ftp://x", "http://", "http://[::1", "http://host:99999/v1",
+                                   "http://a b/v1", "https://api.open\u00e4i.com\n/v1"])  # fmt: skip
+def test_an_openai_base_url_no_client_can_open_is_one_line(monkeypatch, value):
+    """`::::` was httpx's InvalidURL traceback from `heard digest preview`."""
+    monkeypatch.setenv("OPENAI_BASE_URL", value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("OPENAI_BASE_URL must be an http(s) URL such as https://api.openai.com/v1")
+    assert "\n" not in str(caught.value)
+
+
+def test_an_openai_base_url_on_loopback_is_taken(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", " http://127.0.0.1:8080/v1 ")
+    assert load_settings().openai_base_url == "http://127.0.0.1:8080/v1"
+
+
+def test_a_slash_command_is_at_most_slack_s_32_characters(monkeypatch):
+    """A longer name made a manifest that Slack's schema refuses, and no error at all."""
+    monkeypatch.setenv("HEARD_SLASH_COMMAND", "/" + "a" * 31)
+    assert load_settings().heard_slash_command == "/" + "a" * 31
+    monkeypatch.setenv("HEARD_SLASH_COMMAND", "/" + "a" * 32)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("HEARD_SLASH_COMMAND must be at most 32 characters, the slash included")
+
+
+@pytest.mark.parametrize("value", ["/a\tb", "/heard\u200b", "/he\u2028ard"])
+def test_a_slash_command_with_invisible_or_space_characters_is_refused(monkeypatch, value):
+    monkeypatch.setenv("HEARD_SLASH_COMMAND", value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("HEARD_SLASH_COMMAND must look like /heard")
