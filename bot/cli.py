@@ -238,9 +238,10 @@ def _claim_roles(settings: Settings, *roles: str) -> None:
 
 def _scheduler(runtime):
     from bot.scheduler.runner import HeardScheduler
-    from bot.scheduler.schedules import load_default_schedules, schedules_dir
+    from bot.scheduler.schedules import check_jobs_exist, load_default_schedules, schedules_dir
 
     defaults = load_default_schedules(schedules_dir(runtime.settings.heard_schedules_dir))
+    check_jobs_exist(defaults, (spec.name for spec in runtime.rooms.registry))
     return HeardScheduler(runtime, runtime.rooms.registry, defaults)
 
 
@@ -604,10 +605,7 @@ def jobs_list(team: Annotated[str | None, TEAM_OPTION] = None):
     runtime = runtime_for_cli(load_settings())
     scheduler = _scheduler(runtime)
     if not len(scheduler.registry):
-        defaults = ", ".join(f"{d.job} ({d.cadence})" for d in scheduler.defaults.values())
         console.print("No jobs are registered yet: each feature adds its jobs as it arrives.")
-        if defaults:
-            console.print(f"Default schedules waiting in schedules/: {defaults}")
         return
     rows = job_statuses(runtime, scheduler.registry, scheduler.defaults, team_id=team)
     if not rows and team:

@@ -13,6 +13,7 @@ directory, else the repository's `schedules/`, else the copy inside the wheel.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,3 +71,15 @@ def load_default_schedules(directory: Path) -> dict[str, DefaultSchedule]:
         description = data.get("description", "")
         schedules[job] = DefaultSchedule(job, cadence, str(description), path)
     return schedules
+
+
+def check_jobs_exist(schedules: dict[str, DefaultSchedule], jobs: Iterable[str]) -> None:
+    """ScheduleFileError for a file whose `job` no room registers (`jobs`): a typo such as
+    job = "weekly-stories" would otherwise leave the real job on its old schedule, or on
+    none, without a word, while the operator believes it changed."""
+    known = sorted(jobs)
+    for schedule in schedules.values():
+        if schedule.job not in known:
+            raise ScheduleFileError(
+                f"{schedule.path}: there is no job named {schedule.job!r} (the jobs: {', '.join(known)})"
+            )

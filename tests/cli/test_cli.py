@@ -116,6 +116,24 @@ def test_jobs_run_of_an_unknown_job_exits_2(tmp_path):
     assert "unknown job 'nope'" in one_line(result.stderr)
 
 
+def test_a_schedule_file_for_a_job_that_does_not_exist_is_one_line_and_exit_2(tmp_path):
+    """A typo in `job` (here "weekly-stories") was dropped without a word: the real job
+    kept its old schedule while the operator believed it had changed."""
+    import shutil
+
+    from bot.scheduler.schedules import schedules_dir
+
+    folder = tmp_path / "schedules"
+    shutil.copytree(schedules_dir(), folder)
+    (folder / "weekly-story.toml").write_text('job = "weekly-stories"\nwhen = "tue 09:00"\n')
+    result = heard("jobs", "list", cwd=tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/j.db")
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert line.startswith(f"heard: {folder / 'weekly-story.toml'}: there is no job named 'weekly-stories' (the jobs: ")
+    assert line.endswith(", weekly-story)")
+    assert result.stdout == ""
+
+
 def test_unreachable_database_is_one_line_and_exit_1(tmp_path):
     url = "postgresql+psycopg://nobody@127.0.0.1:1/heard"
     result = heard("db", "upgrade", cwd=tmp_path, DATABASE_URL=url)
