@@ -3,12 +3,20 @@
 `LLM.structured` sends redacted, fenced customer text and a pydantic schema, and returns
 the validated answer, or `None` with the reason the LLM was not used. It never raises for
 LLM trouble: callers fall back to the offline summarizer when `value is None`.
+
+Each call ends within its deadline (`LLMConfig.deadline_seconds`, or the caller's), retries
+and waits included, however slowly the server answers (`bot.llm.deadline`). Timeouts,
+dropped connections, 408, 409, 429 and 5xx are asked again here, up to
+`LLMConfig.max_retries` times, after the server's Retry-After or a short back-off, and only
+when that wait ends before the deadline; the openai client's own retries are off, since
+they would sleep for as long as the server asks.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
@@ -43,8 +51,10 @@ class LLMConfig:
     api_key: str | None = field(repr=False)
     base_url: str | None
     model: str = "gpt-4o-mini"
-    timeout_seconds: float = 20.0
-    max_retries: int = 1  # timeouts, 429 (after Retry-After), 5xx, dropped connections: the SDK's own
+    timeout_seconds: float = 20.0  # the longest wait for any one read from the server
+    max_retries: int = 1  # timeouts, 429 (after Retry-After), 5xx, dropped connections
+    # A call's whole time, retries and waits included; a caller may give its own.
+    deadline_seconds: float = 60.0
     # An answer that is not valid JSON of the schema, asked for again this many times. 0 by
     # default: a caller that checks answers further (bot.features.digest.labels) retries
     # the whole exchange itself, within its own bound.
@@ -70,11 +80,14 @@ class LLM:
         if client is None and config.api_key:
             import openai
 
+            from bot.llm.deadline import deadline_client
+
             client = openai.OpenAI(
                 api_key=config.api_key,
                 base_url=config.base_url,
                 timeout=config.timeout_seconds,
-                max_retries=config.max_retries,
+                max_retries=0,  # retried in `structured`, within the deadline
+                http_client=deadline_client(config.base_url),
             )
         self._client = client
 
@@ -82,35 +95,53 @@ class LLM:
     def enabled(self) -> bool:
         return bool(self.config.api_key) and self._client is not None
 
-    def structured(self, *, system: str, user_data: str, schema: type[T]) -> LLMResult[T]:
+    def structured(self, *, system: str, user_data: str, schema: type[T],
+                   deadline_seconds: float | None = None) -> LLMResult[T]:  # fmt: skip
         """Ask for an answer shaped like `schema` about `user_data` (redacted before sending).
 
         Returns the validated answer with engine "llm", or `value=None`, engine "offline"
         and a short reason when there is no key or the LLM is slow, failing, refusing or
-        answering outside the schema.
+        answering outside the schema. Returns within `deadline_seconds` (default: the
+        config's), or "timeout" when the answer has not come by then.
         """
         client = self._client
         if not self.config.api_key or client is None:
             return LLMResult(None, "offline", "no OPENAI_API_KEY")
+        budget = self.config.deadline_seconds if deadline_seconds is None else deadline_seconds
+        if budget <= 0:
+            return self._fallback("timeout")
         import openai
         import pydantic
 
+        from bot.llm.deadline import within
+
+        ends = time.monotonic() + budget
         messages = [
             {"role": "system", "content": f"{system.rstrip()}\n\n{DATA_RULE}"},
             {"role": "user", "content": fence_data(user_data)},
         ]
-        for attempt in range(self.config.answer_retries + 1):  # bounded: then offline
+        answer_tries = transport_tries = 0
+        while True:  # bounded: answer_retries + max_retries + 1 requests at most
             try:
-                completion = client.chat.completions.parse(
-                    model=self.config.model, messages=messages, response_format=schema
-                )
+                with within(ends - time.monotonic()):
+                    completion = client.chat.completions.parse(
+                        model=self.config.model, messages=messages, response_format=schema
+                    )
                 break
             except pydantic.ValidationError as error:  # invalid JSON or off-schema: ask again
-                if attempt < self.config.answer_retries:
+                if answer_tries < self.config.answer_retries and time.monotonic() < ends:
+                    answer_tries += 1
                     log.info("LLM answer unusable (%s); asking again", _reason_for(error))
                     continue
                 return self._fallback(_reason_for(error))
             except Exception as error:  # noqa: BLE001 - a broken LLM must never break a digest
+                wait = _retry_wait(error, transport_tries)
+                if (wait is not None and transport_tries < self.config.max_retries
+                        and time.monotonic() + wait < ends):  # fmt: skip
+                    transport_tries += 1
+                    log.info("LLM request failed (%s); asking again in %.2f s", _reason_for(error), wait)
+                    time.sleep(wait)
+                    continue
                 # Known LLM trouble is one log line; anything else is a bug worth a traceback.
                 expected = isinstance(error, openai.OpenAIError)
                 return self._fallback(_reason_for(error), traceback=None if expected else error)
@@ -129,6 +160,25 @@ class LLM:
             "LLM not used, falling back to the offline summarizer: %s", reason, exc_info=traceback
         )
         return LLMResult(None, "offline", reason)
+
+
+def _retry_wait(error: Exception, retries_taken: int) -> float | None:
+    """How long to wait before asking again after `error`, or None when asking again
+    would not help: the server's Retry-After (retry-after-ms first), else 0.5 s doubling."""
+    import openai
+
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        if status not in (408, 409, 429) and status < 500:
+            return None
+        for header, per_second in (("retry-after-ms", 1000), ("retry-after", 1)):
+            try:
+                return max(0.0, float(error.response.headers.get(header, "")) / per_second)
+            except ValueError:
+                continue  # absent, or an HTTP date: the back-off below
+    elif not isinstance(error, openai.APIConnectionError):  # APITimeoutError is one
+        return None
+    return 0.5 * 2**retries_taken
 
 
 def _reason_for(error: Exception) -> str:

@@ -6,6 +6,7 @@ HTTP, so tests exercise the same requests, parsing and error handling as product
     with FakeOpenAI() as fake:
         fake.reply_json({"themes": []})     # the next completion answers this
         fake.fail(status=500)               # the one after fails
+        fake.trickle(0.05)                  # the next answers a byte at a time
         ...
         fake.requests[-1]["json"]["messages"]
 
@@ -51,6 +52,11 @@ class _Hang:
     seconds: float
 
 
+@dataclass(frozen=True)
+class _Trickle:
+    interval: float
+
+
 class FakeOpenAI:
     """Loopback OpenAI stand-in: `start()`/`stop()` or use it as a context manager."""
 
@@ -60,7 +66,7 @@ class FakeOpenAI:
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self.responder: Responder = schema_example_responder
-        self._script: deque[_Reply | _Failure | _Hang] = deque()
+        self._script: deque[_Reply | _Failure | _Hang | _Trickle] = deque()
         self._lock = threading.Lock()
         self._request_arrived = threading.Condition(self._lock)
         self._released = threading.Event()
@@ -127,6 +133,11 @@ class FakeOpenAI:
         """The next completion is answered only after `seconds`, or dropped when stopping."""
         self._push(_Hang(seconds))
 
+    def trickle(self, interval: float) -> None:
+        """The next completion answers 200 and then sends its body one byte every
+        `interval` seconds, each read quick but the whole taking ages; dropped when stopping."""
+        self._push(_Trickle(interval))
+
     @property
     def last_request(self) -> dict[str, Any]:
         with self._lock:
@@ -139,7 +150,7 @@ class FakeOpenAI:
         with self._request_arrived:
             return self._request_arrived.wait_for(lambda: len(self.requests) >= count, timeout)
 
-    def _push(self, step: _Reply | _Failure | _Hang) -> None:
+    def _push(self, step: _Reply | _Failure | _Hang | _Trickle) -> None:
         with self._lock:
             self._script.append(step)
 
@@ -150,7 +161,7 @@ class FakeOpenAI:
             self.requests.append({"method": method, "path": path, "headers": headers, "json": body})
             self._request_arrived.notify_all()
 
-    def _next_step(self) -> _Reply | _Failure | _Hang | None:
+    def _next_step(self) -> _Reply | _Failure | _Hang | _Trickle | None:
         with self._lock:
             return self._script.popleft() if self._script else None
 
@@ -264,6 +275,9 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 if fake._released.wait(step.seconds):
                     return  # stopping: drop the connection unanswered
                 step = None
+            if isinstance(step, _Trickle):
+                self._trickle(fake._completion(body, fake._respond(body)), step.interval)
+                return
             if isinstance(step, _Failure):
                 headers = {}
                 if step.retry_after is not None:
@@ -276,6 +290,19 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return
             reply = step if isinstance(step, _Reply) else fake._respond(body)
             self._send(200, fake._completion(body, reply))
+
+        def _trickle(self, payload: Any, interval: float) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.flush()
+            for byte in data:
+                if fake._released.wait(interval):
+                    return  # stopping: drop the connection mid-body
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
 
         def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()

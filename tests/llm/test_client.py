@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import logging
+import time
 from types import SimpleNamespace
 from typing import Literal
 
@@ -229,3 +230,44 @@ def test_unusable_answers_stop_after_the_bounded_retries(llm_config, fake_openai
 
     assert ask(llm) == LLMResult(None, "offline", "invalid JSON")
     assert len(fake_openai.requests) == 2
+
+
+def test_a_trickling_answer_is_cut_off_at_the_deadline(llm_config, fake_openai):
+    # Each byte comes well inside the read timeout; the whole answer would take half a minute.
+    fake_openai.trickle(0.05)
+    llm = LLM(dataclasses.replace(llm_config, timeout_seconds=1.0, deadline_seconds=0.5))
+
+    started = time.monotonic()
+    result = ask(llm)
+
+    assert result == LLMResult(None, "offline", "timeout")
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_silent_server_is_given_up_on_at_the_deadline_not_the_read_timeout(llm_config, fake_openai):
+    fake_openai.hang(30)  # released by the fixture's stop()
+    llm = LLM(dataclasses.replace(llm_config, timeout_seconds=20.0, max_retries=1))
+
+    started = time.monotonic()
+    result = llm.structured(system="Group the feedback.", user_data="Slow.", schema=Themes, deadline_seconds=0.5)
+
+    assert result == LLMResult(None, "offline", "timeout")
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_retry_after_past_the_deadline_is_not_waited_for(llm_config, fake_openai):
+    fake_openai.fail(429, retry_after=30)
+    fake_openai.reply_json(GOOD_ANSWER)
+    llm = LLM(dataclasses.replace(llm_config, max_retries=1, deadline_seconds=2.0))
+
+    started = time.monotonic()
+    result = ask(llm)
+
+    assert result == LLMResult(None, "offline", "rate limited (HTTP 429)")
+    assert time.monotonic() - started < 1.5 and len(fake_openai.requests) == 1
+
+
+def test_a_request_after_the_deadline_is_not_sent(llm, fake_openai):
+    result = llm.structured(system="Group the feedback.", user_data="Late.", schema=Themes, deadline_seconds=0)
+
+    assert result == LLMResult(None, "offline", "timeout") and fake_openai.requests == []

@@ -26,8 +26,10 @@ What comes back is checked: a structured answer (pydantic schema) naming every t
 exactly once and no other, each label at most `LABEL_WORDS` words and `LABEL_CHARS`
 characters, each summary at most `SUMMARY_CHARS`. A slow, failing, refused or invalid
 answer is asked again up to `ATTEMPTS` times in all (timeouts, HTTP 429 and 5xx are also
-retried inside the openai client, `LLMConfig.max_retries`), never past `DEADLINE_SECONDS`;
-then every theme keeps its offline wording and `fallback_reason` says why.
+retried inside `bot.llm`, `LLMConfig.max_retries`), all within `DEADLINE_SECONDS`: each
+request gets what is left of it as its deadline, which a server answering slowly or not
+at all cannot stretch (`bot.llm.deadline`). Then every theme keeps its offline wording
+and `fallback_reason` says why ("timeout" when the deadline came first).
 """
 
 from __future__ import annotations
@@ -71,10 +73,10 @@ LABEL_CHARS = 60
 SUMMARY_CHARS = 400
 ATTEMPTS = 2
 DEADLINE_SECONDS = 90.0
-# The client `llm_from_settings` builds: each request's timeout, and the openai SDK's own
-# retries of timeouts, 429s and 5xx inside one attempt.
+# The client `llm_from_settings` builds: the longest wait for one read, and the retries
+# of timeouts, 429s and 5xx inside one attempt (`bot.llm.client`).
 TIMEOUT_SECONDS = 20.0
-SDK_RETRIES = 1
+REQUEST_RETRIES = 1
 PROMPT = "digest_themes"
 
 # Asked of the model in the prompt; the checks above leave it some slack.
@@ -124,7 +126,7 @@ def llm_from_settings(settings: Settings) -> LLM:
     """The LLM client `label_themes` uses when given settings rather than a client."""
     return LLM(LLMConfig(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
                          model=settings.heard_openai_model, timeout_seconds=TIMEOUT_SECONDS,
-                         max_retries=SDK_RETRIES))  # fmt: skip
+                         max_retries=REQUEST_RETRIES, deadline_seconds=DEADLINE_SECONDS))  # fmt: skip
 
 
 def label_themes(
@@ -178,11 +180,15 @@ def label_themes(
     # Imported here: the answer's schema is pydantic's, which a server's start does without.
     from bot.features.digest.answers import Answer
 
+    # Each attempt gets what is left of the deadline, so the LLM client ends it there
+    # however slowly the server answers.
     started = monotonic()
+    left = deadline_seconds
     reason = "not tried"
     tries = 0
     for tries in range(1, max(1, attempts) + 1):
-        result = llm.structured(system=prompt.system, user_data=prompt.user_data, schema=Answer)
+        result = llm.structured(system=prompt.system, user_data=prompt.user_data, schema=Answer,
+                                deadline_seconds=left)  # fmt: skip
         if result.value is not None:
             checked = _check(result.value, prompt.theme_ids)
             if isinstance(checked, dict):
@@ -191,7 +197,8 @@ def label_themes(
             log.warning("LLM theme labels not used: %s", reason)
         else:
             reason = result.fallback_reason or "no answer"
-        if reason in _FINAL_REASONS or monotonic() - started >= deadline_seconds:
+        left = deadline_seconds - (monotonic() - started)
+        if reason in _FINAL_REASONS or left <= 0:
             break
     return _fallback(fallback, reason if tries == 1 else f"{reason} ({tries} attempts)")
 

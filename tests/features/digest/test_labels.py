@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -197,6 +198,19 @@ def test_no_new_attempt_after_the_deadline(llm, fake_openai, found):
                           monotonic=lambda: next(clock))  # fmt: skip
 
     assert result.fallback_reason == "HTTP 503" and len(fake_openai.requests) == 1
+
+
+def test_a_trickling_answer_ends_at_the_labelling_deadline(llm_config, fake_openai, found):
+    themes, texts = found
+    fake_openai.trickle(0.05)  # each byte inside the read timeout; the answer would take minutes
+    fake_openai.trickle(0.05)
+    llm = LLM(dataclasses.replace(llm_config, timeout_seconds=1.0, deadline_seconds=60.0))
+
+    started = time.monotonic()
+    result = label_themes(themes, texts, llm=llm, attempts=2, deadline_seconds=0.5)
+
+    assert result.engine == "offline" and result.fallback_reason == "timeout"
+    assert time.monotonic() - started < 1.5 and len(fake_openai.requests) == 1
 
 
 def test_a_refusal_is_not_asked_again(llm, fake_openai, found):
