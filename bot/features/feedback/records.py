@@ -3,9 +3,10 @@ and `heard export` parts (see `bot.rooms`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
@@ -15,13 +16,17 @@ FEEDBACK_COLUMNS = ("id", "team_id", "text", "reporter", "created_at", "source",
                     "permalink", "status", "acknowledged_at", "acknowledged_by")  # fmt: skip
 # Columns that name someone other than the reporter (who is handled apart).
 PERSON_COLUMNS = ("acknowledged_by", "resolved_by", "logged_by_user_id")
+# Columns of words people wrote, which may mention someone: `<@U0123>`, `<@U0123|maya>`, U0123.
+TEXT_COLUMNS = ("text", "note", "resolution_note", "customer", "reporter_name", "origin")
+MENTIONED = "[user]"  # what a forgotten person's mention becomes: the LLM redaction's word for one
 BATCH = 500
 
 
 def forget(request: ForgetRequest) -> list[Forgotten]:
     """Feedback a person reported stays (it is the customer's words) but no longer names
-    them, nor do items they acknowledged, resolved or logged. Their acknowledgements get
-    the stand-in id, so an item they acknowledged stays acknowledged."""
+    them, nor do items they acknowledged, resolved or logged, nor the words of any item
+    (`_forget_mentions`). Their acknowledgements get the stand-in id, so an item they
+    acknowledged stays acknowledged."""
     session, workspace_id, user_id = request.session, request.workspace_id, request.user_id
 
     def run(statement) -> int:
@@ -44,8 +49,37 @@ def forget(request: ForgetRequest) -> list[Forgotten]:
     )
     return [
         Forgotten("feedback_anonymised", reported, "feedback item", "feedback items", "anonymised"),
+        Forgotten("feedback_mentions_anonymised", _forget_mentions(session, workspace_id, user_id),
+                  "feedback item mentioning them", "feedback items mentioning them", "anonymised"),
         Forgotten("acknowledgements_anonymised", acknowledged, "acknowledgement", "acknowledgements", "anonymised"),
-    ]
+    ]  # fmt: skip
+
+
+def _forget_mentions(session: Session, workspace_id: int, user_id: str) -> int:
+    """Replace every mention of the person in the workspace's feedback, in `TEXT_COLUMNS`,
+    with `MENTIONED`: `<@U0123>` and `<@U0123|maya>` whole (the label is their name), and
+    the bare id as a word of its own (`U0123`, `@U0123`, not inside `XU0123`). The rest
+    of the words stay. Returns how many items changed. A name typed as text ("Jane Doe",
+    a CSV's author) cannot be told from anyone else's and stays."""
+    person = re.escape(user_id)
+    mention = re.compile(rf"<@{person}(?:\|[^<>]*)?>|(?<![A-Za-z0-9])@?{person}(?![A-Za-z0-9])")
+    columns = [getattr(FeedbackItem, name) for name in TEXT_COLUMNS]
+    rows = session.execute(
+        select(FeedbackItem.id, *columns)
+        .where(FeedbackItem.workspace_id == workspace_id, or_(*(column.contains(user_id) for column in columns)))
+    ).all()  # fmt: skip
+    changed = 0
+    for item_id, *values in rows:
+        forgotten = {}
+        for name, column, value in zip(TEXT_COLUMNS, columns, values, strict=True):
+            if value is not None and (new := mention.sub(MENTIONED, value)) != value:
+                # never longer than the column: a bare id of 3 characters becomes 6
+                forgotten[name] = new[:column.type.length] if column.type.length else new
+        if forgotten:
+            session.execute(update(FeedbackItem).where(FeedbackItem.id == item_id).values(forgotten)
+                            .execution_options(synchronize_session=False))  # fmt: skip
+            changed += 1
+    return changed
 
 
 def _feedback_rows(session: Session, team_of: dict[int, str]) -> Iterator[tuple]:
@@ -56,8 +90,9 @@ def _feedback_rows(session: Session, team_of: dict[int, str]) -> Iterator[tuple]
     )  # fmt: skip
     for item in rows:
         # `source` says where the customer said it (phone, email: the CSV import's column)
-        # when known, else how Heard heard of it (channel, shortcut, command, import),
-        # so an export imports back with the same meaning.
+        # when known, else how Heard heard of it (channel, shortcut, command, import), so
+        # the file imports back with the same meaning (`heard feedback import` reads its
+        # column names and knows its rows: `importer._exported_keys`).
         yield (item.id, team_of[item.workspace_id], item.text, item.reporter_user_id or item.reporter_name,
                item.said_at, item.origin or item.source, item.channel_id, item.message_ts, item.permalink,
                item.status, item.acknowledged_at, item.acknowledged_by)  # fmt: skip

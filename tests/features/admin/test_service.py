@@ -167,7 +167,8 @@ def test_forget_removes_the_persons_data_and_keeps_the_feedback(session, workspa
 
     report = service.forget_person(session, workspace.id, GONE, rooms=ROOMS, by="U0ADMIN001", now=NOW)
     counts = {line.key: line.count for line in report.lines}
-    assert counts == {"feedback_anonymised": 1, "acknowledgements_anonymised": 1, "roles_removed": 2,
+    assert counts == {"feedback_anonymised": 1, "feedback_mentions_anonymised": 0, "acknowledgements_anonymised": 1,
+                      "roles_removed": 2,
                       "messages_deleted": 2, "settings_anonymised": 1, "audit_anonymised": 3,
                       "decisions_anonymised": 0, "stories_anonymised": 0, "reflections_deleted": 0,
                       "story_engagement_anonymised": 0, "digest_assignments_anonymised": 0,
