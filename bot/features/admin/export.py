@@ -2,14 +2,16 @@
 
 Each room adds its files (`Room.exports`); this room adds `audit.csv`. UTF-8, a header
 row, one file per table, written with the csv module. Cells are
-the stored values verbatim (ids as strings, times ISO 8601 in UTC, JSON for audit
-values): a spreadsheet opening them should be told the columns are text.
+the stored values (ids as strings, times ISO 8601 in UTC, JSON for audit values), but
+text a spreadsheet would run as a formula gets an apostrophe first (`cell`); a
+spreadsheet opening them should still be told the columns are text.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -48,12 +50,25 @@ def _write(path: Path, columns: tuple[str, ...], rows: Iterable[tuple]) -> int:
 
 
 def cell(value) -> str:
-    """A stored value as a CSV cell: empty for none, ISO 8601 for times, else verbatim."""
+    """A stored value as a CSV cell: empty for none, ISO 8601 for times, numbers as they
+    are, text verbatim unless a spreadsheet would run it: text that starts with `=`, `+`,
+    `-`, `@`, a tab or a carriage return gets an apostrophe first, which makes it text in
+    Excel, LibreOffice and Google Sheets (OWASP's advice on CSV injection: a customer's
+    `=HYPERLINK(…)` is not a link on the reader's machine). Text that already starts with
+    apostrophes before such a character gets one more, so `heard feedback import`, which
+    takes one off, reads every cell back as it was stored. A plain number in text (`-3`)
+    is left as it is: a spreadsheet reads it as the number it is."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, str):
+        return "'" + value if _FORMULA.match(value) and not _NUMBER.fullmatch(value) else value
     return str(value)
+
+
+_FORMULA = re.compile("'*[=+\\-@\t\r]")
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?", re.ASCII)
 
 
 def _json(value) -> str:

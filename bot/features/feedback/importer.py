@@ -1,12 +1,14 @@
 """`heard feedback import FILE.csv`: feedback from other tools, streamed in batches.
 
 The file has a header naming the columns `text, author, created_at, source, url` (any
-order; other columns are ignored). Each row becomes one item said at `created_at`.
-A bad row (empty text, a date that is not one, bytes that are not UTF-8, a wrong number
-of fields) is reported with its line number and skipped; the rest is imported. A row's
-identity is a hash of its five values, so importing the same file again adds nothing,
-and a row whose `url` is the Slack permalink of a message Heard already tracks is that
-item, not a second one.
+order, each once; other columns are ignored). Each row becomes one item said at
+`created_at`. A bad row (empty text, a date that is not one, bytes that are not UTF-8, a
+wrong number of fields, a value longer than its column, a quote never closed) is
+reported with its line number and skipped; the rest is imported. A row's identity is a
+hash of its five values, so importing the same file again adds nothing, and a row whose
+`url` is the Slack permalink of a message Heard already tracks is that item, not a
+second one. The `feedback.csv` of `heard export` is read too (`_header_index`), and
+adds nothing to the workspace it came from (`_exported_keys`).
 
 The file is read as a stream, `CHUNK_ROWS` rows at a time, each rule asked of a whole
 column in a few calls into C (`_ChunkChecker`; a row the quick rules do not clear goes
@@ -46,12 +48,14 @@ from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import NamedTuple, Self
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.unit import in_unit
 from bot.features.feedback import service
 from bot.features.feedback.config import load_config
 from bot.features.feedback.kinds import ItemStatus, Source
+from bot.features.feedback.models import FeedbackItem
 from bot.slack import markup
 from bot.workspaces import active_workspaces, find, record_awaiting_install
 
@@ -64,8 +68,8 @@ MAX_FIELD = 16 * 1024 * 1024  # "keep huge texts": far above any real message, b
 MAX_URL = 2000
 MAX_REPORTED = 1000  # bad rows kept for the report; the rest are only counted
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
-_PERMALINK = re.compile(r"^https://[^/]+\.slack\.com/archives/([^/]+)/p(\d{10})(\d{6})(?:[?#].*)?$")
-_EPOCH = re.compile(r"^\d{9,10}(\.\d{1,6})?$")
+_PERMALINK = re.compile(r"^https://[^/]+\.slack\.com/archives/([^/]+)/p(\d{10})(\d{6})(?:[?#].*)?$", re.ASCII)
+_EPOCH = re.compile(r"^\d{9,10}(\.\d{1,6})?$", re.ASCII)  # not １２３４５６７８９０
 
 
 class CsvHeaderError(ValueError):
@@ -207,14 +211,17 @@ def read_chunks(binary, *, now: datetime, known: set[str], ignore_before: str | 
     before `ignore_before` (a `stored_time` text) is given as ignored, the others as open."""
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
     csv.field_size_limit(MAX_FIELD)
-    reader = csv.reader(text)
+    # The file, then `_END`: the csv module ends a quoted field that is never closed at the
+    # end of the file without a word, so the rest of the file would be one field of the last row.
+    reader = csv.reader(chain(text, (_END,)))
     try:
         header = next(reader)
-    except StopIteration:
-        raise CsvHeaderError("the file is empty; it needs a header: " + ", ".join(COLUMNS)) from None
     except csv.Error as exc:
         raise CsvHeaderError(f"line 1 is not a CSV header ({exc})") from None
-    check = _ChunkChecker(_header_index(header), len(header), now, known, ignore_before)
+    if header == [_END_MARK]:
+        raise CsvHeaderError("the file is empty; it needs a header: " + ", ".join(COLUMNS))
+    index, export = _header_index(header)
+    check = _ChunkChecker(index, len(header), now, known, ignore_before)
     start, more = reader.line_num + 1, True
     while more:
         chunk, ends, failed = [], [], None
@@ -226,7 +233,15 @@ def read_chunks(binary, *, now: datetime, known: set[str], ignore_before: str | 
         except csv.Error as exc:
             failed = exc
         more = failed is not None or len(chunk) == CHUNK_ROWS
+        unclosed = None
+        if chunk and chunk[-1] and chunk[-1][-1].endswith(_END_MARK):  # the end of the file
+            unclosed = _at_end(chunk, ends, start, reader.line_num - 1)
+        if export:
+            chunk = [list(map(_unescaped, fields)) for fields in chunk]
         result = check(chunk, start, ends) if chunk else Chunk([])
+        if unclosed is not None:
+            result.read += 1
+            result.bad.append(unclosed)
         if ends:
             start = ends[-1] + 1
         if failed is not None:
@@ -237,34 +252,87 @@ def read_chunks(binary, *, now: datetime, known: set[str], ignore_before: str | 
             yield result
 
 
-def _header_index(header: list[str]) -> dict[str, int]:
+_END_MARK = "\x00heard: end of file\x00"  # no CSV file Heard reads holds this
+_END = '"' + _END_MARK  # read as a row of its own, or as the end of a quoted field never closed
+# A cell `heard export` kept a spreadsheet from running as a formula (`export.cell`): an
+# apostrophe put before what a formula starts with, or before apostrophes and then that.
+_ESCAPED = re.compile("'+[=+\\-@\t\r]")
+# `heard export` names two of the columns the way Heard's other exports do.
+EXPORT_NAMES = {"author": "reporter", "url": "permalink"}
+
+
+def _at_end(chunk: list[list[str]], ends: list[int], start: int, last_line: int) -> BadRow | None:
+    """Take `_END` off the file's last rows in `chunk`: the row it makes when the file ends
+    as CSV should, or the end of a quoted field that swallowed the rest of the file. That
+    row is not imported: it is given back as a bad row saying where the quote opened.
+    A quote opened at the very end of the file, with nothing after it, swallowed nothing."""
+    fields = chunk[-1]
+    if fields == [_END_MARK]:
+        del chunk[-1], ends[-1]
+        return None
+    if fields[-1] == _END_MARK:
+        fields[-1] = ""
+        return None
+    del chunk[-1], ends[-1]
+    first = ends[-1] + 1 if ends else start
+    opened = first + sum(map(_line_breaks, fields[:-1]))
+    return BadRow(first, f"the quote opened on line {opened} is never closed, so lines {opened}-{last_line} "
+                         "(the rest of the file) were read as one field and not imported; close the quote "
+                         "and import the file again")  # fmt: skip
+
+
+def _line_breaks(value: str) -> int:
+    return value.count("\n") + value.count("\r") - value.count("\r\n")
+
+
+def _unescaped(value: str) -> str:
+    return value[1:] if value[:1] == "'" and _ESCAPED.match(value) else value
+
+
+def _header_index(header: list[str]) -> tuple[dict[str, int], bool]:
+    """Where each of `COLUMNS` is, and whether the file is a `heard export` (its `feedback.csv`
+    names the author `reporter` and the url `permalink`; its cells lose the apostrophe
+    that kept them from being formulas). A file that also says `author` or `url` is not one."""
     names = [name.strip().lower() for name in header]
     if any(_NOT_UTF8.search(name) for name in names):
         raise CsvHeaderError("the file is not UTF-8; save it as CSV UTF-8 and try again")
-    missing = [c for c in COLUMNS if c not in names]
+    export = not set(EXPORT_NAMES).intersection(names) and set(EXPORT_NAMES.values()).issubset(names)
+    named = {column: EXPORT_NAMES.get(column, column) if export else column for column in COLUMNS}
+    missing = [c for c in COLUMNS if named[c] not in names]
     if missing:
         found = ", ".join(n[:30] for n in names[:8]) or "nothing"
         raise CsvHeaderError(
             f"the header must name the columns {', '.join(COLUMNS)}; "
             f"missing {', '.join(missing)} (line 1 has: {found})"
         )
-    return {column: names.index(column) for column in COLUMNS}
+    twice = [named[c] for c in COLUMNS if names.count(named[c]) > 1]
+    if twice:
+        raise CsvHeaderError(f"the header names the column {twice[0]} twice; which one holds it is not clear: "
+                             "keep one and import again")  # fmt: skip
+    return {column: names.index(named[column]) for column in COLUMNS}, export
+
+
+def _read_header(path: Path) -> list[str]:
+    with path.open("rb") as handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        csv.field_size_limit(MAX_FIELD)
+        try:
+            return next(csv.reader(text))
+        except StopIteration:
+            raise CsvHeaderError("the file is empty; it needs a header: " + ", ".join(COLUMNS)) from None
+        except csv.Error as exc:
+            raise CsvHeaderError(f"line 1 is not a CSV header ({exc})") from None
 
 
 def check_header(path: Path) -> tuple[str, ...]:
     """Raise CsvHeaderError unless the file starts with a usable header; returns the
     header's columns Heard does not use (reported, not an error)."""
-    with path.open("rb") as handle:
-        text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        csv.field_size_limit(MAX_FIELD)
-        try:
-            header = next(csv.reader(text))
-        except StopIteration:
-            raise CsvHeaderError("the file is empty; it needs a header: " + ", ".join(COLUMNS)) from None
-        except csv.Error as exc:
-            raise CsvHeaderError(f"line 1 is not a CSV header ({exc})") from None
-    _header_index(header)
-    return tuple(n for n in (name.strip().lower() for name in header) if n and n not in COLUMNS)
+    return _ignored_columns(_read_header(path))
+
+
+def _ignored_columns(header: list[str], index: dict[str, int] | None = None) -> tuple[str, ...]:
+    used = set((index or _header_index(header)[0]).values())
+    return tuple(n for i, n in enumerate(name.strip().lower() for name in header) if n and i not in used)
 
 
 def _row_checker(pick: Callable, width: int, now: datetime,
@@ -311,17 +379,24 @@ def _row_checker(pick: Callable, width: int, now: datetime,
             said_at = f"{created[:10]} {created[11:19]}.000000"
             if said_at > latest:
                 return BadRow(line, f"created_at {created[:40]!r} is in the future")
-        if url and (len(url) > MAX_URL or not link_url(url)):
+        if url and len(url) > MAX_URL:
+            return BadRow(line, f"url is longer than {MAX_URL} characters")
+        if url and not link_url(url):
             return BadRow(line, "url must be an http(s) address")
         user = _author_id(author)
+        # Cut, a value would lose its end silently and differ from what the file says.
+        if user is None and len(author) > max_name:
+            return BadRow(line, f"author is longer than {max_name} characters")
+        if len(origin) > max_origin:
+            return BadRow(line, f"source is longer than {max_origin} characters")
         channel_id = message_ts = None
         permalink = _PERMALINK.match(url) if "slack.com/archives/" in url else None
         if permalink and markup.is_conversation_id(permalink.group(1)):
             channel_id, message_ts = permalink.group(1), f"{permalink.group(2)}.{permalink.group(3)}"
         if not plain:
             origin = clean(origin).strip()
-        return Row(line, (text, user, None if user else (author[:max_name] or None), origin[:max_origin] or None,
-                          url or None, channel_id, message_ts, key, said_at))  # fmt: skip
+        return Row(line, (text, user, None if user else (author or None), origin or None, url or None, channel_id,
+                          message_ts, key, said_at))  # fmt: skip
 
     return check
 
@@ -334,7 +409,8 @@ class _ChunkChecker:
     `in`) where the per-row check makes a Python call for each row: reading 100,000 rows
     takes 0.32 s of CPU, the csv module's 0.08 s included, where it took 0.47 s. A row that the quick rules do not clear (a wrong number of fields, bytes
     that are not UTF-8, a NUL, an empty text, a time not written the common way, a date in
-    the future, a url that is not a plain http(s) address or is a Slack permalink) goes
+    the future, a url that is not a plain http(s) address or is a Slack permalink, an
+    author or a source longer than its column) goes
     through `_row_checker` in its turn, so every row gets the same answer either way
     (tests/features/feedback/test_import_bulk.py compares them). The quick way reads
     times of the common exports (`2026-11-20T14:30:00`, with a space, up to six digits of
@@ -412,10 +488,14 @@ class _ChunkChecker:
         if not set(map(_FIRST, authors)).isdisjoint("<@UW"):  # some may be Slack user ids
             users = [_author_id(author) for author in authors]
             names = [None if user else author for author, user in zip(authors, users)]
-        if max(map(len, authors)) > service.MAX_NAME or "" in names:
-            names = [name[:service.MAX_NAME] or None if name is not None else None for name in names]
-        if max(map(len, origins)) > service.MAX_ORIGIN or "" in origins:
-            origins = [origin[:service.MAX_ORIGIN] or None for origin in origins]
+        if max(map(len, authors)) > service.MAX_NAME:  # never a user id: too long for one
+            slow.update(i for i, author in enumerate(authors) if len(author) > service.MAX_NAME)
+        if max(map(len, origins)) > service.MAX_ORIGIN:
+            slow.update(i for i, origin in enumerate(origins) if len(origin) > service.MAX_ORIGIN)
+        if "" in names:
+            names = [name or None for name in names]
+        if "" in origins:
+            origins = [origin or None for origin in origins]
         if "" in urls:
             urls = [url or None for url in urls]
         statuses, ignored_ats = repeat(self.open[0]), repeat(None)
@@ -564,13 +644,17 @@ def import_file(
     """Import `path` into the workspace; `progress(bytes_read)` is called as it goes, and
     `waiting()` once if another import into the workspace must end first (PostgreSQL).
     Raises CsvHeaderError (nothing imported) when the header is wrong."""
-    report = ImportReport(ignored_columns=check_header(path))
+    header = _read_header(path)
+    index, export = _header_index(header)
+    report = ImportReport(ignored_columns=_ignored_columns(header, index))
     with _import_lock(sessions, workspace_id, waiting) as locked:
         with sessions() as session:
             # Rows said before the ignore-after window are stored ignored, as the sweep would
             # leave them: no UPDATE of every imported row afterwards.
             ignore_before = stored_time(now - load_config(session, workspace_id).ignore_after)
         known = _import_keys(sessions, workspace_id)  # grows as rows are read: a repeated row is known too
+        if export:
+            known |= _exported_keys(sessions, workspace_id)
         rows = good = shown = 0
         writers = POSTGRESQL_WRITERS if locked else 1
         with _importing(), path.open("rb") as handle, \
@@ -880,6 +964,23 @@ def _copy_in(driver, batch_start: tuple, rows: list[tuple], *, quick_commit: boo
     cursor.execute(f"INSERT INTO feedback_items ({listed}) SELECT {listed} FROM heard_import "
                    "ON CONFLICT DO NOTHING")  # fmt: skip
     return cursor.rowcount
+
+
+def _exported_keys(sessions: sessionmaker[Session], workspace_id: int) -> set[str]:
+    """The key each of the workspace's items gets when its row of `heard export`'s
+    feedback.csv is imported, so an export imported back adds none of them. That is not
+    always the key the item was imported with: the export writes what is stored (`U0123`
+    for an author written `<@U0123|maya>`, the door, `import`, for an empty source), and
+    items from Slack have none. The values as `records._feedback_rows` writes them and
+    `_row_checker` reads them (stripped; the text as it is)."""
+    with sessions() as session:
+        rows = session.execute(select(
+            FeedbackItem.text, FeedbackItem.reporter_user_id, FeedbackItem.reporter_name, FeedbackItem.said_at,
+            FeedbackItem.origin, FeedbackItem.source, FeedbackItem.permalink,
+        ).where(FeedbackItem.workspace_id == workspace_id).execution_options(yield_per=BATCH_SIZE))  # fmt: skip
+        return {import_key(text, (user or name or "").strip(), said.isoformat(), (origin or source).strip(),
+                           (permalink or "").strip())
+                for text, user, name, said, origin, source, permalink in rows}  # fmt: skip
 
 
 def _import_keys(sessions: sessionmaker[Session], workspace_id: int) -> set[str]:

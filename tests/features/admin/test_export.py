@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -121,3 +122,66 @@ def test_export_as_a_person_runs_it(db_url, tmp_path):
     done = run("--out", "out")
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(HEADERS)
+
+
+def test_text_a_spreadsheet_would_run_starts_with_an_apostrophe(db_url, tmp_path, monkeypatch, engine, make_workspace):
+    # OWASP's CSV injection: a cell starting with = + - @, a tab or a carriage return is a
+    # formula to Excel, LibreOffice and Google Sheets. Heard's own times, ids and numbers stay.
+    workspace = make_workspace("T0ACME001")
+    texts = ['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "\tTab first",
+             "\rCR first", "'=already quoted", "-3", "plain = fine", "'plain"]  # fmt: skip
+    with Session(engine) as session, session.begin():
+        session.add_all([FeedbackItem(workspace_id=workspace.id, text=text, reporter_name="=cmd()", source="import",
+                                      origin="@origin", said_at=SAID, acknowledged_at=SAID) for text in texts])  # fmt: skip
+    result = run_export(db_url, tmp_path, monkeypatch, "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    feedback, _ = read(tmp_path / "out" / "feedback.csv")
+    assert [row["text"] for row in feedback] == [
+        '\'=HYPERLINK("http://evil.example","x")', "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(1+1)", "'\tTab first",
+        "'\rCR first", "''=already quoted", "-3", "plain = fine", "'plain"]  # fmt: skip
+    assert {(row["reporter"], row["source"]) for row in feedback} == {("'=cmd()", "'@origin")}
+    assert {(row["created_at"], row["acknowledged_at"], row["team_id"]) for row in feedback} == {
+        ("2026-11-20T14:30:00+00:00", "2026-11-20T14:30:00+00:00", "T0ACME001")}
+
+
+def test_an_export_imports_back_adding_nothing_and_elsewhere_as_it_was(db_url, tmp_path, monkeypatch, engine,
+                                                                       make_workspace):  # fmt: skip
+    # feedback.csv is a file `heard feedback import` reads: its column names, its apostrophes
+    # taken off. Into its own workspace it adds nothing, though the export writes what is
+    # stored, not what the first file said (`<@U…>` as U…, an empty source as `import`),
+    # and an item from Slack with no permalink was never imported; elsewhere it is the same feedback.
+    from bot.db import session_factory
+    from bot.features.feedback.importer import import_file
+
+    acme, globex = make_workspace("T0ACME001"), make_workspace("T0GLOBEX2")
+    sessions = session_factory(engine)
+    first = tmp_path / "first.csv"
+    with first.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([
+            ["text", "author", "created_at", "source", "url"],
+            ["=HYPERLINK(\"http://evil.example\")", "<@U0SAM00006>", "2026-11-20T10:00:00Z", "", ""],
+            ["'-2+3 already quoted", "<@U0SAM00006|sam>", "2026-11-20T10:00:01.250Z", " email ", ""],
+            ["\ttab, and\nlines", "@Ana", "2026-11-20", "@phone", "https://support.example/t/1"],
+            ["-3", "+Bo", "1795000000", "zendesk", ""],
+        ])  # fmt: skip
+    assert import_file(sessions, acme.id, first, now=SAID).imported == 4
+    with sessions.begin() as session:
+        session.add(FeedbackItem(workspace_id=acme.id, text="From /heard feedback", reporter_user_id="U0PRIYA003",
+                                 source="command", said_at=SAID))  # fmt: skip
+
+    result = run_export(db_url, tmp_path, monkeypatch, "--out", str(tmp_path / "out"), "--team", "T0ACME001")
+    assert result.exit_code == 0, result.output
+    exported = tmp_path / "out" / "feedback.csv"
+    again = import_file(sessions, acme.id, exported, now=SAID)
+    assert (again.rows, again.imported, again.known, again.bad_count) == (5, 0, 5, 0)
+    assert again.ignored_columns == ("id", "team_id", "channel", "ts", "status", "acknowledged_at", "acknowledged_by")
+
+    assert import_file(sessions, globex.id, exported, now=SAID).imported == 5
+    columns = (FeedbackItem.text, FeedbackItem.reporter_user_id, FeedbackItem.reporter_name, FeedbackItem.said_at,
+               FeedbackItem.permalink)  # fmt: skip
+    with sessions() as session:
+        def held(workspace):
+            return sorted(session.execute(select(*columns).where(FeedbackItem.workspace_id == workspace.id)).all())
+
+        assert held(globex) == held(acme)
+        assert import_file(sessions, globex.id, exported, now=SAID).imported == 0

@@ -327,3 +327,78 @@ def test_a_line_the_csv_module_refuses_mid_chunk_is_reported_and_the_rows_around
     report = import_file(sessions, acme_id, write(tmp_path / "f.csv", rows), now=NOW)
     assert [(bad.line, bad.reason.split(" (")[0]) for bad in report.bad] == [(702, "not valid CSV")]
     assert (report.rows, report.imported, count(sessions)) == (1200, 1199, 1199)
+
+
+def test_values_longer_than_their_column_are_bad_rows_not_cut(sessions, acme_id, tmp_path):
+    # Cut, an author or a source would lose its end without a word (and its export would
+    # not be the row imported); a url over 2,000 characters says so rather than "not an address".
+    path = write(tmp_path / "long.csv", [
+        ["Fine", "a" * 255, "2026-11-20", "s" * 64, "https://x.example/" + "u" * 1982],
+        ["Long author", "a" * 256, "2026-11-20", "email", ""],                   # line 3
+        ["Long source", "Ana", "2026-11-20", "s" * 65, ""],                      # 4
+        ["Long url", "Ana", "2026-11-20", "email", "https://x.example/" + "u" * 1983],  # 5
+        ["Not a url", "Ana", "2026-11-20", "email", "ftp://x.example/"],         # 6
+    ])  # fmt: skip
+    report = import_file(sessions, acme_id, path, now=NOW)
+    assert [str(bad) for bad in report.bad] == [
+        "line 3: author is longer than 255 characters", "line 4: source is longer than 64 characters",
+        "line 5: url is longer than 2000 characters", "line 6: url must be an http(s) address",
+    ]  # fmt: skip
+    with sessions() as session:
+        [item] = session.scalars(select(FeedbackItem))
+    assert (len(item.reporter_name), len(item.origin), len(item.permalink)) == (255, 64, 2000)
+
+
+def test_an_unclosed_quote_is_one_bad_row_saying_where_it_opened(sessions, acme_id, tmp_path):
+    # The csv module reads a quote never closed to the end of the file as one field and
+    # says nothing: the rows after it would vanish under a "has 1 fields".
+    path = tmp_path / "quote.csv"
+    path.write_bytes(b"text,author,created_at,source,url\n"
+                     b"good,al,2026-11-20,email,\n"
+                     b'"two\nlines",al,2026-11-20,email,\n'        # 3-4: a quote that closes
+                     b'next,al,2026-11-20,"email,\n'              # 5: one that does not
+                     b"after,al,2026-11-21,email,\n"
+                     b"last,al,2026-11-22,email,\n")  # fmt: skip
+    report = import_file(sessions, acme_id, path, now=NOW)
+    assert [str(bad) for bad in report.bad] == [(
+        "line 5: the quote opened on line 5 is never closed, so lines 5-7 (the rest of the file) were read as "
+        "one field and not imported; close the quote and import the file again")]  # fmt: skip
+    assert (report.rows, report.imported) == (3, 2)
+    # A file that ends without a line break, or with a quote opened on its last character, loses nothing.
+    for ending, text in ((b"end,al,2026-11-20,email,", "end"), (b'end,al,2026-11-20,email,"', "end")):
+        path.write_bytes(b"text,author,created_at,source,url\n" + ending)
+        assert import_file(sessions, acme_id, path, now=NOW).bad == []
+    with sessions() as session:
+        assert sorted(session.scalars(select(FeedbackItem.text))) == ["end", "good", "two\nlines"]
+
+
+@pytest.mark.parametrize("header", ["text,text,author,created_at,source,url", "text,author,created_at,source,URL,url "])
+def test_a_header_naming_a_column_twice_imports_nothing(sessions, acme_id, tmp_path, header):
+    path = tmp_path / "twice.csv"
+    path.write_text(f"{header}\na,b,al,2026-11-20,email,\n")
+    with pytest.raises(CsvHeaderError, match="names the column (text|url) twice"):
+        import_file(sessions, acme_id, path, now=NOW)
+    assert count(sessions) == 0
+    # columns Heard does not read may repeat (a spreadsheet's blank ones): they are ignored
+    path.write_text("text,,author,created_at,source,url,\na,,al,2026-11-20,email,,\n")
+    assert import_file(sessions, acme_id, path, now=NOW).imported == 1
+
+
+def test_epoch_seconds_are_ascii_digits_only(sessions, acme_id, tmp_path):
+    path = write(tmp_path / "epoch.csv", [["wide", "al", "１７９５６０００００", "email", ""],
+                                          ["plain", "al", "1795600000", "email", ""]])  # fmt: skip
+    report = import_file(sessions, acme_id, path, now=NOW)
+    assert [bad.line for bad in report.bad] == [2] and "is not a date" in report.bad[0].reason
+    assert report.imported == 1
+
+
+def test_an_author_written_as_a_mention_is_that_slack_user(sessions, acme_id, tmp_path):
+    # `<@U…>`, `<@U…|name>`, `@U…` and `U…` name one person: stored as the id, as Slack's
+    # own feedback is, so forget and the digest find them. The key keeps what the file says.
+    path = write(tmp_path / "people.csv", [[f"said {i}", author, "2026-11-20", "", ""] for i, author in
+                                          enumerate([f"<@{SAM}>", f"<@{SAM}|sam>", f"@{SAM}", SAM, "<@nobody>"])])
+    assert import_file(sessions, acme_id, path, now=NOW).imported == 5
+    with sessions() as session:
+        people = session.execute(select(FeedbackItem.reporter_user_id, FeedbackItem.reporter_name)
+                                 .order_by(FeedbackItem.text)).all()  # fmt: skip
+    assert people == [(SAM, None)] * 4 + [(None, "<@nobody>")]
