@@ -7,8 +7,9 @@ costs the digest its nicer wording, never its themes or counts.
 
 What is sent (prompt `prompts/digest_themes.txt`, through `bot.llm`):
 
-- Each theme as an id (`T1`, `T2`, ... in the order given), its size, its keywords and a
-  few typical items: the engine's representatives first, then items spread evenly over
+- Each theme as an id (`T1`, `T2`, ... in the order given), its size, its keywords (found
+  on the items with their personal data taken out, `themes.py`, and redacted once more
+  here) and a few typical items: the engine's representatives first, then items spread evenly over
   the theme. Items are taken round-robin (every theme's first, then every theme's second,
   ...) until the prompt reaches its token budget (`TOKEN_BUDGET`, 12,000 by default), so
   the prompt stays that size whether the digest holds ten items or a million. Tokens are

@@ -7,8 +7,12 @@ representative items (those closest to the theme's centre).
 
 How (scikit-learn, imported only here and only when called, so `heard --help` stays light):
 
-- Text is normalised (lower case; links, digits, punctuation and emoji dropped) and
-  duplicates are grouped, so a message pasted ten times is one point with weight ten.
+- Personal data is taken out first (`bot.llm.redact.redact_for_words`: e-mails, Slack
+  mentions and ids, IBANs, phone and card numbers), so no part of it can become a
+  keyword: keywords go to the LLM in the labelling prompt and to leaders in Slack, and
+  neither needs an e-mail's domain or a bank code to know what a theme is about; nor
+  does an address group feedback. Then text is normalised (lower case; links, digits,
+  punctuation and emoji dropped) and duplicates are grouped, so a message pasted ten times is one point with weight ten.
 - Features: TF-IDF over words (lightly stemmed, no stop words) and over character
   3-5-grams inside words (robust to typos, and to languages without a stop list). A
   text's point is its LSA (truncated SVD) vector beside its full TF-IDF vector, weighted
@@ -60,6 +64,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.llm.redact import redact_for_words
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -79,6 +85,9 @@ REPRESENTATIVES = 3
 # Characters of a text the themes read: feedback says what it is about early, and 200
 # pasted 50 KB logs took 16 s of CPU in the character n-grams. Quotes show the whole text.
 TEXT_CHARACTERS = 2000
+# Read past the cut before taking personal data out, then dropped: longer than an e-mail
+# address (254) or an IBAN, so a span the first cut splits cannot leave half of itself.
+_DATA_MARGIN = 320
 LABEL_TERMS = 3
 NO_WORDS_LABEL = "No words (only emoji, links or numbers)"
 OTHER_LABEL = "Other feedback"  # a theme whose items share no term
@@ -92,7 +101,11 @@ _K_GRID = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 23, 26, 30, 35, 40, 4
 
 @dataclass(frozen=True)
 class Theme:
-    """One theme of feedback: its label, every item's id, and the most typical items."""
+    """One theme of feedback: its label, every item's id, and the most typical items.
+
+    `terms`, the keywords the label is made of, never hold a piece of personal data (see
+    the module doc): they are shown to leaders and sent to the LLM as they are.
+    """
 
     label: str
     item_ids: tuple[str, ...]
@@ -120,7 +133,7 @@ def find_themes(
     texts: list[str] = []
     for item_id, text in items:
         ids.append(str(item_id))
-        texts.append((text or "")[:TEXT_CHARACTERS])
+        texts.append(_readable(text or ""))
     if len(set(ids)) != len(ids):
         raise ValueError("feedback item ids must be unique")
     if not ids:
@@ -180,6 +193,15 @@ def find_themes(
         themes.append(Theme(label, member_ids, representatives, terms))
     themes.sort(key=lambda theme: (-theme.count, theme.label, theme.item_ids[0]))
     return themes
+
+
+def _readable(text: str) -> str:
+    """The part of `text` the themes read: its first `TEXT_CHARACTERS`, without personal data."""
+    head = text[: TEXT_CHARACTERS + _DATA_MARGIN]
+    readable = redact_for_words(head)
+    if len(text) > len(head):
+        readable = readable[:-_DATA_MARGIN]  # where a span cut in two would be
+    return readable[:TEXT_CHARACTERS]
 
 
 _SEPARATOR = "\x1e"  # ASCII record separator, between texts normalised together

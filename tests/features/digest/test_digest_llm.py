@@ -211,3 +211,15 @@ def test_no_planted_personal_data_reaches_the_llm(room, fake_openai):
     for placeholder in ("[email]", "[phone]", "[card]", "[iban]", "[user]"):
         assert placeholder in sent
     assert "written by the LLM" in texts(room.digests(MAYA)[0])
+
+
+def test_no_keyword_sent_to_the_llm_or_shown_is_a_piece_of_an_address(room, fake_openai):
+    # The e-mails are redacted in the items; their domain must not come back as a keyword.
+    room.seed(*[(f"{text}, write to {name}@hooli.example", END - 5 * D)
+                for text, name in zip(INVOICES[:5], ("ann", "bob", "cy", "dee", "eve"), strict=True)])  # fmt: skip
+
+    digest = build(room)
+
+    sent = json.dumps([r["json"] for r in fake_openai.requests], ensure_ascii=False)
+    assert "[email]" in sent and "hooli" not in sent
+    assert all("hooli" not in f"{theme.label} {theme.summary}" for theme in digest.themes)

@@ -436,3 +436,22 @@ def test_only_the_start_of_a_long_text_is_read_and_its_item_keeps_its_place(monk
     found = themes.find_themes(long_texts + short)
     assert max(seen) == themes.TEXT_CHARACTERS
     assert sorted(i for theme in found for i in theme.item_ids) == sorted(i for i, _ in long_texts + short)
+
+
+def test_no_keyword_is_a_piece_of_personal_data():
+    # Every item of a theme names the same domain, bank and Slack user: without taking
+    # them out first, "hooli", "west" and "abcd" are the words the theme has most in common.
+    rows = [row for row, _ in corpus()[:60]]
+    data = ["jane.doe@hooli.example", "GB82-WEST-1234-5698-7654-32", "U0123ABCD", "<@U0456ABCD|hooli>",
+            "bob@例え.hooli.jp"]  # fmt: skip
+    items = [(f"i{n}", f"{text} (from {data[n % len(data)]})") for n, text in enumerate(rows)]
+
+    terms = {term for theme in find_themes(items) for term in (*theme.terms, *theme.label.split())}
+
+    assert not terms & {"hooli", "west", "abcd", "jane", "doe", "bob", "example", "email", "iban", "user"}
+
+
+def test_personal_data_cut_in_two_by_the_reading_limit_leaves_no_word():
+    for cut in range(0, 40, 3):
+        text = "x " * ((engine.TEXT_CHARACTERS + engine._DATA_MARGIN - cut) // 2) + "jane.doe@hooli.example"
+        assert "hooli" not in engine._readable(text) and "jane" not in engine._readable(text)
