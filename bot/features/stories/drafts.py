@@ -8,10 +8,15 @@ Written by the LLM (prompt `prompts/story_draft.txt`, the feedback redacted and 
 `bot.llm`) or, without a key or when the LLM fails, times out or answers outside the
 schema, by an offline template that quotes the item. A draft is a pending story: it goes
 to the admins with Approve / Edit / Discard and is never posted unreviewed.
+
+When a key is set and the LLM was not used, the job's line in the ledger (`heard jobs
+list`, the run's log line) says why, as the digest's footer does ("written offline: the
+LLM was not used: HTTP 500"); without a key, offline is the plan and goes unsaid.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -53,15 +58,29 @@ def draft_key(week: str) -> str:
     return f"draft:{week}"
 
 
+@dataclass(frozen=True)
+class Drafted:
+    """The week's draft story; `created` False when an earlier run wrote it. `fallback_reason`
+    says why the LLM did not write it when it was asked (a key is set), else None."""
+
+    story: Story
+    created: bool
+    fallback_reason: str | None = None
+
+    def how(self) -> str:
+        """How it was written, for a job's line: "" or " (written offline: the LLM ...)"."""
+        return f" (written offline: the LLM was not used: {self.fallback_reason})" if self.fallback_reason else ""
+
+
 def draft_from_feedback(session: Session, workspace: Workspace, llm: LLM, *, week: str,
-                        now: datetime) -> service.Submitted | None:  # fmt: skip
+                        now: datetime) -> Drafted | None:  # fmt: skip
     """Draft one story for `week` from the last 30 days' feedback and send it for review;
     once per week (a rerun finds the week's draft, without asking the LLM again). None
     when there is no feedback."""
     existing = session.scalar(select(Story).where(Story.workspace_id == workspace.id,
                                                   Story.submit_key == draft_key(week)))  # fmt: skip
     if existing is not None:
-        return service.Submitted(existing, False)
+        return Drafted(existing, False)
     items = feedback.search(session, workspace.id, since=now - RECENT, limit=50)
     if not items:
         return None
@@ -73,18 +92,22 @@ def draft_from_feedback(session: Session, workspace: Workspace, llm: LLM, *, wee
     answer = llm.structured(system=render_prompt("story_draft"),
                             user_data=f"Customer: {item.customer or 'not named'}\nFeedback: {item.text}",
                             schema=DraftAnswer)  # fmt: skip
+    # Without a key offline is the plan, not a fallback worth a word.
+    reason = answer.fallback_reason if llm.enabled else None
     if answer.value is not None:
         draft = service.StoryDraft(**answer.value.model_dump())
     try:
-        return service.submit_story(
+        submitted = service.submit_story(
             session, workspace, draft, user_id=None, is_admin=False, submit_key=draft_key(week), now=now,
             source="draft", feedback_item_id=int(item.id),
         )  # fmt: skip
     except service.StoryInvalid:  # an answer that fits the schema but not the modal's rules
-        return service.submit_story(
+        reason = "the answer broke the story form's rules"
+        submitted = service.submit_story(
             session, workspace, offline_draft(item.text, item.customer), user_id=None, is_admin=False,
             submit_key=draft_key(week), now=now, source="draft", feedback_item_id=int(item.id),
         )  # fmt: skip
+    return Drafted(submitted.story, submitted.created, reason)
 
 
 def prepare_week(session: Session, workspace: Workspace, llm: LLM, *, week: str, now: datetime) -> str:
@@ -103,4 +126,4 @@ def prepare_week(session: Session, workspace: Workspace, llm: LLM, *, week: str,
         return f"no approved story for {week} and no recent feedback to draft one from"
     if not drafted.created:
         return f"no approved story for {week}; its draft ({drafted.story.id}) was sent for review already"
-    return f"no approved story for {week}; draft {drafted.story.id} from recent feedback sent for review"
+    return f"no approved story for {week}; draft {drafted.story.id} from recent feedback sent for review{drafted.how()}"

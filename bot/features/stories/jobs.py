@@ -33,7 +33,7 @@ def weekly_story(job: JobContext) -> str:
         drafted = drafts.draft_from_feedback(job.session, workspace, drafts.llm_for(job.settings), week=job.period,
                                              now=job.now)  # fmt: skip
         if drafted is not None and drafted.created:
-            return f"{outcome}; a draft from recent feedback sent for review"
+            return f"{outcome}; a draft from recent feedback sent for review{drafted.how()}"
         if drafted is not None:
             return f"{outcome}; this week's draft from recent feedback waits for review"
     return str(outcome)

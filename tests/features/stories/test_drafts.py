@@ -16,6 +16,15 @@ from tests.people import ACME, PRIYA, SAM
 FEEDBACK = 'feedback Dock alerts never reach the night shift <!channel> customer:"Northwind Logistics"'
 
 
+SUNDAY = MONDAY - timedelta(days=1)  # 29 November 2026, 10:00 UTC: the day before the weekly story
+
+
+def run_draft(stories, trigger: str = "schedule"):
+    outcome = run_job(stories.runtime, stories.runtime.rooms.registry, "story-draft", ACME, trigger=trigger)
+    deliver_due(stories.runtime)
+    return outcome
+
+
 @pytest.fixture
 def with_llm(workspace, heard_server, fake_slack, llm_config):
     workspace(admins=1)
@@ -29,7 +38,7 @@ def with_llm(workspace, heard_server, fake_slack, llm_config):
 def test_without_a_key_the_draft_quotes_the_feedback_and_waits_for_review(stories):
     stories.command(FEEDBACK, user=SAM)
     outcome = stories.run_weekly()
-    assert "a draft from recent feedback sent for review" in outcome.detail
+    assert outcome.detail.endswith("a draft from recent feedback sent for review")  # offline as planned: unsaid
     stories.run_weekly(trigger="manual")
     [draft] = stories.stories()
     assert (draft.source, draft.state, draft.submitted_by, draft.customer) == (
@@ -53,12 +62,29 @@ def test_the_llm_writes_the_draft_from_redacted_feedback(with_llm, fake_openai):
     assert "Dock alerts never reach the night shift" in sent and "555 0100" not in sent
 
 
-def test_a_failing_llm_falls_back_to_the_offline_draft(with_llm, fake_openai):
+def test_a_failing_llm_falls_back_to_the_offline_draft_and_the_job_says_why(with_llm, fake_openai):
     with_llm.command(FEEDBACK, user=SAM)
     fake_openai.fail(status=500, times=2)  # the first try and the client's one retry
-    with_llm.run_weekly()
+    outcome = with_llm.run_weekly()
     [draft] = with_llm.stories()
     assert draft.title == "What Northwind Logistics told us" and draft.state == "pending"
+    assert outcome.detail.endswith("sent for review (written offline: the LLM was not used: HTTP 500)")
+
+
+def test_the_day_before_a_failing_llm_is_named_in_the_drafts_job_line(with_llm, fake_openai):
+    with_llm.at(SUNDAY - timedelta(hours=2))
+    with_llm.command(FEEDBACK, user=SAM)
+    with_llm.at(SUNDAY)
+    fake_openai.reply_text("{not json")
+
+    outcome = run_draft(with_llm)
+
+    assert outcome.detail.endswith("sent for review (written offline: the LLM was not used: invalid JSON)")
+
+
+def test_a_draft_the_llm_wrote_has_no_reason_in_the_line(with_llm, fake_openai):
+    with_llm.command(FEEDBACK, user=SAM)
+    assert with_llm.run_weekly().detail.endswith("a draft from recent feedback sent for review")
 
 
 def test_no_feedback_no_draft(stories):
@@ -66,15 +92,9 @@ def test_no_feedback_no_draft(stories):
     assert "draft" not in outcome.detail and stories.stories() == []
 
 
+
+
 # -- the day before the post: `story-draft` ---------------------------------------------------------
-
-SUNDAY = MONDAY - timedelta(days=1)  # 29 November 2026, 10:00 UTC: the day before the weekly story
-
-
-def run_draft(stories, trigger: str = "schedule"):
-    outcome = run_job(stories.runtime, stories.runtime.rooms.registry, "story-draft", ACME, trigger=trigger)
-    deliver_due(stories.runtime)
-    return outcome
 
 
 def test_the_day_before_the_post_an_empty_bank_gets_one_draft_for_the_week(stories):
