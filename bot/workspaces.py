@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -134,12 +134,28 @@ def get_setting(session: Session, workspace_id: int, key: str, default=None):
     return default if value is None else value
 
 
+def hold_configuration(session: Session, workspace_id: int) -> None:
+    """Wait for any other change to the workspace's configuration (its settings, its Heard
+    roles) to commit, then keep others waiting until this transaction ends.
+
+    A change reads what is there before it writes (the old value for the audit log, "is
+    already a leader"), so two at once would both read the same state: the second insert
+    then breaks a unique constraint, or its audit entry names a stale old value. The lock
+    is an UPDATE of the workspace's row that changes nothing: a row lock on PostgreSQL, the
+    database's write lock on SQLite. Whoever comes second reads what the first wrote.
+    """
+    session.execute(update(Workspace).where(Workspace.id == workspace_id).values(id=Workspace.id))
+
+
 def set_setting(session: Session, workspace_id: int, key: str, value, *, by: str | None, now: datetime):
-    """Set a workspace setting; returns the old value (None when it was unset)."""
+    """Set a workspace setting; returns the old value (None when it was unset). Two at
+    once (a double-submitted command, two admins) take turns: the last one wins, and the
+    second returns the value the first left (:func:`hold_configuration`)."""
+    hold_configuration(session, workspace_id)
     row = session.scalar(
-        select(WorkspaceSetting).where(
-            WorkspaceSetting.workspace_id == workspace_id, WorkspaceSetting.key == key
-        )
+        select(WorkspaceSetting)
+        .where(WorkspaceSetting.workspace_id == workspace_id, WorkspaceSetting.key == key)
+        .execution_options(populate_existing=True)  # as stored now, not as this session last saw it
     )
     old = None if row is None else row.value
     forget_remembered(session)  # inbox events read the new value from here on

@@ -42,7 +42,7 @@ from bot.workspace_settings import (
     recent_audit,
     record_audit,
 )
-from bot.workspaces import mark_uninstalled
+from bot.workspaces import hold_configuration, mark_uninstalled
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,12 @@ def add_role(session: Session, workspace_id: int, role: str, user_id: str, *, by
     """Give `user_id` the role; False (and no audit entry) when they already had it.
 
     The audit entry records the whole list before and after, so `/heard config`
-    reads "leaders: @a → @a, @b".
+    reads "leaders: @a → @a, @b". Two changes at once (the same command sent twice, two
+    admins) take turns, so the second reads the list the first left: "already" for the
+    same person, both in the list for two people (:func:`hold_configuration`).
     """
     _check_role(role)
+    hold_configuration(session, workspace_id)
     before = people_with_role(session, workspace_id, role)
     if user_id in before:
         return False
@@ -106,6 +109,7 @@ def add_role(session: Session, workspace_id: int, role: str, user_id: str, *, by
 def remove_role(session: Session, workspace_id: int, role: str, user_id: str, *, by: str | None, now: datetime) -> bool:
     """Take the role away; False when they did not have it."""
     _check_role(role)
+    hold_configuration(session, workspace_id)
     before = people_with_role(session, workspace_id, role)
     if user_id not in before:
         return False
@@ -125,6 +129,7 @@ def set_role_members(
 ) -> tuple[list[str], list[str]]:
     """Make the role's members exactly `wanted` (the App Home's people picker), one
     add/remove at a time so each lands in the audit log. Returns (added, removed)."""
+    hold_configuration(session, workspace_id)
     current = people_with_role(session, workspace_id, role)
     added = [u for u in dict.fromkeys(wanted) if u not in current]
     removed = [u for u in current if u not in wanted]
@@ -147,8 +152,11 @@ def set_channel(
     session: Session, workspace_id: int, kind: str, channel_id: str | None, *, by: str | None, now: datetime
 ) -> str | None:
     """Set where the weekly story (`stories`) or the leadership digest (`digest`) goes;
-    None turns it off. The caller has checked Heard can post there. Returns the old one."""
+    None turns it off. The caller has checked Heard can post there. Returns the old one
+    (the channel itself when it was already set, by this call's twin sent at the same
+    moment too: the two take turns, :func:`hold_configuration`)."""
     key = CHANNEL_KINDS[kind]
+    hold_configuration(session, workspace_id)
     current = load_config(session, workspace_id)
     old = current.stories_channel if kind == "stories" else current.digest_channel
     if old == channel_id:

@@ -1,10 +1,12 @@
 """Administration rules, on the database with a frozen clock."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from bot.db import session_factory
 from bot.db.models import AuditEntry, OutboxMessage, Workspace, WorkspaceRole, WorkspaceSetting
 from bot.features import load_rooms
 from bot.features.admin import service, views
@@ -53,6 +55,81 @@ def test_role_members_become_exactly_the_picked_people(session, workspace):
                                               by=None, now=NOW)  # fmt: skip
     assert (added, removed) == (["U0C0000003"], ["U0A0000001"])
     assert service.added_admins(session, workspace.id) == ["U0B0000002", "U0C0000003"]
+
+
+def at_once(engine, table: str, *changes):
+    """Run each change (session -> result) in a transaction and a thread of its own, lined
+    up the way a race lines them up: each waits just before its first INSERT into `table`
+    until all of them have read what is there. A change kept waiting at a lock never gets
+    there; the others stop waiting after a second. Returns the results, in order."""
+    lined_up = threading.Barrier(len(changes), timeout=1)
+
+    def before_insert(_connection, _cursor, statement, *_args):
+        if statement.startswith(f"INSERT INTO {table} "):
+            try:
+                lined_up.wait()
+            except threading.BrokenBarrierError:
+                pass
+
+    results, errors = [None] * len(changes), []
+
+    def run(index: int) -> None:
+        try:
+            with session_factory(engine).begin() as session:
+                results[index] = changes[index](session)
+        except Exception as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+
+    event.listen(engine, "before_cursor_execute", before_insert)
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(changes))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        event.remove(engine, "before_cursor_execute", before_insert)
+    assert errors == []
+    return results
+
+
+def test_the_same_person_added_twice_at_once_is_added_once(engine, session, workspace):
+    def add(session):
+        return service.add_role(session, workspace.id, "leader", "U0LEAD0001", by="U0ADMIN001", now=NOW)
+
+    assert sorted(at_once(engine, "workspace_roles", add, add)) == [False, True]
+    assert service.people_with_role(session, workspace.id, "leader") == ["U0LEAD0001"]
+    assert audit(session) == [("U0ADMIN001", "leader add", [], ["U0LEAD0001"])]
+
+
+def test_two_people_added_at_once_are_audited_one_after_the_other(engine, session, workspace):
+    def add(person):
+        return lambda session: service.add_role(session, workspace.id, "admin", person, by="U0ADMIN001", now=NOW)
+
+    assert at_once(engine, "workspace_roles", add("U0A0000001"), add("U0B0000002")) == [True, True]
+    [(_, _, first, one), (_, _, one_again, both)] = audit(session)
+    assert (first, len(one)) == ([], 1)
+    assert one_again == one and sorted(both) == ["U0A0000001", "U0B0000002"]
+
+
+def test_the_same_channel_set_twice_at_once_is_one_change(engine, session, workspace):
+    def set_stories(session):
+        return service.set_channel(session, workspace.id, "stories", "C0STORY001", by="U0ADMIN001", now=NOW)
+
+    assert sorted(at_once(engine, "workspace_settings", set_stories, set_stories), key=str) == ["C0STORY001", None]
+    assert load_config(session, workspace.id).stories_channel == "C0STORY001"
+    assert audit(session) == [("U0ADMIN001", "channel stories", None, "C0STORY001")]
+
+
+def test_two_schedules_set_at_once_the_last_wins_and_the_audit_log_says_so(engine, session, workspace):
+    def schedule(when):
+        return lambda session: service.set_schedule(session, workspace.id, "weekly-story", when, catalog=CATALOG,
+                                                    by="U0ADMIN001", now=NOW)  # fmt: skip
+
+    at_once(engine, "workspace_settings", schedule("tue 11:00"), schedule("wed 09:00"))
+    [(_, _, none, first), (_, _, first_again, last)] = audit(session)
+    assert none is None and first_again == first and {first, last} == {"tue 11:00", "wed 09:00"}
+    assert load_config(session, workspace.id).schedules == {"weekly-story": last}
 
 
 @pytest.mark.parametrize(
