@@ -22,6 +22,7 @@ from bot.scheduler.catalog import job_catalog as catalog_of
 from bot.slack.blocks import channel_link, escape, mention, truncate
 from bot.slack.channels import ChannelUnusable, ensure_postable
 from bot.slack.commands import Command, CommandReply, CommandRequest, UsageError, shown
+from bot.slack.engagement import SLACKBOT
 from bot.slack.people import slack_person
 from bot.slack.requests import channel_id, user_id, usergroup_id
 
@@ -82,7 +83,8 @@ def person_word(word: str | None, usage: str) -> str:
 
 
 def ensure_person(client: WebClient, user: str, usage: str) -> None:
-    """The person exists in this workspace, is active and is not an app."""
+    """The person exists in this workspace, is active and is not an app (Slackbot
+    included: users.info says it is no bot, but no one can ask it for anything)."""
     try:
         info = client.users_info(user=user)["user"]
     except SlackApiError as exc:
@@ -91,7 +93,7 @@ def ensure_person(client: WebClient, user: str, usage: str) -> None:
             raise UsageError("I can't find that person in this workspace.", usage) from None
         raise UsageError(f"Slack would not tell me about that person ({error}).", usage) from None
     person = slack_person(info)
-    if person.is_bot:
+    if person.is_bot or person.user_id == SLACKBOT:
         raise UsageError("That is an app, not a person.", usage)
     if person.deleted:
         raise UsageError("That person's account is deactivated.", usage)

@@ -21,6 +21,7 @@ from tests.features.admin.helpers import (
     state,
     user,
 )
+from tests.people import SLACKBOT, ZENDESK
 
 
 def test_every_admin_command_then_config_reads_it_back(heard_server, fake_slack):
@@ -93,6 +94,18 @@ def test_channel_off_and_private_channel_needs_an_invite(heard_server, fake_slac
     slash(heard, f"channel digest {channel('C0LEADERS1')}")
     assert "no longer posted in a channel. Leaders still get it by DM" in shown(slash(heard, "channel digest off"))
     assert "Digest: none" in shown(slash(heard, "config"))
+
+
+@pytest.mark.parametrize("role", ["admin", "leader"])
+@pytest.mark.parametrize("app", [ZENDESK, SLACKBOT])
+def test_an_app_cannot_be_an_admin_or_a_leader(heard_server, role, app):
+    # Slackbot has a user id and users.info says is_bot false, yet it is no more a
+    # person than another app's bot: it would be named in refusals ("Ask … <@USLACKBOT>").
+    heard = heard_server()
+    slash(heard, "help")  # Maya, the primary owner, is the first admin to use Heard
+    before = state(heard.runtime)
+    assert shown(slash(heard, f"{role} add <@{app}|app>")).startswith("That is an app, not a person.")
+    assert state(heard.runtime) == before
 
 
 def test_added_admin_can_configure_and_removed_admin_cannot(heard_server):
