@@ -215,7 +215,7 @@ def reflection_submitted(runtime: Runtime, workspace_id: int, user: str, view: d
             post = service.find_post(session, workspace_id, record_id(_metadata(view).get("post")))
             shared = _checked(view, views.SHARE)
             service.reflect(session, workspace, post, user_id=user, text=_text(view, views.REFLECTION),
-                            shared=shared, submit_key=View.of(view).id or "", now=now)  # fmt: skip
+                            shared=shared, submit_key=View.of(view).id, now=now)  # fmt: skip
     except service.StoryInvalid as exc:
         return {"errors": {views.REFLECTION: next(iter(exc.errors.values()))}}
     except service.StoryError as exc:

@@ -467,10 +467,19 @@ class Reflected:
 
 def reflect(
     session: Session, workspace: Workspace, post: StoryPost, *, user_id: str, text: str, shared: bool,
-    submit_key: str, now: datetime,
+    submit_key: str | None, now: datetime,
 ) -> Reflected:  # fmt: skip
     """Store a reflection (one per submitted modal); a shared one is posted, escaped, in
-    the story's thread, once."""
+    the story's thread, once.
+
+    The modal's view id is the `submit_key` that makes a double click one reflection.
+    Slack names every modal it sends; a submission without a usable id could not be told
+    from anyone else's (stored under the same empty key, the next person's would be taken
+    for it: dropped, and thanked), so it is refused in the modal instead.
+    """
+    if not submit_key:
+        raise StoryInvalid({"reflection": "Slack did not say which window this came from, so it was not saved. "
+                                          "Close it and press Reflect again."})  # fmt: skip
     text = clean_text(text).strip()
     if not text:
         raise StoryInvalid({"reflection": "Write what you would change, or close the window."})

@@ -90,7 +90,9 @@ class Stories:
         self.heard.listeners.drain()
         return self.slack.responses(payload["response_url"])
 
-    def reflect(self, post_id: int, *, user: str, text: str, share: bool) -> dict:
+    def reflect(self, post_id: int, *, user: str, text: str, share: bool, view_changes: dict | None = None) -> dict:
+        """Press Reflect and submit the modal it opens; `view_changes` alter what Slack sends
+        back of the view (`{"id": None}`: a malformed submission without its id)."""
         before = len(self.slack.opened_views())
         self.press(views.REFLECT_ACTION, post_id, user=user)
         opened = self.slack.opened_views()
@@ -100,7 +102,7 @@ class Stories:
             views.SHARE: {views.SHARE: {"type": "checkboxes", "selected_options": (
                 [{"value": "yes", "text": {"type": "plain_text", "text": "share"}}] if share else [])}},
         }  # fmt: skip
-        return self._submit(opened[-1], user, values)
+        return self._submit(opened[-1] | (view_changes or {}), user, values)
 
     def event(self, event: dict) -> None:
         response = self.heard.sender.event(event, team_id=ACME)

@@ -64,6 +64,21 @@ def test_an_empty_reflection_is_an_error_in_the_modal(stories):
     assert stories.reflections() == []
 
 
+def test_a_reflection_submitted_without_a_usable_view_id_is_refused_not_dropped(stories):
+    # Slack always sends the modal's id; without one (or one too long to keep) the
+    # reflection would have been stored under an empty key, and the next such one, by
+    # someone else, taken for it: dropped, and its author thanked all the same.
+    post_id, _ = posted(stories)
+    for user, view_id in ((SAM, None), (LENA, None), (TOMAS, "V" * 65)):
+        answer = stories.reflect(post_id, user=user, text="Ask them sooner.", share=False,
+                                 view_changes={"id": view_id})  # fmt: skip
+        assert answer["response_action"] == "errors"
+        assert "not saved" in answer["errors"][views.REFLECTION]
+    assert stories.reflections() == []
+    stories.reflect(post_id, user=LENA, text="Ask them sooner.", share=False)
+    assert [r.user_id for r in stories.reflections()] == [LENA]
+
+
 def test_reactions_replies_and_people_counted_with_a_reaction_removed_and_a_reply_deleted(stories):
     post_id, ts = posted(stories)
     stories.react(SAM, ts, "heart")
