@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db.models import AuditEntry, Workspace, WorkspaceSetting
-from bot.workspaces import get_setting, set_setting
+from bot.db.models import AuditEntry, WorkspaceSetting
+from bot.workspaces import get_setting, hold_configuration, set_setting
 
 STORIES_CHANNEL = "stories_channel"  # channel id
 DIGEST_CHANNEL = "digest_channel"  # channel id (optional leadership channel)
@@ -75,11 +75,11 @@ def edit_setting(
     Returns (old, new); an exception from `edit` changes nothing.
 
     No concurrent change is lost (two admins adding a channel each at the same moment both
-    get theirs): the workspace's row is locked first, with an UPDATE that changes nothing
-    (a row lock on PostgreSQL, the database's write lock on SQLite), so another edit of
-    the workspace's settings waits for this transaction and then reads what it wrote.
+    get theirs): the workspace's configuration is held first (`hold_configuration`), so
+    another edit of the workspace's settings waits for this transaction and then reads
+    what it wrote.
     """
-    session.execute(update(Workspace).where(Workspace.id == workspace_id).values(id=Workspace.id))
+    hold_configuration(session, workspace_id)
     old = get_setting(session, workspace_id, key)
     new = edit(old)
     change_setting(session, workspace_id, key, new, by=by, now=now, action=action)
