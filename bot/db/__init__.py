@@ -1,5 +1,5 @@
 """Database access: engine, sessions, models and migrations."""
 
-from bot.db.engine import DatabaseUnavailable, create_db_engine, ping, session_factory
+from bot.db.engine import DatabaseUnavailable, check_writable, create_db_engine, ping, session_factory
 
-__all__ = ["DatabaseUnavailable", "create_db_engine", "ping", "session_factory"]
+__all__ = ["DatabaseUnavailable", "check_writable", "create_db_engine", "ping", "session_factory"]

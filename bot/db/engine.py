@@ -53,6 +53,36 @@ def ping(engine: Engine) -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"cannot connect to the database {_where(engine)}: {_reason(exc)}") from None
+
+
+def check_writable(engine: Engine, table: str) -> None:
+    """Raise DatabaseUnavailable, one line, unless `table` can take rows now: the server
+    answers, `table` exists (a database dropped and created again empty answers `SELECT 1`
+    as well as ever) and, on PostgreSQL, transactions may write (after a failover that left
+    the connections on a standby, or with `default_transaction_read_only`, every write
+    fails while a ping succeeds). For `/healthz`, which a load balancer asks every few
+    seconds: reads only, one round trip on SQLite, two on PostgreSQL."""
+    where = _where(engine)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f"SELECT 1 FROM {table} WHERE 1 = 0"))
+            if connection.dialect.name == "postgresql":
+                read_only = connection.execute(text("SHOW transaction_read_only")).scalar()
+    except SQLAlchemyError as exc:
+        reason = _reason(exc)
+        if any(word in reason for word in ("no such table", "does not exist")):
+            raise DatabaseUnavailable(f"the database {where} has no {table} table: {reason} "
+                                      "(run heard db upgrade)") from None  # fmt: skip
         raise DatabaseUnavailable(f"cannot connect to the database {where}: {reason}") from None
+    if engine.dialect.name == "postgresql" and read_only == "on":
+        raise DatabaseUnavailable(f"the database {where} is read-only (transaction_read_only is on): "
+                                  "no event can be stored")  # fmt: skip
+
+
+def _where(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
