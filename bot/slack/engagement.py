@@ -19,9 +19,13 @@ from datetime import UTC, datetime
 # `file_share` is a post with files attached.
 PERSON_SUBTYPES = frozenset({None, "file_share"})
 SLACKBOT = "USLACKBOT"
-# Seconds since 1970 and microseconds. Ten digits reach the year 2286: a longer `ts`
-# (999999999999.999999) is no message Slack sent, and its time would overflow a datetime.
-_TS = re.compile(r"\d{1,10}\.\d{1,6}", re.ASCII)
+# Seconds since 1970 and microseconds, written as Slack writes every `ts`: seconds without
+# leading zeros, then all six digits of the microseconds. A `ts` is a message's key in
+# every table that stores one (an item's message, a reply acknowledging it, a story post),
+# so one instant must have one spelling: 1795900000.1 and 1795900000.100000 would be two
+# messages. Ten digits reach the year 2286: a longer `ts` (999999999999.999999) is no
+# message Slack sent, and its time would overflow a datetime.
+_TS = re.compile(r"(?:0|[1-9]\d{0,9})\.\d{6}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -137,11 +141,13 @@ def by_a_bot(message: dict) -> bool:
 
 
 def valid_ts(value) -> bool:
-    """A Slack message `ts` whose time :func:`ts_time` can tell (before the year 2286)."""
+    """A Slack message `ts` in the one form Slack writes it (`1795900000.100000`), whose
+    time :func:`ts_time` can tell (before the year 2286). Every `ts` Heard reads from a
+    request passes this check, so a `ts` spelt another way is refused at the edge."""
     return isinstance(value, str) and _TS.fullmatch(value) is not None
 
 
 def ts_time(ts: str) -> datetime:
     """When a Slack message was said: its `ts` is epoch seconds (check it with :func:`valid_ts`)."""
     seconds, _, fraction = ts.partition(".")
-    return datetime.fromtimestamp(int(seconds), UTC).replace(microsecond=int(fraction.ljust(6, "0")[:6]))
+    return datetime.fromtimestamp(int(seconds), UTC).replace(microsecond=int(fraction))

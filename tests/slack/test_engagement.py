@@ -1,10 +1,12 @@
 """bot.slack.engagement: what a message or reaction event does to engagement with a
 message, read once for the feedback and stories rooms."""
 
+from datetime import UTC, datetime
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.engagement import Deleted, Reaction, Reply, engagement
+from bot.slack.engagement import Deleted, Reaction, Reply, engagement, ts_time, valid_ts
 from tests.people import SLACKBOT
 
 JSONISH = st.recursive(
@@ -46,3 +48,15 @@ def test_reactions_added_and_removed_without_skin_tone():
     assert engagement(event) == Reaction("C1", "1.000001", "U1", "+1", added=True)
     assert engagement(event | {"type": "reaction_removed"}) == Reaction("C1", "1.000001", "U1", "+1", added=False)
     assert engagement(event | {"item": {"type": "file", "file": "F1"}}) is None
+
+
+
+@given(st.integers(0, 9_999_999_999), st.integers(0, 999_999))
+def test_an_instant_has_one_ts_slacks_own_spelling(seconds, micros):
+    """A ts is a message's key wherever it is stored: only Slack's spelling (all six digits
+    of the microseconds, no leading zeros) is a ts, so one instant is one key."""
+    slack = f"{seconds}.{micros:06d}"
+    assert valid_ts(slack) and ts_time(slack) == datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+    for other in (f"0{slack}", f"{slack}0", f"{seconds}.{micros}", slack.rstrip("0")):
+        assert other == slack or not valid_ts(other), other
+    assert not valid_ts("1795900000.1") and not valid_ts("0179590000.100000")
