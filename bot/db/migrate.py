@@ -10,10 +10,12 @@ memory of every `heard run` for good.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
@@ -43,7 +45,7 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
 
     config = alembic_config(engine)
     before = current_revision(engine)
-    with engine.begin() as connection:
+    with migrating(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     after = current_revision(engine)
@@ -52,6 +54,38 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
     script = ScriptDirectory.from_config(config)
     applied = [rev.revision for rev in script.iterate_revisions(after, before)]
     return list(reversed(applied))
+
+
+@contextmanager
+def migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction for Alembic to migrate on, committed at the end.
+
+    On SQLite, foreign keys are not enforced meanwhile, as SQLite's own procedure for
+    changing a table says: a migration recreates a table to change it and drops the old
+    one, which with enforcement on first deletes it row by row, and ON DELETE CASCADE
+    takes the rows of the tables that refer to it along. Every key is checked before the
+    commit, and enforcement is on again for whoever uses the connection next (SQLite
+    ignores the pragma inside a transaction: it is set between transactions)."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all() if sqlite else []
+                if broken:
+                    tables = ", ".join(sorted({f"{row[0]} -> {row[2]}" for row in broken}))
+                    raise MigrationBrokeKeys(f"the migration left rows referring to rows that do not exist: {tables}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+class MigrationBrokeKeys(Exception):
+    """A migration on SQLite left a foreign key pointing at nothing; nothing was committed."""
 
 
 def _at_head(engine: Engine) -> bool:

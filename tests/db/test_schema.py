@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import create_db_engine
@@ -105,3 +105,58 @@ def test_deleting_a_workspace_removes_its_rows(session, make_workspace):
     session.delete(session.get(Workspace, workspace.id))
     session.commit()
     assert session.query(FeedbackItem).count() == 0
+
+
+def test_a_deleted_feedback_items_references_go_and_the_decision_and_story_stay(session, make_workspace):
+    """Other rooms refer to an item by id; when its message is deleted, the database settles
+    them in the same statement (ON DELETE): the decision's link and the digest assignment
+    go, the decision stays, a story drafted from it keeps its words without the id."""
+    from bot.features.decisions.models import Decision, DecisionLink
+    from bot.features.digest.models import DigestAssignment
+    from bot.features.feedback.service import forget_message
+    from bot.features.stories.models import Story
+
+    workspace = make_workspace("T1")
+    said = datetime(2026, 11, 20, tzinfo=UTC)
+    kept, gone = (FeedbackItem(workspace_id=workspace.id, text=text, source="channel", channel_id="C1",
+                               message_ts=ts, said_at=said)
+                  for text, ts in (("slow export", "1.000100"), ("double VAT", "1.000200")))  # fmt: skip
+    decision = Decision(workspace_id=workspace.id, department="Support", title="Fix VAT", decided="Fix VAT",
+                        impact="helped")  # fmt: skip
+    session.add_all([kept, gone, decision])
+    session.flush()
+    session.add_all([
+        DecisionLink(decision_id=decision.id, feedback_id=kept.id),
+        DecisionLink(decision_id=decision.id, feedback_id=gone.id),
+        DigestAssignment(workspace_id=workspace.id, feedback_id=gone.id, department="Support"),
+        Story(workspace_id=workspace.id, title="VAT", customer="Globex", what_happened="x", learned="y",
+              source="feedback", feedback_item_id=gone.id),
+    ])  # fmt: skip
+    session.commit()
+
+    assert forget_message(session, workspace.id, "C1", "1.000200")
+    session.commit()
+    session.expire_all()
+    assert session.get(Decision, decision.id) is not None
+    assert session.scalars(select(DecisionLink.feedback_id)).all() == [kept.id]
+    assert session.scalars(select(DigestAssignment)).all() == []
+    assert session.scalar(select(Story.feedback_item_id)) is None and session.scalar(select(Story.title)) == "VAT"
+
+
+def test_a_deleted_feedback_items_id_is_never_given_to_another(session, make_workspace):
+    """SQLite gave a new row the highest id in use plus one: deleting the newest item handed
+    its id, and what still referred to it (card buttons), to the next item."""
+    workspace = make_workspace("T1")
+
+    def add(ts: str) -> int:
+        item = FeedbackItem(workspace_id=workspace.id, text="x", source="channel", channel_id="C1",
+                            message_ts=ts, said_at=datetime(2026, 11, 20, tzinfo=UTC))  # fmt: skip
+        session.add(item)
+        session.commit()
+        return item.id
+
+    add("1795600000.000100")
+    newest = add("1795600000.000200")
+    session.delete(session.get(FeedbackItem, newest))
+    session.commit()
+    assert add("1795600000.000300") > newest

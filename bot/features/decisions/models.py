@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.models import Base, utcnow
@@ -38,15 +38,19 @@ class Decision(Base):
 
 
 class DecisionLink(Base):
-    """Feedback a decision links (the feedback room's item id; no foreign key: the item
-    belongs to another room and may be deleted with its message)."""
+    """Feedback a decision links (the feedback room's item id). When the item is deleted
+    with its message, the link goes and the decision stays: a foreign key with ON DELETE
+    CASCADE settles it in the statement that deletes the item, so the feedback room need
+    not know that decisions link its items, nor this room hear of a deletion (the room
+    contract would have needed a hook for that, and a hook could be forgotten by a future
+    path that deletes items; the database cannot). Migration 0013."""
 
     __tablename__ = "decision_links"
     __table_args__ = (UniqueConstraint("decision_id", "feedback_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), index=True)
-    feedback_id: Mapped[int] = mapped_column(Integer, index=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback_items.id", ondelete="CASCADE"), index=True)
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.models import Base, utcnow
@@ -29,7 +29,9 @@ class DigestDelivery(Base):
 
 class DigestAssignment(Base):
     """A feedback item a leader assigned to a department from a digest: who, to which
-    department, and where they pressed the button (the digest's DM or channel)."""
+    department, and where they pressed the button (the digest's DM or channel). Deleting
+    the item (its message was deleted) deletes its assignments: the foreign key cascades,
+    as `DigestVector`'s does, so neither room needs to tell the other (migration 0013)."""
 
     __tablename__ = "digest_assignments"
     __table_args__ = (
@@ -39,7 +41,7 @@ class DigestAssignment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    feedback_id: Mapped[int] = mapped_column(Integer)  # the feedback room's item id (no foreign key)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback_items.id", ondelete="CASCADE"))
     department: Mapped[str] = mapped_column(String(80))
     assigned_by: Mapped[str | None] = mapped_column(String(32))  # None once forgotten
     channel_id: Mapped[str | None] = mapped_column(String(32))  # where the button was pressed

@@ -26,6 +26,11 @@ class FeedbackItem(Base):
         Index("ix_feedback_items_workspace_reporter", "workspace_id", "reporter_user_id",
               sqlite_where=text("reporter_user_id IS NOT NULL"),
               postgresql_where=text("reporter_user_id IS NOT NULL")),
+        # An item's id lives on in Slack (card buttons, modal metadata) after its message is
+        # deleted: SQLite must never give it to another item, as it would without
+        # AUTOINCREMENT (migration 0013). A migration that recreates this table on SQLite
+        # must pass the option again: Alembic's batch mode does not read it back.
+        {"sqlite_autoincrement": True},
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -336,7 +336,11 @@ def update_text(session: Session, workspace_id: int, channel_id: str, ts: str, t
 
 
 def forget_message(session: Session, workspace_id: int, channel_id: str, ts: str) -> bool:
-    """A deleted feedback message takes its item (and its acknowledgements) with it."""
+    """A deleted feedback message takes its item (and its acknowledgements) with it. What
+    other rooms hold of the item goes by their foreign keys' ON DELETE, in this same
+    statement: decision links and digest assignments are deleted, a story drafted from it
+    keeps its words. The item's id is never given to another item (its card's buttons
+    still carry it)."""
     item = session.scalar(
         select(FeedbackItem).where(
             FeedbackItem.workspace_id == workspace_id,

@@ -31,7 +31,9 @@ class Story(Base):
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)  # "post without naming me"
     submitted_by: Mapped[str | None] = mapped_column(String(32))  # None once forgotten or a draft
     source: Mapped[str] = mapped_column(String(16))  # command | feedback | draft
-    feedback_item_id: Mapped[int | None] = mapped_column(Integer)  # the feedback it came from
+    # The feedback it came from; None once that item is deleted with its message (the
+    # story keeps its words: the foreign key sets this to NULL, migration 0013).
+    feedback_item_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_items.id", ondelete="SET NULL"))
     state: Mapped[str] = mapped_column(String(16), default="pending")
     submit_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

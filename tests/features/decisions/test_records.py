@@ -15,6 +15,7 @@ from bot.features import load_rooms
 from bot.features.admin.service import forget_person
 from bot.features.decisions import queries
 from bot.features.decisions.models import Decision, DecisionLink, DecisionPrompt
+from bot.features.feedback.models import FeedbackItem
 from tests.features.decisions.room import TUESDAY
 from tests.features.feedback.helpers import texts
 from tests.people import ACME, GENERAL, GLOBEX, LEADERS, LENA, MAYA, PRIYA, SAM, TOMAS
@@ -49,6 +50,9 @@ def month(engine, workspace):
                                            prompted_at=datetime(2026, 11, day, 10, tzinfo=UTC)))  # fmt: skip
         session.add(DecisionPrompt(workspace_id=acme.id, department="Support", channel_id=GENERAL,
                                    period="2026-W49", prompted_at=datetime(2026, 12, 1, 10, tzinfo=UTC)))
+        session.add_all(FeedbackItem(id=item_id, workspace_id=acme.id, text=f"feedback {item_id}", source="command",
+                                     said_at=datetime(2026, 11, 1, tzinfo=UTC)) for item_id in (11, 12, 13))  # fmt: skip
+        session.flush()  # the items the decisions link
         decision(session, acme.id, "Support", PRIYA, 4, "helped", links=(11, 12))
         decision(session, acme.id, "Support", SAM, 11, "helped", links=(12,))
         decision(session, acme.id, "Support", PRIYA, 18, "hurt")

@@ -3,12 +3,14 @@
 from datetime import UTC, datetime
 
 from bot.db.models import InboxEvent
+from bot.features.feedback.views import ACKNOWLEDGE_ACTION
 from tests.people import (
     FEEDBACK,
     GENERAL,
     GLOBEX,
     HEARD,
     HEARD_BOT_ID,
+    LENA,
     PRIYA,
     PRODUCT,
     SAM,
@@ -108,6 +110,28 @@ def test_deleting_a_feedback_message_removes_its_item(feedback):
     feedback.react(PRIYA, message["ts"])
     feedback.delete(message["ts"])
     assert feedback.items() == [] and feedback.acks() == []
+
+
+def test_a_deleted_items_card_button_acts_on_no_other_item(feedback):
+    """The deleted item's id lives on in its card's buttons: it is never given to the next
+    item (SQLite reused the highest id), so an old Acknowledge finds nothing."""
+    gone = feedback.post(SAM, "Customer A: invoices arrive twice")
+    gone_id = feedback.item(gone["ts"]).id
+    feedback.delete(gone["ts"])
+    feedback.post(LENA, "Customer B: the Android app crashes on login")
+    [item] = feedback.items()
+    assert item.id != gone_id
+    feedback.press(ACKNOWLEDGE_ACTION, gone_id, user=PRIYA)
+    assert (feedback.items()[0].status, feedback.acks(), feedback.dms(LENA)) == ("open", [], [])
+
+
+def test_a_ts_spelt_another_way_is_not_a_second_message(feedback):
+    """Slack writes a ts with all six digits; the same instant written short is refused
+    rather than stored as another message."""
+    for ts in ("1795900000.1", "1795900000.100000", "01795900000.100000"):
+        feedback.event({"type": "message", "channel": FEEDBACK, "user": PRIYA, "text": "The label printer jams",
+                        "ts": ts, "channel_type": "channel"})  # fmt: skip
+    assert [item.message_ts for item in feedback.items()] == ["1795900000.100000"]
 
 
 def test_a_deleted_parent_with_replies_becomes_a_tombstone_and_its_item_goes(feedback):

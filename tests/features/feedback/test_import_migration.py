@@ -11,7 +11,7 @@ from alembic import command
 from sqlalchemy import select, text, update
 
 from bot.db import session_factory
-from bot.db.migrate import alembic_config, current_revision, head_revision
+from bot.db.migrate import alembic_config, current_revision, head_revision, migrating
 from bot.features.feedback.importer import import_file, import_key, parse_created_at
 from bot.features.feedback.models import FeedbackItem
 from tests.features.feedback.test_import import NOW, write
@@ -38,7 +38,7 @@ def old_key(row: list[str]) -> str:
 
 def migrate(engine, revision: str, *, down: bool = False) -> None:
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with migrating(engine) as connection:
         config.attributes["connection"] = connection
         (command.downgrade if down else command.upgrade)(config, revision)
 
