@@ -2187,7 +2187,13 @@ def _mimetype(filename: str) -> str:
 
 
 def _dump(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    """The answer's JSON, UTF-8. A lone UTF-16 surrogate in it (an argument's JSON may hold
+    one, `"\\ud800"`, and answers echo arguments) has no UTF-8 form: it is answered as
+    U+FFFD, as a service that stores text in UTF-8 shows what it could not read."""
+    return _LONE_SURROGATE.sub("\ufffd", json.dumps(payload, ensure_ascii=False)).encode("utf-8")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _credentials(headers: Mapping[str, str]) -> tuple[str | None, tuple[str, str] | None]:

@@ -125,6 +125,13 @@ def test_form_and_json_bodies_are_both_understood(fake_slack, slack_client):
     assert texts == ["as a form", "as JSON"]
 
 
+def test_a_lone_surrogate_in_an_argument_is_answered_as_the_replacement_character(slack_client):
+    # JSON can write one ("\ud800"); the answer echoes the message, and UTF-8 cannot hold it.
+    answer = slack_client.api_call("chat.postMessage", json={"channel": FEEDBACK, "text": "slow \ud800"})
+
+    assert answer["ok"] and answer["message"]["text"] == "slow \ufffd"
+
+
 # -- Block Kit --------------------------------------------------------------------------------
 
 
