@@ -77,7 +77,8 @@ def migrating(engine: Engine) -> Iterator[Connection]:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all() if sqlite else []
                 if broken:
                     tables = ", ".join(sorted({f"{row[0]} -> {row[2]}" for row in broken}))
-                    raise MigrationBrokeKeys(f"the migration left rows referring to rows that do not exist: {tables}")
+                    raise MigrationBrokeKeys(f"the migration left rows referring to rows that do not exist ({tables}), "
+                                             "so nothing was changed; `PRAGMA foreign_key_check` in sqlite3 lists them")
         finally:
             if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")

@@ -134,6 +134,34 @@ def test_a_schedule_file_for_a_job_that_does_not_exist_is_one_line_and_exit_2(tm
     assert result.stdout == ""
 
 
+def test_an_upgrade_over_rows_that_break_a_foreign_key_is_one_line_and_changes_nothing(tmp_path):
+    """SQLite migrations run with foreign keys off and check them all before committing;
+    rows that already broke one (written while enforcement was off) stop the upgrade with
+    a line saying where, not a traceback."""
+    import sqlite3
+
+    from bot.db import create_db_engine
+    from bot.db.migrate import current_revision, upgrade
+
+    url = f"sqlite:///{tmp_path}/broken.db"
+    engine = create_db_engine(url)
+    upgrade(engine, "0012_feedback_import_keys")
+    engine.dispose()
+    with sqlite3.connect(tmp_path / "broken.db") as connection:  # foreign keys off, as sqlite3 opens it
+        connection.execute("INSERT INTO acknowledgements (feedback_item_id, kind, user_id, ref, created_at) "
+                           "VALUES (999, 'reply', 'U1', '', '2026-11-01 00:00:00')")  # fmt: skip
+    connection.close()
+    result = heard("db", "upgrade", cwd=tmp_path, DATABASE_URL=url)
+    assert result.returncode == 1
+    assert one_line(result.stderr) == (
+        "heard: the migration left rows referring to rows that do not exist (acknowledgements -> feedback_items), "
+        "so nothing was changed; `PRAGMA foreign_key_check` in sqlite3 lists them"
+    )
+    engine = create_db_engine(url)
+    assert current_revision(engine) == "0012_feedback_import_keys"
+    engine.dispose()
+
+
 def test_unreachable_database_is_one_line_and_exit_1(tmp_path):
     url = "postgresql+psycopg://nobody@127.0.0.1:1/heard"
     result = heard("db", "upgrade", cwd=tmp_path, DATABASE_URL=url)
