@@ -8,10 +8,11 @@ Slack sent it:
 1. the size, by `Content-Length`, before reading: over `MAX_BODY_BYTES` is 413;
 2. the signature and timestamp, on the raw bytes: missing, malformed, forged or older
    than five minutes is 401;
-3. only then the body: a signed body that is not the UTF-8 JSON or form Slack sends is
-   400, and so are ids of the wrong type in a command or interaction; an *event* with
-   them is answered 200 and skipped, because Slack retries an event it got a 4xx for
-   (and disables event delivery for an app that keeps failing).
+3. only then the body: a signed body that is not what Slack sends is 400 (an event is
+   JSON, a command a form, an interaction a form whose `payload` is JSON: a command sent
+   as JSON is refused), and so are ids of the wrong type in a command or interaction; an
+   *event* with them is answered 200 and skipped, because Slack retries an event it got a
+   4xx for (and disables event delivery for an app that keeps failing).
 
 Each refusal is one log line (status and reason, never the sender's text) and no
 traceback. What passes goes to Bolt byte for byte, and Bolt checks the signature again;
@@ -67,6 +68,10 @@ INTERACTION_TYPES = frozenset({
     "message_action", "interactive_message", "dialog_submission", "dialog_cancellation",
     "dialog_suggestion", "workflow_step_edit",
 })  # fmt: skip
+# The JSON bodies of the Events API: the handshake, an event, and the notice that Slack
+# holds back events for a while. Slack sends nothing else as JSON.
+EVENTS_API_TYPES = frozenset({"url_verification", "event_callback", "app_rate_limited"})
+JSON_TYPE, FORM_TYPE = "application/json", "application/x-www-form-urlencoded"
 
 
 class Refused(Exception):
@@ -162,25 +167,40 @@ def _signed_bytes(secret: str, timestamp: str, body: bytes, signature: str) -> b
 
 
 def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
-    """A signed body as Slack sends it: a JSON object (events), or a form (commands) whose
-    `payload` field, when there is one, is a JSON object (interactions). Else 400.
+    """A signed body as Slack sends it, else 400: a JSON object of the Events API (with a
+    JSON content type), or a form (commands) whose `payload` field, when there is one, is
+    a JSON interaction.
 
-    JSON or form is decided as Bolt decides it (a JSON content type, or a body starting
-    with `{`), so a body that passes here is one Bolt can parse.
+    Slack sends a slash command only as a form: a command in JSON (which Bolt would run)
+    is refused, as is a form that starts with `{` (which Bolt would read as JSON).
     """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Refused(400, "body is not UTF-8") from None
-    media_type = (content_type or "").split(";")[0]
-    if media_type == "application/json" or text.startswith("{"):
-        return _json_object(text, "body")
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type == JSON_TYPE:
+        value = _json_object(text, "body")
+        if not _is_one_of(value.get("type"), EVENTS_API_TYPES):
+            raise Refused(400, "JSON body is not an Events API request")
+        return value
+    if media_type != FORM_TYPE:
+        raise Refused(400, "content type is neither JSON nor a form")
+    if text.startswith("{"):
+        raise Refused(400, "form body is JSON")
     fields = dict(parse_qsl(text, keep_blank_values=True))
     if "payload" in fields:
-        return _json_object(fields["payload"], "payload")
+        value = _json_object(fields["payload"], "payload")
+        if not _is_one_of(value.get("type"), INTERACTION_TYPES):
+            raise Refused(400, "payload is not an interaction")
+        return value
     if "command" in fields or fields.get("ssl_check") == "1":
         return fields
     raise Refused(400, "form is neither a command nor an interaction")
+
+
+def _is_one_of(kind: Any, kinds: frozenset[str]) -> bool:
+    return isinstance(kind, str) and kind in kinds  # a list or an object is not hashable
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:

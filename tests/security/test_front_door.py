@@ -51,6 +51,10 @@ def form_payload(text: str) -> bytes:
     return b"payload=" + quote(text).encode()
 
 
+COMMAND = {"token": "t", "team_id": ACME, "channel_id": FEEDBACK, "user_id": MAYA, "command": "/heard",
+           "text": "feedback Globex says the export is slow", "api_app_id": "A0HEARD",
+           "response_url": "https://hooks.slack.com/commands/T0ACME001/1/x", "trigger_id": "1.2.3"}  # fmt: skip
+
 # Bodies no request from Slack ever has: each made Bolt raise (500) before this front.
 GARBAGE = [
     pytest.param(b'\xff\xfe{\x00"type\x00"', JSON, id="not-utf8"),
@@ -65,6 +69,10 @@ GARBAGE = [
     pytest.param(b'{"type": "event_callback", ', JSON, id="truncated-json"),
     pytest.param(b"{not json}", FORM, id="brace-in-a-form"),
     pytest.param(b"", JSON, id="empty"),
+    # Slack sends a slash command only as a form; as JSON, Bolt ran it.
+    pytest.param(json.dumps(COMMAND).encode(), JSON, id="command-as-json"),
+    pytest.param(json.dumps(COMMAND).encode(), FORM, id="command-json-as-a-form"),
+    pytest.param(b"command=%2Fheard&text=help", "text/plain", id="command-as-text"),
 ]
 
 # Well-formed JSON with the wrong types where Bolt reads its context (team, user, channel).
@@ -277,6 +285,16 @@ def test_signed_malformed_interaction_is_400(heard, caplog, capsys, payload):
     assert response.status == 400
     assert_refused_quietly(caplog, capsys, 400)
     assert_still_answering(heard)
+
+
+def test_a_command_sent_as_json_is_not_run(heard, caplog, capsys):
+    response = post(heard, json.dumps(COMMAND).encode(), JSON, signed=True)
+    heard.listeners.drain()
+
+    assert response.status == 400
+    assert_refused_quietly(caplog, capsys, 400)
+    with heard.runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FeedbackItem)) == 0
 
 
 def test_a_good_event_after_garbage_is_handled(heard, fake_slack):

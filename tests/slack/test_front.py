@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import io
 import json
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import given
@@ -188,13 +188,25 @@ def test_events_commands_and_interactions_parse_as_slack_sends_them():
     [
         (b"\xff{}", "application/json", "body is not UTF-8"),
         (b"[]", "application/json", "body is JSON but not an object"),
-        (b"{oops", "application/x-www-form-urlencoded", "body is not JSON"),
+        (b"{oops", "application/x-www-form-urlencoded", "form body is JSON"),
         (b"[" * 100_000, "application/json", "body is not JSON"),
         (b"payload=%5B%5D", "application/x-www-form-urlencoded", "payload is JSON but not an object"),
         (b"token=x&text=hi", "application/x-www-form-urlencoded", "form is neither a command nor an interaction"),
         (b"", "application/json", "body is not JSON"),
+        # Slack sends a command only as a form: as JSON, Bolt would have run it.
+        (b'{"command": "/heard", "text": "help", "user_id": "U1", "team_id": "T1"}', "application/json",
+         "JSON body is not an Events API request"),
+        (b'{"command": "/heard", "text": "help"}', "application/x-www-form-urlencoded", "form body is JSON"),
+        (b'{"command": "/heard", "text": "help"}', None, "content type is neither JSON nor a form"),
+        (b"command=%2Fheard&text=help", "text/plain", "content type is neither JSON nor a form"),
+        (b'{"type": "block_actions", "user": {"id": "U1"}, "actions": [{"action_id": "a"}]}', "application/json",
+         "JSON body is not an Events API request"),
+        (("payload=" + quote('{"type": "event_callback", "event": {"type": "message"}}')).encode(),
+         "application/x-www-form-urlencoded", "payload is not an interaction"),
     ],
-    ids=["not-utf8", "json-list", "brace-in-a-form", "nested-too-deep", "payload-list", "form-without-command", "empty"],
+    ids=["not-utf8", "json-list", "brace-in-a-form", "nested-too-deep", "payload-list", "form-without-command", "empty",
+         "command-as-json", "command-json-as-form", "command-json-untyped", "command-as-text", "interaction-as-json",
+         "event-as-payload"],
 )  # fmt: skip
 def test_bodies_slack_does_not_send_are_400(body, content_type, reason):
     assert refusal(parse_body, body, content_type) == (400, reason)
