@@ -14,9 +14,15 @@ Slack sent it:
    *event* with them is answered 200 and skipped, because Slack retries an event it got a
    4xx for (and disables event delivery for an app that keeps failing).
 
+JSON may write a lone UTF-16 surrogate (`"\\ud800"`), which Python reads into a `str` that
+cannot be encoded: stored, logged or sent on, it raised. An id holding one is not an id
+(400, or an event skipped); anywhere else (text a person typed, a name, a value) each is
+replaced by U+FFFD, the replacement character, as any UTF-8 system shows what it cannot
+read, and the request goes on as mended.
+
 Each refusal is one log line (status and reason, never the sender's text) and no
-traceback. What passes goes to Bolt byte for byte, and Bolt checks the signature again;
-an event goes to the inbox instead (`SlackFront`'s `events`).
+traceback. What passes goes to Bolt byte for byte (a mended body, signed again), and Bolt
+checks the signature again; an event goes to the inbox instead (`SlackFront`'s `events`).
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ import hmac
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
@@ -72,6 +79,8 @@ INTERACTION_TYPES = frozenset({
 # holds back events for a while. Slack sends nothing else as JSON.
 EVENTS_API_TYPES = frozenset({"url_verification", "event_callback", "app_rate_limited"})
 JSON_TYPE, FORM_TYPE = "application/json", "application/x-www-form-urlencoded"
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # one that json.loads did not pair
 
 
 class Refused(Exception):
@@ -213,14 +222,17 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
     return value
 
 
-def check_shape(body: dict[str, Any]) -> None:
-    """Refuse a signed request whose ids and objects are not where and what Slack puts them.
+def check_shape(body: dict[str, Any]) -> bool:
+    """Refuse a signed request whose ids and objects are not where and what Slack puts them;
+    then mend, in place, the lone surrogates left in its text. True when it mended one
+    (the raw body no longer says what `body` does).
 
     An `event_callback` must carry an `event` object with a string `type`; a malformed one
     raises `MalformedEvent` (200, skipped). An interaction must name its `user` (and its
     team and channel, if any) as an object with an id; block actions must have an action,
     a view submission a view with a callback id. A command or interaction that fails
-    raises 400.
+    raises 400. An id (a field of the lists above) holding a lone surrogate is malformed
+    too; any other string holding one has each replaced by U+FFFD (`mend_surrogates`).
     """
     problem = _field_problem(body)
     kind = body.get("type")
@@ -230,7 +242,7 @@ def check_shape(body: dict[str, Any]) -> None:
             problem = problem or "event is not an object with a type"
         if problem:
             raise MalformedEvent(problem)
-        return
+        return mend_surrogates(body)
     if problem is None and len(body.get("response_urls") or ()) > 1:
         # Bolt logs through a context that has no logger yet when it meets two, and raises.
         # Slack sends one per input marked `response_url_enabled`; no view of Heard's has one.
@@ -239,6 +251,30 @@ def check_shape(body: dict[str, Any]) -> None:
         problem = _interaction_problem(kind, body)
     if problem:
         raise Refused(400, problem)
+    return mend_surrogates(body)
+
+
+def mend_surrogates(body: dict[str, Any]) -> bool:
+    """Replace, in place, each lone UTF-16 surrogate in `body`'s strings and keys, at any
+    depth, by U+FFFD; True when there was one.
+
+    A loop, not recursion: JSON nested as deep as `json.loads` allows must not raise here.
+    """
+    mended = False
+    pending: list[dict | list] = [body]
+    while pending:
+        container = pending.pop()
+        for key in list(container) if isinstance(container, dict) else range(len(container)):
+            value = container[key]
+            if isinstance(value, dict | list):
+                pending.append(value)
+            elif isinstance(value, str) and _LONE_SURROGATE.search(value):
+                container[key] = _LONE_SURROGATE.sub("\ufffd", value)
+                mended = True
+            if isinstance(key, str) and _LONE_SURROGATE.search(key):
+                container[_LONE_SURROGATE.sub("\ufffd", key)] = container.pop(key)
+                mended = True
+    return mended
 
 
 def _interaction_problem(kind: str, body: dict[str, Any]) -> str | None:
@@ -274,12 +310,16 @@ def _field_problem(value: dict[str, Any], path: str = "", depth: int = 0) -> str
         if kind == "string":
             if not isinstance(field, _TEXT_OR_NONE):
                 return f"{path}{name} is not a string"
+            if field and _LONE_SURROGATE.search(field):
+                return f"{path}{name} holds a lone surrogate"
         elif kind == "id":
-            if isinstance(field, dict):
-                if not isinstance(field.get("id"), _TEXT_OR_NONE):
-                    return f"{path}{name}.id is not a string"
-            elif not isinstance(field, _TEXT_OR_NONE):
+            inner = field.get("id") if isinstance(field, dict) else field
+            if isinstance(field, dict) and not isinstance(inner, _TEXT_OR_NONE):
+                return f"{path}{name}.id is not a string"
+            if not isinstance(inner, _TEXT_OR_NONE):
                 return f"{path}{name} is not an id"
+            if inner and _LONE_SURROGATE.search(inner):
+                return f"{path}{name}{'.id' if isinstance(field, dict) else ''} holds a lone surrogate"
         elif kind == "url":
             if not _is_url(field):
                 return f"{path}{name} is not a URL"
@@ -322,6 +362,10 @@ class SlackFront:
     With `events`, an `event_callback` that passed goes to it instead of Bolt (Heard's
     inbox: `bot.slack.middleware.EventStore`) and is answered 200: the one thing done
     before Slack's answer is storing it, and Bolt would only parse it again.
+
+    A request `check_shape` mended (a lone surrogate replaced) goes on as mended: the
+    event is stored as the mended JSON, and Bolt is given the mended body, signed again
+    with the request's own timestamp so its own signature check holds.
     """
 
     def __init__(self, inner: Callable, signing_secret: str, *, path: str = EVENTS_PATH,
@@ -339,9 +383,14 @@ class SlackFront:
             body = read_body(environ, self.limit)
             verify_signature(self.verifier, environ, body)
             parsed = parse_body(body, environ.get("CONTENT_TYPE"))
-            check_shape(parsed)
+            mended = check_shape(parsed)
         except Refused as refusal:
             return self._refuse(refusal, environ, start_response)
+        if mended:
+            log.info("replaced lone surrogates in the text of a request (%s)", parsed.get("type"))
+            text = json.dumps(parsed)  # ASCII: a mended surrogate is now \ufffd
+            is_json = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower() == JSON_TYPE
+            body = self._signed_again(environ, text if is_json else urlencode({"payload": text}))
         if self.events is not None and parsed.get("type") == "event_callback":
             self.events(parsed, body.decode())  # stored (or dropped) before the answer
             start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
@@ -359,13 +408,15 @@ class SlackFront:
         Bolt takes any form holding the letters "payload" for an interaction and, finding no
         `payload` field, reads an empty body: the command would vanish. The same form with
         one letter percent-encoded (`p%61yload`) means the same to any form parser and not
-        to Bolt's test; it is signed again, with the request's own timestamp, so Bolt's
-        signature check still holds.
+        to Bolt's test; it is signed again, so Bolt's signature check still holds.
         """
-        body = body.replace(b"payload", b"p%61yload")
+        return self._signed_again(environ, body.decode().replace("payload", "p%61yload"))
+
+    def _signed_again(self, environ: dict, text: str) -> bytes:
+        """`text` as the body, signed with the request's own timestamp."""
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
-        environ["HTTP_X_SLACK_SIGNATURE"] = self.verifier.generate_signature(timestamp=timestamp, body=body.decode())
-        return body
+        environ["HTTP_X_SLACK_SIGNATURE"] = self.verifier.generate_signature(timestamp=timestamp, body=text)
+        return text.encode()
 
     def _refuse(self, refusal: Refused, environ: dict, start_response) -> list[bytes]:
         verb = "skipped" if isinstance(refusal, MalformedEvent) else "refused"

@@ -32,6 +32,7 @@ from tests.people import ACME, FEEDBACK, MAYA, PRIYA
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+LONE = "\ud800"  # a lone UTF-16 surrogate: what json.loads makes of the escape "\ud800"
 
 
 def envelope(event, **fields) -> bytes:
@@ -89,6 +90,11 @@ MALFORMED_EVENTS = [
     pytest.param(envelope(message(), team=12), id="team-a-number"),
     pytest.param(envelope(message(), enterprise=True), id="enterprise-a-bool"),
     pytest.param(envelope(message(team=[1]), is_ext_shared_channel=True), id="shared-team-a-list"),
+    # JSON writes a lone surrogate as "\ud800"; stored, logged or sent, it raised.
+    pytest.param(envelope(message(), team_id=ACME + LONE), id="team-id-lone-surrogate"),
+    pytest.param(envelope(message(), event_id="Ev1" + LONE), id="event-id-lone-surrogate"),
+    pytest.param(envelope(message(user=MAYA + LONE)), id="user-lone-surrogate"),
+    pytest.param(envelope(message(channel=FEEDBACK + LONE)), id="channel-lone-surrogate"),
 ]
 
 MALFORMED_INTERACTIONS = [
@@ -101,6 +107,10 @@ MALFORMED_INTERACTIONS = [
                   "response_urls": [{}, {}]}, id="two-response-urls"),
     pytest.param({"type": "block_actions", "team": {"id": ACME}, "user": {"id": MAYA}, "actions": [{}]},
                  id="action-without-action-id"),
+    pytest.param({"type": "block_actions", "team": {"id": ACME + LONE}, "user": {"id": MAYA},
+                  "actions": [{"action_id": "feedback_acknowledge", "value": "1"}]}, id="team-id-lone-surrogate"),
+    pytest.param({"type": "block_actions", "team": {"id": ACME}, "user": {"id": MAYA + LONE},
+                  "actions": [{"action_id": "feedback_acknowledge", "value": "1"}]}, id="user-id-lone-surrogate"),
 ]  # fmt: skip
 
 
@@ -443,3 +453,50 @@ def test_a_replayed_slash_command_changes_nothing_and_gets_no_reply(heard, caplo
     with heard.runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(FeedbackItem)) == 1
     assert "replayed /heard" in caplog.text
+
+
+# -- lone surrogates: an id holding one is refused, text has it replaced ---------------------------
+
+
+def test_feedback_with_a_lone_surrogate_is_kept_with_the_replacement_character(feedback, caplog, capsys):  # noqa: F811
+    caplog.set_level(logging.INFO)
+    feedback.post(PRIYA, "The export " + LONE + " drops rows")
+
+    assert [item.text for item in feedback.items()] == ["The export \ufffd drops rows"]
+    assert "replaced lone surrogates in the text of a request (event_callback)" in caplog.text
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_search_with_a_lone_surrogate_is_answered(heard, caplog, capsys):
+    response = heard.sender.interaction({
+        "type": "block_suggestion", "user": {"id": MAYA, "team_id": ACME}, "team": {"id": ACME},
+        "api_app_id": "A0HEARD", "action_id": "decision_links", "block_id": "links", "value": "export " + LONE,
+        "view": {"id": "V0SEARCH01", "callback_id": "decision_log_modal", "type": "modal"},
+    })  # fmt: skip
+    heard.listeners.drain()
+
+    assert response.status == 200 and json.loads(response.text) == {"options": []}
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_events_stored_with_a_lone_surrogate_before_the_front_refused_them_are_skipped_once(feedback, caplog, capsys):  # noqa: F811
+    from bot.slack import inbox
+
+    runtime = feedback.runtime
+    stored = {"Ev0ID": message(user=MAYA + LONE), "Ev0TEXT": message(text="slow " + LONE, ts="1764000000.000200")}
+    for event_id, event in stored.items():
+        inbox.store(runtime, event_id=event_id, team_id=ACME, body=envelope(event, event_id=event_id).decode(),
+                    now=runtime.clock())  # fmt: skip
+    runtime.inbox.wake()
+    feedback.heard.listeners.drain()
+
+    with runtime.sessions() as session:
+        rows = session.execute(select(InboxEvent.event_id, InboxEvent.status, InboxEvent.attempts)).all()
+    assert sorted(rows) == [("Ev0ID", "done", 0), ("Ev0TEXT", "done", 0)]
+    assert [r.getMessage() for r in caplog.records if "stored event skipped" in r.getMessage()] == [
+        "stored event skipped: event.user holds a lone surrogate"]  # fmt: skip
+    assert [item.text for item in feedback.items()] == ["slow \ufffd"]
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert "Traceback" not in capsys.readouterr().err

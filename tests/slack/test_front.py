@@ -289,3 +289,62 @@ def test_whatever_the_front_admits_bolt_can_build_a_request_from(value, kind, as
     except Refused:
         return
     BoltRequest(body=text, headers={"content-type": [content_type]})  # raised before the front
+
+
+# -- lone surrogates: JSON can write them, nothing downstream can encode them --------------------
+
+LONE = "\ud800"  # what json.loads makes of the escape "\ud800"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"team_id": "T1" + LONE, "event": {"type": "message"}}, "team_id holds a lone surrogate"),
+        ({"event_id": "Ev1" + LONE, "event": {"type": "message"}}, "event_id holds a lone surrogate"),
+        ({"event": {"type": "message", "user": "U1" + LONE}}, "event.user holds a lone surrogate"),
+        ({"event": {"type": "message", "channel": "C1" + LONE}}, "event.channel holds a lone surrogate"),
+        ({"event": {"type": "reaction_added", "item": {"channel": LONE}}}, "event.item.channel holds a lone surrogate"),
+    ],
+    ids=["team-id", "event-id", "user", "channel", "item-channel"],
+)  # fmt: skip
+def test_an_event_whose_ids_hold_a_lone_surrogate_is_skipped(body, reason):
+    with pytest.raises(MalformedEvent) as skipped:
+        check_shape({"type": "event_callback", **body})
+    assert skipped.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"team": {"id": "T1" + LONE}}, "team.id holds a lone surrogate"),
+        ({"user": {"id": "U1" + LONE}}, "user.id holds a lone surrogate"),
+        ({"trigger_id": "1.2." + LONE}, "trigger_id holds a lone surrogate"),
+        ({"actions": [{"action_id": "a" + LONE}]}, "actions[0].action_id holds a lone surrogate"),
+    ],
+    ids=["team-id", "user-id", "trigger-id", "action-id"],
+)  # fmt: skip
+def test_an_interaction_whose_ids_hold_a_lone_surrogate_is_400(body, reason):
+    interaction = {"type": "block_actions", "user": {"id": "U1"}, "actions": [{"action_id": "a"}]} | body
+    assert refusal(check_shape, interaction) == (400, reason)
+
+
+def test_a_lone_surrogate_in_text_is_replaced_and_the_request_passes():
+    body = parse_body(json.dumps({
+        "type": "event_callback", "team_id": "T1", "event_id": "Ev1",
+        "event": {"type": "message", "user": "U1", "text": "export \ud83d\ude00 broke " + LONE,
+                  "blocks": [[{"te\udfffxt": ["a\udc00b"]}]]},
+    }).encode(), "application/json")  # fmt: skip
+
+    assert check_shape(body) is True
+    event = body["event"]
+    assert event["text"] == "export \U0001f600 broke \ufffd"  # a pair is a character, kept
+    assert event["blocks"] == [[{"te\ufffdxt": ["a\ufffdb"]}]]
+    json.dumps(body, ensure_ascii=False).encode()  # raised before
+    assert check_shape(body) is False  # nothing left to mend
+
+
+def test_text_nested_deeper_than_recursion_allows_is_mended():
+    deep: dict = {"text": LONE}
+    for _ in range(5000):
+        deep = {"x": [deep]}
+    assert check_shape({"type": "block_actions", "user": {"id": "U1"}, "actions": [{"action_id": "a"}], "x": deep})
