@@ -24,6 +24,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker
 
 from bot.errors import Failure
 
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
+# How long a request's line and headers may take to arrive, from their first byte. Slack
+# sends them in one packet and gives up on the answer after 3 s; a client still sending
+# them after this holds a thread (one of 8) for nothing, and is cut off. The body has its
+# own time (`bot.slack.front.BODY_SECONDS`).
+HEADER_SECONDS = 3.0
 
 
 def create_wsgi_app(runtime: Runtime, app: App) -> Callable:
@@ -177,6 +183,7 @@ class HeardServer(BaseApplication):
         explain: Callable[[BaseException], tuple[int, str] | None] = lambda exc: None,
         timeout: int = 60,
         retry_seconds: float = 5.0,
+        header_seconds: float = HEADER_SECONDS,
     ):
         """Serve `wsgi_app`, built already (benchmarks/ingest.py's no-op app), or what
         `build` builds in the worker (`heard run`)."""
@@ -194,6 +201,7 @@ class HeardServer(BaseApplication):
         self._held: _Hold | None = None  # gunicorn's start-up lines (`_HeldLog`)
         self._forked_after = 0  # how many of them the master held when it forked
         self._retry_seconds = retry_seconds
+        self.header_seconds = header_seconds  # read by `HeardWorker`
         self._served_once = False  # in the master: a worker has built the app and served
         self._replacing = False  # in a worker: forked after one had served
         super().__init__()
@@ -202,7 +210,7 @@ class HeardServer(BaseApplication):
         config = {
             **({"bind": self._bind} if self._bind else {}),  # kept by a reload (SIGHUP)
             "workers": 1,
-            "worker_class": "gthread",
+            "worker_class": "bot.web.HeardWorker",
             "threads": 8,
             "timeout": self._timeout,
             "graceful_timeout": 20,
@@ -318,6 +326,90 @@ class HeardServer(BaseApplication):
                 if "failed" in message or message.get("boot_error"):
                     self._last_verdict.set()  # the master halts: no worker will say more
                     return
+
+
+class HeardWorker(ThreadWorker):
+    """gunicorn's gthread worker, with a deadline on a request's line and headers.
+
+    gthread waits for a new connection's first byte (5 s on a thread, then in its poller),
+    then reads the headers on one of its threads with no time limit: 8 clients sending a
+    few bytes and then nothing stalled every request, health checks too. Here the headers
+    must all arrive within `HeardServer.header_seconds` of their first byte, however they
+    trickle; a client that is later is disconnected, with one log line. (The body's
+    deadline is the front's, `bot.slack.front.read_body`: it answers 408.)
+
+    A connection cut off for either is closed at once, on its own thread: gunicorn would
+    close it gracefully on the thread that accepts connections, waiting up to 2 s for
+    the client to close its side too, which a stalled client never does (8 of them held
+    every new connection for 16 s).
+    """
+
+    def handle(self, conn):
+        if self.cfg.is_ssl:  # gunicorn wraps a TLS socket itself; Heard serves none
+            return super().handle(conn)
+        if not isinstance(conn.sock, _TimedSocket):
+            conn.sock = _TimedSocket(conn.sock, conn.client)
+        conn.sock.arm(self.app.header_seconds)
+        keep = super().handle(conn)
+        if conn.sock.timed_out:
+            conn.sock.close()
+            return False
+        return keep
+
+    def handle_request(self, req, conn):
+        if isinstance(conn.sock, _TimedSocket):
+            conn.sock.disarm()  # the headers are in: the app reads the body in its own time
+        return super().handle_request(req, conn)
+
+
+class _TimedSocket:
+    """A client socket whose reads, while armed, end `seconds` after the first: a read
+    that would pass the deadline reads nothing, which gunicorn takes for a client that
+    hung up (it closes the connection, quietly). `timed_out` says a read timed out, then
+    or later (the front's deadline on the body). Everything else is the socket's."""
+
+    def __init__(self, sock: socket.socket, client):
+        self._sock = sock
+        self._client = client
+        self._seconds: float | None = None
+        self._until: float | None = None
+        self.timed_out = False
+
+    def arm(self, seconds: float) -> None:
+        self._seconds, self._until = seconds, None
+
+    def disarm(self) -> None:
+        self._seconds = self._until = None
+        self._sock.settimeout(None)  # blocking, as gunicorn left it
+
+    def recv(self, size: int, *flags) -> bytes:
+        if self._seconds is None:
+            try:
+                return self._sock.recv(size, *flags)
+            except TimeoutError:
+                self.timed_out = True
+                raise
+        if self._until is None:
+            self._until = time.monotonic() + self._seconds
+        left = self._until - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            self._sock.settimeout(left)
+            return self._sock.recv(size, *flags)
+        except TimeoutError:
+            log.warning("closed a connection from %s: its request headers took over %g s",
+                        _address(self._client), self._seconds)  # fmt: skip
+            self.disarm()
+            self.timed_out = True
+            return b""
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def _address(client) -> str:
+    return str(client[0]) if isinstance(client, tuple) and client else str(client)
 
 
 class _Hold(logging.Handler):

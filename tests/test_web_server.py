@@ -15,6 +15,7 @@ SERVE = """
 import os
 import sys
 import time
+from bot.slack.front import SlackFront
 from bot.web import BootFailed, HeardServer, Served
 
 how, port = sys.argv[1], int(sys.argv[2])
@@ -36,6 +37,8 @@ def build():
         start_response("200 OK", [("Content-Length", str(len(body)))])
         return [body]
 
+    if how == "front":  # Slack's path behind the front door, with deadlines of 1 s
+        wsgi = SlackFront(wsgi, "secret", body_seconds=1)
     return Served(wsgi, start=lambda: print("beside: started", flush=True),
                   stop=lambda: print("beside: stopped", flush=True))
 
@@ -45,7 +48,8 @@ def explain(exc):
 
 
 try:
-    HeardServer(build=build, port=port, explain=explain, timeout=1 if how == "slow" else 60, retry_seconds=0.2).run()
+    HeardServer(build=build, port=port, explain=explain, timeout=1 if how == "slow" else 60, retry_seconds=0.2,
+                header_seconds=1).run()
 except BootFailed as failed:
     print(failed.line, file=sys.stderr)
     sys.exit(failed.status)
@@ -64,7 +68,8 @@ def test_a_built_app_is_served_with_gunicorns_lines_once_each_in_order(tmp_path)
     assert process.stop() == 0
     lines = process.output()
     gunicorn = [line.split("] ", 3)[-1] for line in lines if line.startswith("[")]  # [time] [pid] [INFO] text
-    starts = ("Starting gunicorn", f"Listening at: http://0.0.0.0:{port}", "Using worker: gthread", "Booting worker")
+    starts = ("Starting gunicorn", f"Listening at: http://0.0.0.0:{port}", "Using worker: bot.web.HeardWorker",
+              "Booting worker")
     assert [next(i for i, text in enumerate(gunicorn) if text.startswith(start)) for start in starts] == [0, 1, 2, 3]
     assert sum(text.startswith(starts) for text in gunicorn) == 4  # each once
     assert "beside: stopped" in lines
@@ -158,3 +163,38 @@ def test_a_reload_keeps_the_port_and_builds_the_app_again(tmp_path):
     assert get(port) == b"ok"
     assert process.stop() == 0
     assert not any("Listening at: http://127.0.0.1:8000" in line for line in process.output())
+
+
+def test_stalled_clients_hold_no_thread_past_their_deadline(tmp_path):
+    """gunicorn's gthread worker has 8 threads, and read a request's headers and body with
+    no time limit: 8 clients that sent part of a request and then nothing stalled every
+    other request, for as long as they waited. Now headers must be in within their
+    deadline (1 s here) and the body within its own (the front's, 1 s): 16 stalled
+    clients, twice the threads, keep others waiting about 2 s, not for ever."""
+    import socket
+
+    port = free_port()
+    process = serve("front", port, tmp_path)
+    process.await_line("beside: started")
+    stalled = []
+    for _ in range(8):
+        headers_only = socket.create_connection(("127.0.0.1", port))
+        headers_only.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-")
+        part_of_a_body = socket.create_connection(("127.0.0.1", port))
+        part_of_a_body.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: 1000\r\n\r\n{\"a\":")  # fmt: skip
+        stalled += [headers_only, part_of_a_body]
+    started = time.monotonic()
+
+    assert get(port, timeout=20) == b"ok"
+
+    assert time.monotonic() - started < 6
+    answers = []
+    for client in stalled:
+        client.settimeout(10)
+        answers.append(client.recv(100).split(b"\r\n")[0])
+        client.close()
+    assert sorted(answers) == [b""] * 8 + [b"HTTP/1.1 408 Request Timeout"] * 8  # cut off, or told why
+    assert process.stop() == 0
+    lines = process.output()
+    assert sum("its request headers took over 1 s" in line for line in lines) == 8

@@ -5,7 +5,9 @@ reads ids out of it) before it checks the signature, so garbage from anyone used
 500 and a traceback. Here nothing in a request is believed until Slack's signature says
 Slack sent it:
 
-1. the size, by `Content-Length`, before reading: over `MAX_BODY_BYTES` is 413;
+1. the size, by `Content-Length`, before reading: over `MAX_BODY_BYTES` is 413; and the
+   time: a body not received whole within `BODY_SECONDS` is 408, so a client that stalls
+   cannot hold one of the server's few threads for longer;
 2. the signature and timestamp, on the raw bytes: missing, malformed, forged or older
    than five minutes is 401;
 3. only then the body: a signed body that is not what Slack sends is 400 (an event is
@@ -33,6 +35,7 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -49,6 +52,10 @@ EVENTS_PATH = "/slack/events"
 # `\uXXXX` (6 bytes a character), about 1 MB. Twice that, so a real event is never
 # refused; the limit is there so a 100 MB body is never read, not to save a megabyte.
 MAX_BODY_BYTES = 2 * 1024 * 1024
+# Slack sends a request whole at once, and gives up on the answer after 3 s: a body still
+# arriving after that is answered for no one, by one of the server's threads (gunicorn's
+# gthread worker has 8 for every request), which a stalled client would hold.
+BODY_SECONDS = 3.0
 MAX_AGE_SECONDS = 5 * 60  # what SignatureVerifier allows; checked first only to log why
 _DIGITS = 12  # a Unix time in seconds has 10 digits until the year 33658
 
@@ -99,12 +106,16 @@ class MalformedEvent(Refused):
         super().__init__(200, reason)
 
 
-def read_body(environ: dict, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refused (413) by its declared length before a byte is read.
+def read_body(environ: dict, limit: int = MAX_BODY_BYTES, seconds: float = BODY_SECONDS) -> bytes:
+    """The request body, refused (413) by its declared length before a byte is read, and
+    refused (408) when it is not all there within `seconds`.
 
     Reads exactly `Content-Length` bytes, never more; without one, a body only when the
     server de-chunked it (`wsgi.input_terminated`, as gunicorn does), and then at most
-    `limit` + 1 bytes, so a body that never ends is refused too.
+    `limit` + 1 bytes, so a body that never ends is refused too. The time counts for the
+    whole body, not each read, so a client trickling a byte a second is cut off too; it is
+    kept through the socket gunicorn hands the app (`gunicorn.socket`), whose timeout is
+    set before each read and restored after.
     """
     declared = environ.get("CONTENT_LENGTH") or ""
     stream = environ.get("wsgi.input")
@@ -115,27 +126,40 @@ def read_body(environ: dict, limit: int = MAX_BODY_BYTES) -> bytes:
         if len(digits) > len(str(limit)) or int(digits) > limit:
             raise Refused(413, f"declared body over {limit} bytes")
         length = int(digits)
-        body = _read(stream, length)
+        body = _read(stream, length, environ.get("gunicorn.socket"), seconds)
         if len(body) < length:
             raise Refused(400, "body shorter than its Content-Length")
         return body
     if not environ.get("wsgi.input_terminated"):
         return b""  # HTTP/1.1: no length and no chunks means no body
-    body = _read(stream, limit + 1)
+    body = _read(stream, limit + 1, environ.get("gunicorn.socket"), seconds)
     if len(body) > limit:
         raise Refused(413, f"body over {limit} bytes")
     return body
 
 
-def _read(stream, size: int) -> bytes:
+def _read(stream, size: int, sock=None, seconds: float = BODY_SECONDS) -> bytes:
     # A WSGI input may return fewer bytes than asked before the end.
     chunks, remaining = [], size
-    while stream is not None and remaining > 0:
-        chunk = stream.read(remaining)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        remaining -= len(chunk)
+    deadline = time.monotonic() + seconds
+    before = sock.gettimeout() if sock is not None else None
+    try:
+        while stream is not None and remaining > 0:
+            if sock is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                sock.settimeout(left)
+            chunk = stream.read(remaining)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except TimeoutError:
+        raise Refused(408, f"body not received within {seconds:g} s") from None
+    finally:
+        if sock is not None:
+            sock.settimeout(before)
     return b"".join(chunks)
 
 
@@ -369,18 +393,20 @@ class SlackFront:
     """
 
     def __init__(self, inner: Callable, signing_secret: str, *, path: str = EVENTS_PATH,
-                 limit: int = MAX_BODY_BYTES, events: Callable[[dict, str], None] | None = None):  # fmt: skip
+                 limit: int = MAX_BODY_BYTES, body_seconds: float = BODY_SECONDS,
+                 events: Callable[[dict, str], None] | None = None):  # fmt: skip
         self.inner = inner
         self.events = events
         self.verifier = SignatureVerifier(signing_secret)
         self.path = path
         self.limit = limit
+        self.body_seconds = body_seconds
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != self.path:
             return self.inner(environ, start_response)
         try:
-            body = read_body(environ, self.limit)
+            body = read_body(environ, self.limit, self.body_seconds)
             verify_signature(self.verifier, environ, body)
             parsed = parse_body(body, environ.get("CONTENT_TYPE"))
             mended = check_shape(parsed)
@@ -437,5 +463,6 @@ class SlackFront:
 
 
 _STATUS_LINES = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
-                 413: "413 Content Too Large"}  # fmt: skip
-_ERRORS = {400: "malformed request", 401: "invalid request", 413: "request too large"}
+                 408: "408 Request Timeout", 413: "413 Content Too Large"}  # fmt: skip
+_ERRORS = {400: "malformed request", 401: "invalid request", 408: "request too slow",
+           413: "request too large"}  # fmt: skip

@@ -348,3 +348,47 @@ def test_text_nested_deeper_than_recursion_allows_is_mended():
     for _ in range(5000):
         deep = {"x": [deep]}
     assert check_shape({"type": "block_actions", "user": {"id": "U1"}, "actions": [{"action_id": "a"}], "x": deep})
+
+
+# -- the body's deadline ------------------------------------------------------------------------------
+
+
+def test_a_body_that_stalls_is_408_at_its_deadline_and_the_socket_is_left_blocking():
+    import socket
+    import time
+
+    server, client = socket.socketpair()
+    with server, client:
+        client.sendall(b'{"a":')  # then nothing: 1,000 bytes declared
+        started = time.monotonic()
+        stalled = environ(server.makefile("rb", buffering=0), CONTENT_LENGTH="1000")
+        assert refusal(read_body, stalled | {"gunicorn.socket": server}, MAX, 0.3) == (
+            408, "body not received within 0.3 s")  # fmt: skip
+        assert 0.3 <= time.monotonic() - started < 2
+        assert server.gettimeout() is None
+
+
+def test_a_body_that_trickles_is_408_at_its_deadline_not_its_last_byte():
+    import socket
+    import threading
+    import time
+
+    server, client = socket.socketpair()
+    stop = threading.Event()
+
+    def trickle():
+        while not stop.wait(0.05):
+            client.sendall(b" ")
+
+    with server, client:
+        threading.Thread(target=trickle, daemon=True).start()
+        started = time.monotonic()
+        trickling = environ(server.makefile("rb", buffering=0), CONTENT_LENGTH="1000")
+        try:
+            assert refusal(read_body, trickling | {"gunicorn.socket": server}, MAX, 0.3)[0] == 408
+        finally:
+            stop.set()
+        assert time.monotonic() - started < 2
+
+
+MAX = 2 * 1024 * 1024
