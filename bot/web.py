@@ -66,12 +66,15 @@ def create_wsgi_app(runtime: Runtime, app: App) -> Callable:
 
 
 def health(runtime: Runtime, start_response, socket: dict[str, str] | None = None) -> list[bytes]:
-    """200 when the database answers, 503 with the reason when it does not. In Socket Mode
-    (`socket`: `SocketMode.state()`), also 503 while the websocket is not connected."""
-    from bot.db import DatabaseUnavailable, ping
+    """200 when the database could store an event now (`check_writable`: it answers, its
+    inbox table is there and, on PostgreSQL, it is not read-only), 503 with the reason when
+    it could not. In Socket Mode (`socket`: `SocketMode.state()`), also 503 while the
+    websocket is not connected."""
+    from bot.db import DatabaseUnavailable, check_writable
+    from bot.db.models import InboxEvent
 
     try:
-        ping(runtime.engine)
+        check_writable(runtime.engine, InboxEvent.__tablename__)
         status, body = "200 OK", {"ok": True, "database": "ok"}
     except DatabaseUnavailable as exc:
         status, body = "503 Service Unavailable", {"ok": False, "database": str(exc)}

@@ -38,6 +38,18 @@ def test_health_reports_the_database(heard_server):
     assert down.json()["ok"] is False and "cannot connect" in down.json()["database"]
 
 
+def test_health_is_503_when_the_database_could_not_store_an_event(heard_server, tmp_path):
+    """A database dropped and created again empty answered SELECT 1, so /healthz said ok
+    while every event got a 500 (the same for connections left on a read-only standby:
+    tests/db/test_health_check.py)."""
+    heard = heard_server()
+    heard.runtime.engine = create_db_engine(f"sqlite:///{tmp_path}/empty.db")
+    down = heard.sender.get("/healthz")
+    assert down.status == 503
+    assert down.json() == {"ok": False, "database": f"the database sqlite:///{tmp_path}/empty.db has no inbox "
+                                                    "table: no such table: inbox (run heard db upgrade)"}  # fmt: skip
+
+
 def test_url_verification_echoes_the_challenge(heard_server):
     response = heard_server().sender.url_verification("c-123")
     assert response.status == 200 and "c-123" in response.text
