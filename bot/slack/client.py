@@ -1,20 +1,83 @@
-"""The one WebClient factory: base URL, timeouts and one retry policy for every call."""
+"""The one WebClient factory: base URL, timeouts and one retry policy for every call.
+
+A 429 is slept out for as long as Slack's `Retry-After` asks, which suits a long read
+(a backfill) but not the inbox's processor: every event behind the one whose read was
+rate-limited would wait with it, for minutes under a one-call-a-minute limit. While
+the processor works (`waiting_at_most`), a 429 asking for longer than it allows is
+raised at once; the processor puts that event back until `retry_after` has passed
+(`bot.slack.inbox`) and goes on with the rest.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 DEFAULT_TIMEOUT_SECONDS = 15
+DEFAULT_RETRY_AFTER = 30  # seconds, for a 429 without a usable Retry-After (Slack always sends one)
+
+_patience: ContextVar[float | None] = ContextVar("slack_patience", default=None)
+
+
+@contextmanager
+def waiting_at_most(seconds: float) -> Iterator[None]:
+    """Inside, in this thread: a 429 is waited out once, when its Retry-After asks for at
+    most `seconds`; otherwise the call raises its SlackApiError (status 429) at once."""
+    token = _patience.set(seconds)
+    try:
+        yield
+    finally:
+        _patience.reset(token)
+
+
+def retry_after(exc: BaseException) -> tuple[str, int] | None:
+    """For a call Slack rate-limited (`exc` a SlackApiError with status 429, or an error
+    raised `from` one): the API method and the seconds its Retry-After asked for. An
+    error merely raised while a 429 was being handled is not one: it is a failure."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, SlackApiError) and getattr(exc.response, "status_code", None) == 429:
+            method = str(getattr(exc.response, "api_url", "")).rstrip("/").rsplit("/", 1)[-1]
+            return method, _seconds(exc.response.headers or {})
+        exc = exc.__cause__
+    return None
+
+
+def _seconds(headers: dict) -> int:
+    """Retry-After, in whole seconds, from headers as slack_sdk keeps them (a value or a list)."""
+    value = next((v for name, v in headers.items() if name.lower() == "retry-after"), None)
+    value = value[0] if isinstance(value, list) and value else value
+    return int(value) if str(value).isdigit() else DEFAULT_RETRY_AFTER
+
+
+class _RateLimitRetry(RateLimitErrorRetryHandler):
+    """slack_sdk's handler (sleep Retry-After, try again), held to `waiting_at_most`."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:  # fmt: skip
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        patience = _patience.get()
+        return patience is None or (state.current_attempt == 0 and _seconds(response.headers) <= patience)
 
 
 def retry_handlers(*, posting: bool = False) -> list[RetryHandler]:
-    """Heard's retry policy: honour Retry-After on 429, retry 5xx and dropped connections.
+    """Heard's retry policy: honour Retry-After on 429 (within `waiting_at_most`), retry
+    5xx and dropped connections.
 
     The outbox's client (`posting`) retries nothing: a post whose connection dropped or
     that got a 5xx may have been made, and a blind retry would post it twice. The outbox
@@ -24,7 +87,7 @@ def retry_handlers(*, posting: bool = False) -> list[RetryHandler]:
     if posting:
         return []
     return [
-        RateLimitErrorRetryHandler(max_retry_count=3),
+        _RateLimitRetry(max_retry_count=3),
         ServerErrorRetryHandler(max_retry_count=2),
         ConnectionErrorRetryHandler(max_retry_count=2),
     ]

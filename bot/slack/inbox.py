@@ -9,6 +9,12 @@ row marked done commit together, or, when a listener fails, neither does and the
 retried with back-off, then parked after `MAX_ATTEMPTS` for an operator
 (`heard inbox list`, `heard inbox retry`).
 
+A listener's Slack call that Slack rate-limited is no failure of the event: the
+processor does not sleep out a long `Retry-After` (`bot.slack.client.waiting_at_most`,
+`PATIENCE`), which would hold every event behind it, but puts the event back until
+Slack's `Retry-After` has passed, without counting a try, and goes on with the rest.
+The workspace's `RateLimiter` holds the method as long, so the outbox waits too.
+
 Delivery is at least once: a row whose lease ran out while a slow processor still held
 it may be processed twice. The rooms' effects are idempotent by their own keys (one item
 per channel and ts, one acknowledgement per item, actor and ref, outbox keys), so a
@@ -54,6 +60,7 @@ from sqlalchemy.orm import Session
 from bot.db import unit
 from bot.db.locks import write_lock
 from bot.db.models import InboxEvent
+from bot.slack.client import retry_after, waiting_at_most
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -70,6 +77,7 @@ BURST = (8, 0.04)  # 8 events within 40 ms (200/s) are a burst: acknowledging th
 MAX_DEFER_SECONDS = 1.0  # how long a burst may hold processing back at a time
 DEFER_SHARE = 3.0  # and at most this many times as long as the last batch took
 MAX_EVENT_ID = 64
+PATIENCE = 2  # seconds a 429's Retry-After may ask of the processor and be waited out (once)
 
 
 class InboxStatus(StrEnum):
@@ -221,6 +229,7 @@ class Claimed:
     event_id: str
     body: str
     attempts: int
+    team_id: str
 
 
 def claim(runtime: Runtime, worker: str, *, now: datetime, limit: int = BATCH) -> list[Claimed]:
@@ -240,7 +249,8 @@ def claim(runtime: Runtime, worker: str, *, now: datetime, limit: int = BATCH) -
     postgres = engine.dialect.name == "postgresql"
     with _one_statement(engine) if postgres else engine.begin() as connection:
         rows = connection.execute(_CLAIM_WITHOUT_WAITING if postgres else _CLAIM, values).all()
-    return [Claimed(row.event_id, row.body, row.attempts) for row in sorted(rows, key=lambda r: (r.received_at, r.event_id))]
+    return [Claimed(row.event_id, row.body, row.attempts, row.team_id)
+            for row in sorted(rows, key=lambda r: (r.received_at, r.event_id))]  # fmt: skip
 
 
 # Built once: the processor claims after every wake.
@@ -259,7 +269,7 @@ _CLAIM = (
     update(InboxEvent)
     .where(InboxEvent.event_id == _PICKED.c.event_id, _DUE)
     .values(status=InboxStatus.PROCESSING, claimed_by=bindparam("claimer"), claimed_at=bindparam("claimed"))
-    .returning(InboxEvent.event_id, InboxEvent.body, InboxEvent.attempts, InboxEvent.received_at)
+    .returning(InboxEvent.event_id, InboxEvent.body, InboxEvent.attempts, InboxEvent.received_at, InboxEvent.team_id)
 )  # fmt: skip
 _NO_WAIT = select(func.set_config("synchronous_commit", "off", True).label("setting")).cte("no_wait")
 _CLAIM_WITHOUT_WAITING = _CLAIM.where(exists(select(_NO_WAIT.c.setting)))  # PostgreSQL's
@@ -342,6 +352,16 @@ def fail(session: Session, row: Claimed, worker: str, error: str, *, now: dateti
                 claimed_by=None, claimed_at=None)
     )  # fmt: skip
     return parked
+
+
+def defer(session: Session, row: Claimed, worker: str, error: str, *, until: datetime) -> None:
+    """Put a row back in `session` until `until`, without counting a try (Slack said
+    "not now" to a call it needed, not that the event is at fault)."""
+    session.connection().execute(
+        update(InboxEvent).where(InboxEvent.event_id == row.event_id, InboxEvent.claimed_by == worker)
+        .values(status=InboxStatus.PENDING, not_before=until, last_error=error[:2000], claimed_by=None,
+                claimed_at=None)
+    )  # fmt: skip
 
 
 def parked(runtime: Runtime, *, limit: int = 100) -> list[InboxEvent]:
@@ -476,7 +496,14 @@ class InboxProcessor:
         alone. A batch commits every few rows (or milliseconds), reads each workspace's
         settings once, and runs what must wait for a commit (sending the outbox,
         refreshing cards) once per commit.
+
+        Slack calls made meanwhile wait out a 429 only when it asks for `PATIENCE` or
+        less; a longer one puts its event back (`_process`).
         """
+        with waiting_at_most(PATIENCE):
+            return self._run_pending()
+
+    def _run_pending(self) -> int:
         handled = 0
         while not self._stopping.is_set():
             if handled:
@@ -521,18 +548,31 @@ class InboxProcessor:
                     raise _Failed("the claim ran out while the event was processed")
             return
         except (_Failed, unit.UnitFailed) as failed:
-            error = str(failed)
+            error, limited = str(failed), retry_after(failed)
         except Exception as exc:  # a listener raised: the row is retried, then parked
-            log.exception("inbox event %s failed", row.event_id)
+            limited = retry_after(exc)
+            if limited is None:
+                log.exception("inbox event %s failed", row.event_id)
             error = f"{type(exc).__name__}: {exc}"
         lost = batch.take_lost()
         self._run_again(batch, lost)
         if row in lost:  # not its own failure (the batch's deferred writes failed in its time)
             return
-        if fail(batch.begin(), row, self.worker, error, now=self.runtime.clock()):
+        if limited is not None:
+            self._defer(batch, row, *limited)
+        elif fail(batch.begin(), row, self.worker, error, now=self.runtime.clock()):
             log.error("inbox event %s parked after %d tries: %s", row.event_id, MAX_ATTEMPTS, error)
         else:
             log.warning("inbox event %s failed (try %d), retried later: %s", row.event_id, row.attempts + 1, error)
+
+    def _defer(self, batch: unit.Batch, row: Claimed, method: str, seconds: int) -> None:
+        """Slack rate-limited `method` for `seconds`: the event waits that long, and so do
+        the workspace's other calls of it that go through the rate limiter (the outbox's)."""
+        if row.team_id:
+            self.runtime.limiter.hold(row.team_id, method, seconds)
+        until = self.runtime.clock() + timedelta(seconds=seconds)
+        defer(batch.begin(), row, self.worker, f"{method}: ratelimited, Retry-After {seconds} s", until=until)
+        log.info("inbox event %s put back for %d s: Slack rate-limited %s", row.event_id, seconds, method)
 
     def _run_again(self, batch: unit.Batch, rows: list[Claimed]) -> None:
         """Rows a rollback took along: run again, each alone."""

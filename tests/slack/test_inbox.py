@@ -11,9 +11,11 @@ from bot.db.models import InboxEvent, WorkspaceSetting
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import inbox
+from bot.slack.client import make_client
 from bot.slack.inbox import InboxProcessor, InboxStatus
 from bot.workspace_settings import setting_values
 from bot.workspaces import WorkspaceInfo, record_install, set_setting
+from tests.people import FEEDBACK
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -100,6 +102,38 @@ def test_a_failing_event_is_retried_with_back_off_then_parked_and_others_go_on(r
     assert processor.run_pending() == 0  # parked stays parked
     assert inbox.retry(runtime, ["EvBad"]) == 1
     assert rows(runtime)["EvBad"] == (InboxStatus.PENDING, 0)
+
+
+@pytest.mark.timeout(20)  # slack_sdk's own handler would sleep 60 s or more here
+def test_a_read_slack_rate_limits_puts_its_event_back_for_retry_after_and_the_rest_go_on(runtime, fake_slack, acme):
+    # Slack allows some methods one call a minute (apps outside the Marketplace): a read in
+    # an event's listener meets a 429 asking for 60 s. Slept out (up to three times), it held
+    # every event behind it for minutes and let the batch's leases run out. The event waits
+    # instead, in the inbox, as long as Slack asked, without counting a try toward parking.
+    client = make_client(acme.bot_token, fake_slack.url)
+
+    def dispatch(body):
+        if body == "read":
+            client.conversations_history(channel=FEEDBACK, limit=1)
+
+    processor = InboxProcessor(runtime, dispatch, submit=lambda fn: fn())
+    fake_slack.inject_fault("conversations.history", status=429, retry_after=60, times=inbox.MAX_ATTEMPTS + 1)
+    store(runtime, "EvRead", "read")
+    for n in range(3):
+        store(runtime, f"Ev{n}", "other")
+    for _ in range(inbox.MAX_ATTEMPTS + 1):  # Slack keeps saying "not now": still no parking
+        assert processor.run_pending() >= 1
+        assert processor.run_pending() == 0  # not before Slack's Retry-After
+        runtime.clock.now += timedelta(seconds=60)
+    with runtime.sessions() as session:
+        row = session.get(InboxEvent, "EvRead")
+        assert (row.status, row.attempts) == (InboxStatus.PENDING, 0)
+        assert row.last_error == "conversations.history: ratelimited, Retry-After 60 s"
+    asked = [call.status for call in fake_slack.calls if call.method == "conversations.history"]
+    assert asked == [429] * (inbox.MAX_ATTEMPTS + 1)  # one call a try, none slept out and repeated
+    assert runtime.limiter.acquire("T1", "conversations.history", max_wait=0) > 59  # the outbox waits too
+    assert processor.run_pending() == 1
+    assert set(rows(runtime).values()) == {(InboxStatus.DONE, 0)}
 
 
 def test_a_dispatcher_that_raises_counts_as_a_failure(runtime):

@@ -24,6 +24,7 @@ from bot.features.feedback.models import FeedbackItem
 from bot.rooms import CardButton, HomeContext, RoomContext, Rooms
 from bot.runtime import Runtime
 from bot.slack.blocks import channel_link
+from bot.slack.client import waiting_at_most
 from bot.slack.engagement import engaged_ts, engagement
 from bot.slack.history import any_message
 from bot.slack.markup import is_conversation_id, is_user_id
@@ -315,7 +316,14 @@ def log_submitted(runtime: Runtime, client: WebClient, workspace_id: int, user: 
 
 
 def _read_text(client: WebClient, channel: str, ts: str) -> str | None:
-    message = any_message(client, channel, ts)
+    """The message's text, read while Slack waits for the modal's answer (three seconds):
+    a rate-limited read is not slept out, the modal says it could not read the message."""
+    try:
+        with waiting_at_most(0):
+            message = any_message(client, channel, ts)
+    except SlackApiError as exc:
+        log.info("could not read %s/%s: %s", channel, ts, exc.response.get("error"))
+        return None
     return (events.message_text(message) or None) if message else None
 
 

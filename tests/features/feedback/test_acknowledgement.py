@@ -1,7 +1,11 @@
 """Acknowledgement through Heard's real endpoint: each kind, who does not count, and undoing it."""
 
-import pytest
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import InboxEvent
 from bot.features.feedback.views import ACKNOWLEDGE_ACTION
 from tests.features.feedback.helpers import texts
 from tests.people import (
@@ -118,6 +122,43 @@ def test_a_reaction_that_arrives_before_its_message_is_not_lost(feedback):
     feedback.event({"type": "message", "channel": FEEDBACK, "user": SAM, "text": message["text"], "ts": message["ts"]})
     [item] = feedback.items()
     assert (item.status, item.acknowledged_by) == ("acknowledged", JONAS)
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime.now(UTC)
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.mark.timeout(60)  # the old processor slept each 429 out: a minute and more
+def test_a_rate_limited_read_holds_back_only_the_reaction_that_needed_it(feedback):
+    # Slack lets apps outside the Marketplace call conversations.history once a minute. A
+    # reaction on a message Heard has no item for reads it (the post's own event may be
+    # late): Priya reacting to three replies spends the minute's call on the first, and the
+    # others meet a 429 asking for a minute. Sleeping that out held every event behind them.
+    feedback.runtime.clock = clock = Clock()
+    feedback.slack.limit_rate("conversations.history", per_minute=1)
+    parent = feedback.post(SAM, "The export is broken for Initech.")
+    for n in range(3):
+        reply = feedback.post(LENA, f"reply {n}", thread_ts=parent["ts"])
+        feedback.react(PRIYA, reply["ts"])  # drains the processor, or times out
+    late = feedback.slack.post_as(SAM, FEEDBACK, "Customer wants SAML.")
+    feedback.react(JONAS, late["ts"])  # before its message event: read from history, later
+    notes = [feedback.post(SAM, f"Customer note {n}") for n in range(20)]
+    assert all(feedback.item(note["ts"]) for note in notes)  # at once, not minutes later
+    assert feedback.item(late["ts"]) is None
+    with feedback.runtime.sessions() as session:
+        waiting = session.scalars(select(InboxEvent).where(InboxEvent.status == "pending")).all()
+    assert len(waiting) == 3 and {row.attempts for row in waiting} == {0}
+    assert all(row.not_before >= clock.now + timedelta(seconds=50) for row in waiting)  # Slack's Retry-After
+
+    feedback.slack.limit_rate("conversations.history", per_minute=100)  # the minute has passed
+    clock.now += timedelta(seconds=61)
+    feedback.runtime.inbox.wake()
+    feedback.heard.listeners.drain()
+    assert (status(feedback, late), feedback.item(late["ts"]).acknowledged_by) == ("acknowledged", JONAS)
 
 
 def test_a_duplicate_reaction_delivery_counts_once(feedback, posted):

@@ -137,6 +137,21 @@ def test_a_long_message_is_reread_from_slack_and_kept_whole(feedback):
     assert item.text == text
 
 
+@pytest.mark.timeout(30)  # a read slept out for Slack's Retry-After took a minute and more
+def test_a_long_message_slack_will_not_let_heard_reread_now_is_refused_in_the_modal_at_once(feedback):
+    # Slack waits three seconds for the modal's answer: a rate-limited read is not slept out.
+    text = "Long call notes. " * 1500
+    message = feedback.slack.post_as(SAM, LEADERS, text)
+    modal = shortcut(feedback, message, user=MAYA, channel=LEADERS)
+    feedback.slack.inject_fault("conversations.replies", status=429, retry_after=60)
+    answer = submit(feedback, modal, user=MAYA)
+    assert "could not read that message" in json.dumps(answer["view"])
+    assert feedback.items() == []
+    submit(feedback, modal, user=MAYA)  # pressed again once Slack allows it
+    [item] = feedback.items()
+    assert item.text == text
+
+
 def test_the_same_message_logged_twice_is_one_item(feedback):
     message = feedback.slack.post_as(SAM, GENERAL, "Fabrikam needs e-invoices.")
     first = shortcut(feedback, message, user=TOMAS, channel=GENERAL)
