@@ -14,20 +14,26 @@ Delivery is exactly once as people see it:
   happens outside any transaction; its result is written only while the row still holds
   that token.
 - Every message carries its key in Slack's message `metadata` (event type
-  `heard_outbox`). A send whose outcome is unknown (a timeout, a dropped connection, a
-  5xx, a process killed after the call: a row left `sending` past `STALE_CLAIM`) is
-  marked `uncertain`, never resent blindly. Once `SETTLE_AFTER` has passed, the sender
-  looks for the key in the channel's history (the thread's replies for a reply; the
-  DM opened first for a user): found, the row is sent with that message's ts; not
-  found, it is sent again.
+  `heard_outbox`); a file share (`files.completeUploadExternal`) shows its file in the
+  message Slack posts for it. A send whose outcome is unknown (a timeout, a dropped
+  connection, a 5xx, a process killed after the call: a row left `sending` past
+  `STALE_CLAIM`) is marked `uncertain`, never resent blindly. Once `SETTLE_AFTER` has
+  passed, the sender looks for the key (or the file) in the channel's history (the
+  thread's replies for a reply; the DM opened first for a user): found, the row is sent
+  with that message's ts; not found, it is sent again. (A share made again could not
+  tell: a file no longer waiting to be shared is `file_not_found`, whether it was
+  shared already or never uploaded.)
 - Only a 429 is retried as such, after Slack's `Retry-After`, and calls are paced per
   workspace and method inside Slack's limits (`bot.slack.ratelimit`), so a long
   fan-out does not bounce off them. The outbox's client retries nothing itself.
 - A permanent error (`channel_not_found`, `not_in_channel`, `is_archived`,
   `account_inactive`, `invalid_auth`, …), too many failed tries, or a history Heard
   cannot read *parks* the row, and the workspace's admins hear of it once per kind of
-  error and day (a DM through the outbox, under its own key). `heard outbox list` shows
-  parked rows, `heard outbox retry` queues them again.
+  error and day (a DM through the outbox, under its own key). A row parked because its
+  history could not be read is *unconfirmed* (`Outcome.unconfirmed`): it may well be in
+  the channel, so neither the note nor a room may call it not delivered. `heard outbox
+  list` shows parked rows, `heard outbox retry` queues them again (`recheck`, for a room:
+  unconfirmed rows only), an unconfirmed one to be looked for in history first.
 """
 
 from __future__ import annotations
@@ -75,6 +81,9 @@ SWEEP_BUDGET = 10.0  # seconds one sweep keeps sending batches: a SIGTERM waits 
 INLINE_RETRY_AFTER = 5  # a 429 asking for this long or less is waited out in place
 INLINE_RETRIES = 3  # that many times per call at most: past that, the row waits for a later sweep
 METADATA_EVENT = "heard_outbox"
+# Calls whose effect shows in the channel's history, so an unknown outcome is settled
+# there: a post by the key in its metadata, a file share by its file.
+SETTLED_FROM_HISTORY = frozenset({"chat.postMessage", "files.completeUploadExternal"})
 NOTICE_PREFIX = "outbox-parked:"
 # Errors that no retry can fix: the row is parked at once.
 PERMANENT_ERRORS = frozenset({
@@ -83,6 +92,7 @@ PERMANENT_ERRORS = frozenset({
     "not_authed", "not_in_channel", "restricted_action", "token_revoked", "user_not_found",
     "cannot_dm_bot", "missing_scope", "not_implemented_in_fake", "unknown_method",
     "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large", "user_disabled",
+    "file_not_found",
 })  # fmt: skip
 # What the admins are told a permanent error means, and what to do.
 REASONS = {
@@ -94,6 +104,8 @@ REASONS = {
     "invalid_auth": "Heard's token for this workspace is no longer valid: reinstall Heard",
     "token_revoked": "Heard's token for this workspace was revoked: reinstall Heard",
     "missing_scope": "Heard lacks a permission it needs: reinstall Heard to grant it",
+    "file_not_found": "the file Heard uploaded for it is no longer waiting on Slack to be shared",
+    "unanswered": "Slack answered none of its tries, and it is not in the conversation's history",
 }
 
 
@@ -135,6 +147,13 @@ class Outcome:
     @property
     def parked(self) -> bool:
         return self.status == OutboxStatus.PARKED
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Parked without knowing whether Slack took it: the call may have been made (a 5xx,
+        a timeout) and the channel's history, where it would show, could not be read. Not
+        a refusal: it may well be in the channel, and it was not resent so as not to post twice."""
+        return self.parked and (self.error or "").startswith(UNSETTLED)
 
 
 def enqueue(
@@ -214,6 +233,19 @@ def sent_result(session: Session, key: str) -> dict[str, Any] | None:
     """What Slack answered for the message under `key` ({channel, ts}), once sent."""
     outcome = outcomes(session, [key]).get(key)
     return outcome.result if outcome is not None and outcome.delivered else None
+
+
+def recheck(session: Session, keys: list[str] | set[str], *, now: datetime) -> int:
+    """Look again for the unconfirmed calls under `keys` (see `Outcome.unconfirmed`): each
+    is uncertain again with fresh tries, so it is looked for in the channel's history and
+    sent only if it is not there. Returns how many."""
+    return session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.idempotency_key.in_(list(keys)), OutboxMessage.status == OutboxStatus.PARKED,
+               OutboxMessage.last_error.startswith(UNSETTLED, autoescape=True))
+        .values(status=OutboxStatus.UNCERTAIN, attempts=0, not_before=now, claim_token=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
 
 
 def rewrite_payloads(session: Session, keys: list[str] | set[str],
@@ -317,7 +349,7 @@ def parked(runtime: Runtime, *, team_id: str | None = None, limit: int = 100) ->
                 m.idempotency_key,
                 team,
                 m.method,
-                (m.payload or {}).get("channel"),
+                _channel_of(m.payload or {}),
                 m.attempts,
                 m.last_error,
                 m.created_at,
@@ -489,6 +521,7 @@ class _Delivery:
         if payload.get("forgotten"):
             return self._parked("forgotten")
         message = self.row.method == "chat.postMessage"
+        findable = self.row.method in SETTLED_FROM_HISTORY
         if message:
             payload["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": self.key}}
         retries = 0
@@ -508,7 +541,7 @@ class _Delivery:
                         retries += 1
                         continue  # only a 429 is retried blindly: nothing was posted
                     return self._later("ratelimited", timedelta(seconds=retry_after), a_try=False)
-                if status >= 500 and message:
+                if status >= 500 and findable:
                     return self._uncertain(f"{error} (HTTP {status})")
                 if error in PERMANENT_ERRORS:
                     return self._parked(error)
@@ -518,17 +551,17 @@ class _Delivery:
                 HTTPException,
                 ValueError,
             ) as exc:  # a timeout, a reset, an unreadable answer
-                if _never_reached(exc) or not message:
+                if _never_reached(exc) or not findable:
                     return self._later(f"{type(exc).__name__}: {exc}", _backoff(self.row.attempts))
                 return self._uncertain(f"{type(exc).__name__}: {exc}")
             return self._sent(response.get("channel"), response.get("ts"))
 
     def _settle_then_send(self) -> dict[str, Any]:
-        """An uncertain post: look for its key in the channel's history; send it only if absent.
-        Another call (a file share, an update) carries no key to look for: it is made again,
-        as `_send` does after a 5xx or a timeout."""
+        """An uncertain post or file share: look for it in the channel's history; send it only
+        if absent. Another call shows nothing there to look for: it is made again, as `_send`
+        does after a 5xx or a timeout."""
         try:
-            found = self._find_in_history() if self.row.method == "chat.postMessage" else None
+            found = self._find_in_history() if self.row.method in SETTLED_FROM_HISTORY else None
         except _Unsettled as exc:
             if exc.wait is not None:  # a rate limit on reading history is no failed try
                 return {"status": OutboxStatus.UNCERTAIN, "last_error": f"{UNSETTLED} {exc.error}",
@@ -548,7 +581,9 @@ class _Delivery:
 
     def _find_in_history(self) -> tuple[str, str] | None:
         payload = self.row.payload or {}
-        channel = payload.get("channel") or ""
+        channel = _channel_of(payload) or ""
+        # A file share's message holds the shared files; a post's, its key in the metadata.
+        files = {f.get("id") for f in payload.get("files") or [] if isinstance(f, dict) and f.get("id")}
         if channel[:1] in ("U", "W"):  # a DM by user id: its conversation's id first
             channel = self._read("conversations.open", {"users": channel})["channel"]["id"]
         arguments = {"channel": channel, "limit": 200, "include_all_metadata": True,
@@ -562,6 +597,9 @@ class _Delivery:
                 metadata = message.get("metadata") or {}
                 if (metadata.get("event_type") == METADATA_EVENT
                         and (metadata.get("event_payload") or {}).get("key") == self.key):  # fmt: skip
+                    return channel, message["ts"]
+                shared = {f.get("id") for f in message.get("files") or [] if isinstance(f, dict)}
+                if files and files <= shared:
                     return channel, message["ts"]
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
@@ -662,28 +700,42 @@ class _Delivery:
 
 
 def _tell_admins(session: Session, row, error: str, *, now: datetime) -> None:
-    """DM the workspace's admins that a post was parked, once per kind of error and day."""
+    """DM the workspace's admins that a post was parked, once per kind of error and day.
+    One parked unconfirmed is not said to be undelivered: it may be in the channel."""
     if row.idempotency_key.startswith(NOTICE_PREFIX) or error == "forgotten":
         return  # a notice that itself fails is not told about (its token may be what failed)
     if ((row.payload or {}).get(OWN) or {}).get("quiet"):
         return  # the room tells them itself
     kind = error.split(" ", 1)[0].rstrip(":;")
-    channel = (row.payload or {}).get("channel") or ""
-    where = (
-        f"<@{channel}>" if channel[:1] in ("U", "W") else f"<#{channel}>" if channel else "Slack"
-    )
-    why = REASONS.get(
-        kind, "Slack refused it" if kind in PERMANENT_ERRORS else "it could not be confirmed"
-    )
-    text = (
-        f"Heard could not deliver a message to {where}: `{kind}` ({why}). The message is parked. "
-        "Once the cause is fixed, an operator can list parked messages with `heard outbox list` and send them "
-        "with `heard outbox retry`. Other messages failing the same way today are parked without another note."
-    )
+    channel = _channel_of(row.payload or {}) or ""
+    if channel[:1] in ("U", "W"):
+        where = f"<@{channel}>"
+    elif channel[:1] == "D":  # a DM opened by its conversation's id (a chart's share): no name to link
+        where = "a direct message"
+    else:
+        where = f"<#{channel}>" if channel else "Slack"
+    if kind == UNSETTLED.rstrip(":"):
+        detail = error.removeprefix(UNSETTLED).split(";", 1)[0].strip()
+        text = (f"Heard could not confirm that a message to {where} was delivered: Slack answered with an error, "
+                f"and Heard could not read the conversation's history to check (`{detail}`). So as not to post "
+                "it twice, it was not sent again. If it is missing, an operator can run `heard outbox retry`: "
+                "Heard looks for it again and sends it only if it is still not there. Other messages left "
+                "unconfirmed today are parked without another note.")  # fmt: skip
+    else:
+        why = REASONS.get(kind, "Slack refused it" if kind in PERMANENT_ERRORS else "every try failed")
+        text = (f"Heard could not deliver a message to {where}: `{kind}` ({why}). The message is parked. "
+                "Once the cause is fixed, an operator can list parked messages with `heard outbox list` and send "
+                "them with `heard outbox retry`. Other messages failing the same way today are parked without "
+                "another note.")  # fmt: skip
     day = now.date().isoformat()
     for admin in known_admins(session, row.workspace_id):
         enqueue(session, workspace_id=row.workspace_id, key=f"{NOTICE_PREFIX}{row.workspace_id}:{kind}:{day}:{admin}",
                 method="chat.postMessage", payload={"channel": admin, "text": text}, now=now)  # fmt: skip
+
+
+def _channel_of(payload: dict[str, Any]) -> str | None:
+    """The conversation a call goes to: a post's `channel`, a file share's `channel_id`."""
+    return payload.get("channel") or payload.get("channel_id")
 
 
 def _never_reached(exc: Exception) -> bool:

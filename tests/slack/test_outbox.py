@@ -485,23 +485,92 @@ def test_a_post_slack_keeps_failing_with_5xx_is_parked_after_its_tries_not_retri
     assert outbox.deliver_due(slack_runtime).sent == ["k"]
 
 
-def test_an_interrupted_file_share_is_completed_not_parked_as_unsettleable(slack_runtime, workspace, fake_slack):
-    """A call other than a post carries no key Slack shows back (a file share, the digest's
-    chart): a dead sender's claim on it is not settled from a channel's history (its payload
-    names `channel_id`, and a share has no metadata); it is made again, as a 5xx would."""
+def share(runtime, workspace, key="chart", channel=GENERAL):
+    """Upload a file and queue its share in `channel` (`files.completeUploadExternal`, as
+    the digest's chart is); returns (row, file id)."""
     import urllib.request
 
-    client = slack_runtime.client_for(workspace.team_id)
+    client = runtime.client_for(workspace.team_id)
     upload = client.files_getUploadURLExternal(filename="chart.png", length=3)
     urllib.request.urlopen(urllib.request.Request(upload["upload_url"], data=b"png", method="POST")).close()
-    with slack_runtime.sessions.begin() as session:
-        message, _ = outbox.enqueue(session, workspace_id=workspace.id, key="chart", now=NOW,
+    with runtime.sessions.begin() as session:
+        message, _ = outbox.enqueue(session, workspace_id=workspace.id, key=key, now=runtime.clock(),
                                     method="files.completeUploadExternal",
                                     payload={"files": [{"id": upload["file_id"], "title": "Chart"}],
-                                             "channel_id": GENERAL})  # fmt: skip
+                                             "channel_id": channel})  # fmt: skip
+    return message, upload["file_id"]
+
+
+def test_an_interrupted_file_share_is_completed_not_parked_as_unsettleable(slack_runtime, workspace, fake_slack):
+    """A dead sender's claim on a file share (the digest's chart; its payload names
+    `channel_id`) is settled from that channel's history like a post: not there, it is made."""
+    message, _ = share(slack_runtime, workspace)
     with slack_runtime.sessions.begin() as session:  # a killed process's claim, before its call
         row = session.get(OutboxMessage, message.id)
         row.status, row.claimed_at, row.claim_token = "sending", NOW, "dead"
     slack_runtime.now["value"] = NOW + outbox.STALE_CLAIM + timedelta(seconds=1)
     assert outbox.deliver_due(slack_runtime, sweep=True).sent == ["chart"]
     assert len(fake_slack.calls_to("files.completeUploadExternal", ok=True)) == 1
+
+
+def test_a_file_share_slack_made_but_answered_500_is_found_in_history_not_parked(
+    slack_runtime, workspace, fake_slack
+):
+    """Slack shared the file and answered 500: made again, the share would be refused
+    (`file_not_found`: the file is no longer waiting) and, after its tries, reported to the
+    admins as undelivered. It is looked for in the channel's history instead: found, sent."""
+    with slack_runtime.sessions.begin() as session:
+        session.get(Workspace, workspace.id).installer_user_id = SAM
+    _, file_id = share(slack_runtime, workspace)
+    fake_slack.inject_fault("files.completeUploadExternal", status=500, times=1, after_accepting=True)
+    assert outbox.deliver_due(slack_runtime).uncertain == ["chart"]
+    for _ in range(outbox.MAX_ATTEMPTS + 1):
+        slack_runtime.now["value"] += timedelta(hours=1)
+        outbox.deliver_due(slack_runtime)
+    [shared] = [m for m in fake_slack.messages(GENERAL) if m.get("files")]
+    assert [f["id"] for f in shared["files"]] == [file_id]
+    message = rows(slack_runtime)["chart"]
+    assert (message.status, message.result) == ("sent", {"channel": GENERAL, "ts": shared["ts"]})
+    assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1  # never made again
+    assert fake_slack.messages(SAM) == []  # no false alarm
+
+
+def test_the_admins_note_on_a_file_share_names_its_channel(slack_runtime, workspace, fake_slack):
+    with slack_runtime.sessions.begin() as session:
+        session.get(Workspace, workspace.id).installer_user_id = SAM
+    share(slack_runtime, workspace, channel=ARCHIVED)
+    assert outbox.deliver_due(slack_runtime).parked == ["chart"]
+    outbox.deliver_due(slack_runtime)  # the admins' note
+    [note] = [m["text"] for m in fake_slack.messages(SAM)]
+    assert f"a message to <#{ARCHIVED}>: `is_archived`" in note
+    [row] = outbox.parked(slack_runtime)
+    assert row.channel == ARCHIVED
+
+
+def test_a_post_heard_could_not_confirm_is_not_called_undelivered(slack_runtime, workspace, fake_slack):
+    """Slack took the post but answered 500, and its history could not be read for long: the
+    row is parked unconfirmed. The admins hear that Heard could not confirm it, where to look
+    and that `heard outbox retry` looks again before sending; a room reads it as unconfirmed."""
+    slack_runtime.limiter = RateLimiter(speed=100)  # many history reads: not about pacing
+    with slack_runtime.sessions.begin() as session:
+        session.get(Workspace, workspace.id).installer_user_id = SAM
+    post(slack_runtime, workspace, "k")
+    fake_slack.inject_fault("chat.postMessage", status=500, times=1, after_accepting=True)
+    fake_slack.inject_fault("conversations.history", status=500, times=10**6)
+    for _ in range(3 * outbox.MAX_ATTEMPTS):
+        if rows(slack_runtime)["k"].status == "parked":
+            break
+        outbox.deliver_due(slack_runtime)
+        slack_runtime.now["value"] += timedelta(hours=1)
+    with slack_runtime.sessions() as session:
+        outcome = outbox.outcomes(session, ["k"])["k"]
+    assert outcome.parked and outcome.unconfirmed
+    outbox.deliver_due(slack_runtime)  # the admins' note
+    [note] = [m["text"] for m in fake_slack.messages(SAM)]
+    assert note.startswith(f"Heard could not confirm that a message to <#{GENERAL}> was delivered")
+    assert "conversations.history: internal_error" in note and "could not deliver" not in note
+    fake_slack.reset_calls()
+    with slack_runtime.sessions.begin() as session:
+        assert outbox.recheck(session, ["k"], now=slack_runtime.clock()) == 1
+    assert outbox.deliver_due(slack_runtime).sent == ["k"]  # found in history
+    assert fake_slack.calls_to("chat.postMessage") == []
