@@ -8,7 +8,11 @@
   asks: the `weekly-story` job, a second process, a retry or `/heard story now`. The
   `story_posts` row, unique per (workspace, week), decides; the outbox sends it once.
   Slack refusing the post (an archived channel, Heard removed from it) frees the week
-  again and the story stays in the bank; the admins are told once.
+  again and the story stays in the bank; the admins are told once. A post Heard could
+  not confirm (Slack answered it with an error and the channel's history could not be
+  read to check) is *unconfirmed*, not refused: it may be in the channel, so it keeps
+  the week and the admins are told to look; `/heard story now` then looks for it again
+  (posting it only if it is missing), and `/heard story now again` posts it regardless.
 - **Rotation.** The story posted fewest times comes next (so none repeats before the
   bank is exhausted); among those, the least recently posted, then the oldest, skipping
   ahead to one whose customer or segment differs from last week's when there is one.
@@ -32,7 +36,7 @@ from bot.db.models import Workspace
 from bot.features.stories import views
 from bot.features.stories.models import Reflection, Story, StoryEngagement, StoryPost
 from bot.roles import known_admins
-from bot.slack.outbox import enqueue, outcomes
+from bot.slack.outbox import UNSETTLED, enqueue, outcomes, recheck
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,8 @@ class State:
 class PostStatus:
     QUEUED = "queued"
     POSTED = "posted"
-    FAILED = "failed"
+    FAILED = "failed"  # Slack refused it: the week is free again
+    UNCONFIRMED = "unconfirmed"  # perhaps posted, perhaps not (see the module docstring): the week stays taken
 
 
 @dataclass(frozen=True)
@@ -293,9 +298,11 @@ def post_key(workspace: Workspace, post: StoryPost) -> str:
 def post_week(
     session: Session, workspace: Workspace, *, week: str, channel: str | None,
     check_channel: Callable[[str], str | None], now: datetime, requested_by: str | None = None,
-    command: str = "/heard", tell: bool = True,
+    command: str = "/heard", tell: bool = True, again: bool = False,
 ) -> WeekOutcome:  # fmt: skip
-    """Queue this week's story in `channel`, unless the week has its post already.
+    """Queue this week's story in `channel`, unless the week has its post already
+    (`again`: unless that post is merely unconfirmed, which an admin who looked and did
+    not find it may replace).
 
     `check_channel(channel)` says why the channel can't take a post (None: it can); it is
     asked only when there is something to post. With no channel, an unusable one, or no
@@ -304,9 +311,12 @@ def post_week(
     """
     settle_posts(session, workspace, now=now, command=command)
     existing = session.scalar(select(StoryPost).where(StoryPost.workspace_id == workspace.id, StoryPost.week == week))
-    if existing is not None and existing.status != PostStatus.FAILED:
+    retaken = (PostStatus.FAILED, PostStatus.UNCONFIRMED) if again else (PostStatus.FAILED,)
+    if existing is not None and existing.status not in retaken:
         return WeekOutcome("already", existing)
-    story = next_story(session, workspace.id)
+    # Posted again, an unconfirmed post is the same story (if it is still in the bank).
+    same = session.get(Story, existing.story_id) if existing is not None and existing.status == PostStatus.UNCONFIRMED else None
+    story = same if same is not None and same.state == State.APPROVED else next_story(session, workspace.id)
     if story is None:
         told = tell_admins(session, workspace, key=f"stories-empty:{workspace.team_id}:{week}",
                            message=views.empty_bank(command), now=now) if tell else []  # fmt: skip
@@ -316,10 +326,10 @@ def post_week(
         told = tell_admins(session, workspace, key=f"stories-channel:{workspace.team_id}:{week}",
                            message=views.channel_problem(problem, channel, command), now=now) if tell else []  # fmt: skip
         return WeekOutcome("channel", problem=problem, told=told)
-    if existing is not None:  # Slack refused last try: take the week again, under a new key
+    if existing is not None:  # Slack refused last try (or `again`): take the week again, under a new key
         taken = session.execute(
             update(StoryPost)
-            .where(StoryPost.id == existing.id, StoryPost.status == PostStatus.FAILED,
+            .where(StoryPost.id == existing.id, StoryPost.status == existing.status,
                    StoryPost.attempt == existing.attempt)
             .values(status=PostStatus.QUEUED, attempt=existing.attempt + 1, story_id=story.id, channel_id=channel,
                     queued_at=now, error=None, message_ts=None, posted_at=None, requested_by=requested_by)
@@ -382,11 +392,14 @@ def tell_admins(session: Session, workspace: Workspace, *, key: str, message: tu
 
 
 def settle_posts(session: Session, workspace: Workspace, *, now: datetime, command: str = "/heard") -> int:
-    """Take what Slack answered for queued posts from the outbox: posted (with its ts), or
-    failed, which frees the week and tells the admins once. Returns how many changed."""
+    """Take what Slack answered for queued posts from the outbox: posted (with its ts);
+    failed, which frees the week and tells the admins once; or unconfirmed, which keeps
+    the week (it may be in the channel) and tells the admins once to look. An unconfirmed
+    post found later (`heard outbox retry`) becomes posted. Returns how many changed."""
     queued = session.scalars(
-        select(StoryPost).where(StoryPost.workspace_id == workspace.id, StoryPost.status == PostStatus.QUEUED)
-    ).all()
+        select(StoryPost).where(StoryPost.workspace_id == workspace.id,
+                                StoryPost.status.in_((PostStatus.QUEUED, PostStatus.UNCONFIRMED)))
+    ).all()  # fmt: skip
     if not queued:
         return 0
     keys = {post_key(workspace, post): post for post in queued}
@@ -400,13 +413,38 @@ def settle_posts(session: Session, workspace: Workspace, *, now: datetime, comma
             for reflection in session.scalars(select(Reflection).where(Reflection.post_id == post.id,
                                                                        Reflection.shared.is_(True))):  # fmt: skip
                 share_reflection(session, workspace, post, reflection, now=now)
+        elif outcome.unconfirmed:
+            if post.status == PostStatus.UNCONFIRMED:
+                continue
+            detail = (error or "").removeprefix(UNSETTLED).split(";", 1)[0].strip()
+            post.status, post.error = PostStatus.UNCONFIRMED, _stored_reason(detail)
+            tell_admins(session, workspace, key=f"stories-unconfirmed:{workspace.team_id}:{post.week}:{post.attempt}",
+                        message=views.post_unconfirmed(detail, post.channel_id, command), now=now)  # fmt: skip
         else:
-            post.status, post.error = PostStatus.FAILED, (error or "failed")[:64]
+            post.status, post.error = PostStatus.FAILED, _stored_reason(error or "failed")
             tell_admins(session, workspace, key=f"stories-undelivered:{workspace.team_id}:{post.week}:{post.attempt}",
-                        message=views.channel_problem(post.error, post.channel_id, command), now=now)  # fmt: skip
+                        message=views.channel_problem(error or "failed", post.channel_id, command), now=now)  # fmt: skip
         changed += 1
     session.flush()
     return changed
+
+
+def recheck_post(session: Session, workspace: Workspace, post: StoryPost, *, now: datetime) -> bool:
+    """Look again for a post Heard could not confirm: queued again, the outbox reads the
+    channel's history and posts it only if it is not there. False when `post` is not
+    unconfirmed (another admin's look is already under way)."""
+    if post.status != PostStatus.UNCONFIRMED or not recheck(session, [post_key(workspace, post)], now=now):
+        return False
+    post.status, post.error = PostStatus.QUEUED, None
+    session.flush()
+    return True
+
+
+def _stored_reason(error: str) -> str:
+    """`error` as `story_posts.error` holds it (64 characters): cut between words, never inside one."""
+    if len(error) <= 64:
+        return error
+    return error[:63].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
 
 def latest_post(session: Session, workspace_id: int) -> StoryPost | None:

@@ -208,6 +208,19 @@ def channel_problem(problem: str, channel: str | None, command: str = "/heard") 
     return text, to_dicts([section(text)])
 
 
+def post_unconfirmed(detail: str, channel: str | None, command: str = "/heard") -> tuple[str, list[dict]]:
+    """The admins' DM when Heard could not tell whether the week's story was posted: not
+    "not posted" (it may well be there), but where to look and what to do if it is missing."""
+    where = channel_link(channel) if channel and is_conversation_id(channel) else "the stories channel"
+    text = (f"Heard could not confirm that this week's customer story was posted in {where}: Slack answered "
+            f"the post with an error, and Heard could not read the channel's history to check "
+            f"({escape(detail) or 'no answer'}). So that it does not appear twice, it was not posted again. "
+            f"Look in {where}: if the story is there, nothing more is needed. If it is not, "
+            f"`{command} story now` looks for it again and posts it only if it is still missing, and "
+            f"`{command} story now again` posts it without looking.")  # fmt: skip
+    return text, to_dicts([section(text)])
+
+
 def empty_bank(command: str = "/heard") -> tuple[str, list[dict]]:
     text = (f"There is no approved customer story for this week's post, so Heard posted nothing. "
             f"Add one with `{command} story add` (or approve one waiting for you, such as a draft Heard "
