@@ -53,6 +53,8 @@ ONE_LINE_ERRORS = (
     ("bot.db.locks", "AlreadyRunning", 1),
     # A SQLite database whose rows already broke a foreign key: the upgrade changed nothing.
     ("bot.db.migrate", "MigrationBrokeKeys", 1),
+    # A database a newer Heard migrated (a deploy rolled back).
+    ("bot.db.migrate", "UnknownRevision", 1),
 )
 
 # Loggers whose start-up chatter would bury `heard run`'s one-line error: Bolt warns that

@@ -45,13 +45,18 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
 
     config = alembic_config(engine)
     before = current_revision(engine)
+    script = ScriptDirectory.from_config(config)
+    if before is not None and before not in {rev.revision for rev in script.walk_revisions()}:
+        raise UnknownRevision(
+            f"the database is at revision {before}, which this version of Heard does not have: a newer "
+            "Heard upgraded it; run that version (or restore the backup taken before the upgrade)"
+        )
     with migrating(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     after = current_revision(engine)
     if before == after:
         return []
-    script = ScriptDirectory.from_config(config)
     applied = [rev.revision for rev in script.iterate_revisions(after, before)]
     return list(reversed(applied))
 
@@ -83,6 +88,11 @@ def migrating(engine: Engine) -> Iterator[Connection]:
             if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
+
+
+class UnknownRevision(Exception):
+    """The database was migrated by a newer Heard (a deploy rolled back): this one cannot
+    tell what its schema holds, so it changes nothing and says so in one line."""
 
 
 class MigrationBrokeKeys(Exception):

@@ -162,6 +162,33 @@ def test_an_upgrade_over_rows_that_break_a_foreign_key_is_one_line_and_changes_n
     engine.dispose()
 
 
+def test_a_database_a_newer_heard_migrated_is_one_line_and_changes_nothing(tmp_path):
+    """A deploy rolled back onto a database the newer version upgraded: Alembic's
+    "Can't locate revision" was a traceback and gunicorn's "Worker failed to boot"."""
+    import sqlite3
+
+    from bot.db import create_db_engine
+    from bot.db.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path}/newer.db"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    with sqlite3.connect(tmp_path / "newer.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    connection.close()
+    for args in (("db", "upgrade"), ("jobs", "list")):
+        result = heard(*args, cwd=tmp_path, DATABASE_URL=url)
+        assert result.returncode == 1, result.stderr
+        assert one_line(result.stderr) == (
+            "heard: the database is at revision 0099_from_the_future, which this version of Heard does not have: "
+            "a newer Heard upgraded it; run that version (or restore the backup taken before the upgrade)"
+        )
+    with sqlite3.connect(tmp_path / "newer.db") as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("0099_from_the_future",)]
+    connection.close()
+
+
 def test_unreachable_database_is_one_line_and_exit_1(tmp_path):
     url = "postgresql+psycopg://nobody@127.0.0.1:1/heard"
     result = heard("db", "upgrade", cwd=tmp_path, DATABASE_URL=url)
