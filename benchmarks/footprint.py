@@ -203,14 +203,17 @@ def main() -> None:
         if cache:  # bytecode, as an installed Heard has it (module docstring)
             base.pop("PYTHONDONTWRITEBYTECODE", None)
             base["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        # The older tree's own database, migrated by it: a database a newer Heard migrated
+        # is one it refuses to open.
+        older = base | {"DATABASE_URL": f"sqlite:///{tmp}/against.db",
+                        "PYTHONPATH": os.pathsep.join(filter(None, [against, base.get("PYTHONPATH")]))}  # fmt: skip
         # Migrated once: a restart, not a first install, is what an operator waits for.
-        subprocess.run([HEARD, "db", "upgrade"], env=base, cwd=tmp, check=True, capture_output=True)
+        for env in (base, older) if against else (base,):
+            subprocess.run([HEARD, "db", "upgrade"], env=env, cwd=tmp, check=True, capture_output=True)
 
         def start(name: str):
             port = free_port()
-            env = base | {"PORT": str(port)}
-            if name.startswith("heard run ("):
-                env["PYTHONPATH"] = os.pathsep.join(filter(None, [against, env.get("PYTHONPATH")]))
+            env = (older if name.startswith("heard run (") else base) | {"PORT": str(port)}
             command = [PYTHON, str(noop)] if name.startswith("no-op") else [HEARD, "run"]
             return measure(command, env, port)
 
