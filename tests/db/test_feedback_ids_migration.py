@@ -8,34 +8,23 @@ acknowledgements and vectors and the stories' posts (ON DELETE CASCADE)."""
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
 from sqlalchemy import delete, func, select, text
 
 from bot.db import session_factory
-from bot.db.migrate import alembic_config, current_revision, head_revision, migrating
 from bot.features.decisions.models import Decision, DecisionLink
 from bot.features.digest.models import DigestAssignment, DigestVector
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
 from bot.features.stories.models import Reflection, Story, StoryPost
+from tests.fixtures.db import at_revision, migrate
 
 BEFORE = "0012_feedback_import_keys"
 SAID = datetime(2026, 11, 20, tzinfo=UTC)
 
 
-def migrate(engine, revision: str, *, down: bool = False) -> None:
-    config = alembic_config(engine)
-    with migrating(engine) as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 @pytest.fixture
 def at_0012(engine):
     """The database one revision before 0013 for the test, and at the head again after it."""
-    migrate(engine, BEFORE, down=True)
-    yield engine
-    migrate(engine, "head")
-    assert current_revision(engine) == head_revision(engine)
+    yield from at_revision(engine, BEFORE)
 
 
 def item(workspace_id: int, ts: str) -> FeedbackItem:

@@ -7,14 +7,13 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
 from sqlalchemy import select, text, update
 
 from bot.db import session_factory
-from bot.db.migrate import alembic_config, current_revision, head_revision, migrating
 from bot.features.feedback.importer import import_file, import_key, parse_created_at
 from bot.features.feedback.models import FeedbackItem
 from tests.features.feedback.test_import import NOW, write
+from tests.fixtures.db import at_revision, migrate
 from tests.people import ACME, SAM
 
 BEFORE = "0011_digest_vectors"
@@ -36,20 +35,10 @@ def old_key(row: list[str]) -> str:
     return hashlib.sha256(f"{text_}\x1f{author}\x1f{said_iso}\x1f{origin}\x1f{url}".encode()).hexdigest()
 
 
-def migrate(engine, revision: str, *, down: bool = False) -> None:
-    config = alembic_config(engine)
-    with migrating(engine) as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 @pytest.fixture
 def at_0011(engine):
     """The database one revision before 0012 for the test, and at the head again after it."""
-    migrate(engine, BEFORE, down=True)
-    yield engine
-    migrate(engine, "head")
-    assert current_revision(engine) == head_revision(engine)
+    yield from at_revision(engine, BEFORE)
 
 
 def keys(sessions) -> dict[str, str | None]:
