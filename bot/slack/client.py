@@ -57,6 +57,11 @@ def retry_after(exc: BaseException) -> tuple[str, int] | None:
     return None
 
 
+def retry_after_seconds(exc: SlackApiError) -> int:
+    """The seconds a 429's Retry-After asks for (`DEFAULT_RETRY_AFTER` when it has none usable)."""
+    return _seconds(exc.response.headers or {})
+
+
 def _seconds(headers: dict) -> int:
     """Retry-After, in whole seconds, from headers as slack_sdk keeps them (a value or a list)."""
     value = next((v for name, v in headers.items() if name.lower() == "retry-after"), None)

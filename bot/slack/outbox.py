@@ -58,6 +58,7 @@ from bot.db.models import OutboxMessage, Workspace
 from bot.db.unit import in_unit, note, noted, on_commit
 from bot.roles import known_admins
 from bot.runtime import NoTokenForWorkspace, Runtime
+from bot.slack.client import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -535,7 +536,7 @@ class _Delivery:
                 status = exc.response.status_code
                 error = exc.response.get("error") or f"HTTP {status}"
                 if status == 429:
-                    retry_after = _retry_after_seconds(exc)
+                    retry_after = retry_after_seconds(exc)
                     self.runtime.limiter.hold(self.team_id, self.row.method, retry_after)
                     if retry_after <= INLINE_RETRY_AFTER and retries < INLINE_RETRIES:
                         retries += 1
@@ -619,7 +620,7 @@ class _Delivery:
             except SlackApiError as exc:
                 status = exc.response.status_code
                 if status == 429:
-                    retry_after = _retry_after_seconds(exc)
+                    retry_after = retry_after_seconds(exc)
                     self.runtime.limiter.hold(self.team_id, method, retry_after)
                     if retry_after <= INLINE_RETRY_AFTER and retries < INLINE_RETRIES:
                         retries += 1
@@ -742,13 +743,6 @@ def _never_reached(exc: Exception) -> bool:
     """Whether Slack cannot have received the call (the connection was refused)."""
     reason = exc.reason if isinstance(exc, URLError) else exc
     return isinstance(reason, ConnectionRefusedError)
-
-
-def _retry_after_seconds(exc: SlackApiError) -> int:
-    headers = {name.lower(): value for name, value in (exc.response.headers or {}).items()}
-    value = headers.get("retry-after", "30")
-    value = value[0] if isinstance(value, list) else value
-    return int(value) if str(value).isdigit() else 30
 
 
 def _backoff(attempts: int) -> timedelta:
