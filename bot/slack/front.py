@@ -317,9 +317,9 @@ def _interaction_problem(kind: str, body: dict[str, Any]) -> str | None:
             return "an action has no action_id"  # Bolt's matchers read action["action_id"]
     view = body.get("view")
     if kind in ("view_submission", "view_closed") and not (
-        isinstance(view, dict) and isinstance(view.get("callback_id"), str)
+        isinstance(view, dict) and isinstance(view.get("callback_id"), str) and isinstance(view.get("type"), str)
     ):
-        return "view is not an object with a callback_id"
+        return "view is not an object with a callback_id and a type"  # Bolt's matchers read view["type"]
     return None
 
 

@@ -240,12 +240,16 @@ def test_malformed_events_are_skipped_with_200(body, reason):
         ({"type": "block_actions", "user": {"id": "U1"}, "actions": [{"action_id": "a"}], "channel": "C1"},
          "channel is not an object"),
         ({"type": "view_submission", "user": {"id": "U1"}, "view": {"callback_id": None}},
-         "view is not an object with a callback_id"),
+         "view is not an object with a callback_id and a type"),
+        # Bolt read view["type"] of every view_submission: a KeyError, a 500 and a traceback
+        ({"type": "view_submission", "user": {"id": "U1"}, "view": {"callback_id": "c"}},
+         "view is not an object with a callback_id and a type"),
         ({"type": "shortcut", "user": {"id": "U1"}, "response_url": "javascript:alert(1)"}, "response_url is not a URL"),
         ({"type": "view_submission", "user": {"id": "U1"}, "response_urls": None}, "response_urls is not a list of objects"),
         ({"type": ["block_actions"]}, "type is not a string"),
     ],
-    ids=["user-a-string", "no-actions", "channel-a-string", "view-without-callback", "response-url-not-a-url",
+    ids=["user-a-string", "no-actions", "channel-a-string", "view-without-callback", "view-without-type",
+         "response-url-not-a-url",
          "response-urls-null", "type-a-list"],
 )  # fmt: skip
 def test_malformed_interactions_are_400(body, reason):
