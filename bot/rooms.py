@@ -40,6 +40,7 @@ A room reads another room only through that room's `queries.py`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -130,6 +131,9 @@ class SetupRequest:
     runtime: Runtime
 
 
+MENTIONED = "[user]"  # what a forgotten person's mention becomes: the LLM redaction's word for one
+
+
 @dataclass(frozen=True)
 class ForgetRequest:
     """`/heard forget @person` in one workspace. `stand_in` replaces the person's id where
@@ -139,6 +143,35 @@ class ForgetRequest:
     workspace_id: int
     user_id: str
     stand_in: str
+
+    def forget_mentions(self, model: type, columns: tuple[str, ...], *where: Any) -> int:
+        """Replace every mention of the person in `columns` (words people wrote) of the rows
+        of `model` that match `where` with `MENTIONED`: `<@U0123>` and `<@U0123|maya>` whole
+        (the label is their name), and the bare id as a word of its own (`U0123`, `@U0123`,
+        not inside `XU0123`). The rest of the words stay. Returns how many rows changed. A
+        name typed as text ("Jane Doe", a CSV's author) cannot be told from anyone else's
+        and stays."""
+        from sqlalchemy import or_, select, update  # here: the room contract imports no SQLAlchemy
+
+        person = re.escape(self.user_id)
+        mention = re.compile(rf"<@{person}(?:\|[^<>]*)?>|(?<![A-Za-z0-9])@?{person}(?![A-Za-z0-9])")
+        attributes = [getattr(model, name) for name in columns]
+        rows = self.session.execute(
+            select(model.id, *attributes)
+            .where(*where, or_(*(attribute.contains(self.user_id) for attribute in attributes)))
+        ).all()  # fmt: skip
+        changed = 0
+        for row_id, *values in rows:
+            forgotten = {}
+            for name, attribute, value in zip(columns, attributes, values, strict=True):
+                if value is not None and (new := mention.sub(MENTIONED, value)) != value:
+                    # never longer than the column: a bare id of 3 characters becomes 6
+                    forgotten[name] = new[:attribute.type.length] if attribute.type.length else new
+            if forgotten:
+                self.session.execute(update(model).where(model.id == row_id).values(forgotten)
+                                     .execution_options(synchronize_session=False))  # fmt: skip
+                changed += 1
+        return changed
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,9 @@ and `heard export` parts (see `bot.rooms`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
@@ -18,15 +17,14 @@ FEEDBACK_COLUMNS = ("id", "team_id", "text", "reporter", "created_at", "source",
 PERSON_COLUMNS = ("acknowledged_by", "resolved_by", "logged_by_user_id")
 # Columns of words people wrote, which may mention someone: `<@U0123>`, `<@U0123|maya>`, U0123.
 TEXT_COLUMNS = ("text", "note", "resolution_note", "customer", "reporter_name", "origin")
-MENTIONED = "[user]"  # what a forgotten person's mention becomes: the LLM redaction's word for one
 BATCH = 500
 
 
 def forget(request: ForgetRequest) -> list[Forgotten]:
     """Feedback a person reported stays (it is the customer's words) but no longer names
     them, nor do items they acknowledged, resolved or logged, nor the words of any item
-    (`_forget_mentions`). Their acknowledgements get the stand-in id, so an item they
-    acknowledged stays acknowledged."""
+    (`ForgetRequest.forget_mentions`). Their acknowledgements get the stand-in id, so an
+    item they acknowledged stays acknowledged."""
     session, workspace_id, user_id = request.session, request.workspace_id, request.user_id
 
     def run(statement) -> int:
@@ -49,37 +47,11 @@ def forget(request: ForgetRequest) -> list[Forgotten]:
     )
     return [
         Forgotten("feedback_anonymised", reported, "feedback item", "feedback items", "anonymised"),
-        Forgotten("feedback_mentions_anonymised", _forget_mentions(session, workspace_id, user_id),
+        Forgotten("feedback_mentions_anonymised",
+                  request.forget_mentions(FeedbackItem, TEXT_COLUMNS, FeedbackItem.workspace_id == workspace_id),
                   "feedback item mentioning them", "feedback items mentioning them", "anonymised"),
         Forgotten("acknowledgements_anonymised", acknowledged, "acknowledgement", "acknowledgements", "anonymised"),
     ]  # fmt: skip
-
-
-def _forget_mentions(session: Session, workspace_id: int, user_id: str) -> int:
-    """Replace every mention of the person in the workspace's feedback, in `TEXT_COLUMNS`,
-    with `MENTIONED`: `<@U0123>` and `<@U0123|maya>` whole (the label is their name), and
-    the bare id as a word of its own (`U0123`, `@U0123`, not inside `XU0123`). The rest
-    of the words stay. Returns how many items changed. A name typed as text ("Jane Doe",
-    a CSV's author) cannot be told from anyone else's and stays."""
-    person = re.escape(user_id)
-    mention = re.compile(rf"<@{person}(?:\|[^<>]*)?>|(?<![A-Za-z0-9])@?{person}(?![A-Za-z0-9])")
-    columns = [getattr(FeedbackItem, name) for name in TEXT_COLUMNS]
-    rows = session.execute(
-        select(FeedbackItem.id, *columns)
-        .where(FeedbackItem.workspace_id == workspace_id, or_(*(column.contains(user_id) for column in columns)))
-    ).all()  # fmt: skip
-    changed = 0
-    for item_id, *values in rows:
-        forgotten = {}
-        for name, column, value in zip(TEXT_COLUMNS, columns, values, strict=True):
-            if value is not None and (new := mention.sub(MENTIONED, value)) != value:
-                # never longer than the column: a bare id of 3 characters becomes 6
-                forgotten[name] = new[:column.type.length] if column.type.length else new
-        if forgotten:
-            session.execute(update(FeedbackItem).where(FeedbackItem.id == item_id).values(forgotten)
-                            .execution_options(synchronize_session=False))  # fmt: skip
-            changed += 1
-    return changed
 
 
 def _feedback_rows(session: Session, team_of: dict[int, str]) -> Iterator[tuple]:

@@ -17,13 +17,17 @@ STORY_COLUMNS = ("id", "team_id", "title", "customer", "what_happened", "learned
                  "last_posted_at")  # fmt: skip
 ENGAGEMENT_COLUMNS = ("post_id", "team_id", "story_id", "title", "week", "channel", "ts", "posted_at",
                       "reactions", "replies", "reflections", "people")  # fmt: skip
+# Columns of words people wrote (or a draft quoted from feedback), which may mention someone.
+STORY_TEXT_COLUMNS = ("title", "customer", "what_happened", "learned")
 BATCH = 500
 
 
 def forget(request: ForgetRequest) -> list[Forgotten]:
     """A story a person submitted stays (it is the customer's story) but no longer names
-    them; their reflections (their own words) are deleted; their reactions and replies keep
-    counting under the stand-in id."""
+    them, nor does the wording of any story or of others' reflections mention them (a
+    draft quotes feedback word for word: `ForgetRequest.forget_mentions`); their
+    reflections (their own words) are deleted; their reactions and replies keep counting
+    under the stand-in id."""
     session, workspace_id, user_id = request.session, request.workspace_id, request.user_id
 
     def run(statement) -> int:
@@ -36,11 +40,17 @@ def forget(request: ForgetRequest) -> list[Forgotten]:
         .values(requested_by=None))  # fmt: skip
     posts = select(StoryPost.id).where(StoryPost.workspace_id == workspace_id)
     reflections = run(delete(Reflection).where(Reflection.post_id.in_(posts), Reflection.user_id == user_id))
+    mentioned = request.forget_mentions(Story, STORY_TEXT_COLUMNS, in_workspace)
+    reflected = request.forget_mentions(Reflection, ("text",), Reflection.post_id.in_(posts))
     engaged = run(update(StoryEngagement).where(StoryEngagement.post_id.in_(posts), StoryEngagement.user_id == user_id)
                   .values(user_id=request.stand_in))  # fmt: skip
     return [
         Forgotten("stories_anonymised", submitted, "story", "stories", "anonymised"),
+        Forgotten("story_mentions_anonymised", mentioned, "story mentioning them", "stories mentioning them",
+                  "anonymised"),
         Forgotten("reflections_deleted", reflections, "reflection", "reflections", "deleted"),
+        Forgotten("reflection_mentions_anonymised", reflected, "reflection mentioning them",
+                  "reflections mentioning them", "anonymised"),
         Forgotten("story_engagement_anonymised", engaged, "story reaction or reply", "story reactions and replies",
                   "anonymised"),
     ]  # fmt: skip
