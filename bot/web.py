@@ -24,7 +24,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import _DEFER, ThreadWorker
 
 from bot.errors import Failure
 
@@ -41,6 +41,9 @@ HEALTH_PATH = "/healthz"
 # them after this holds a thread (one of 8) for nothing, and is cut off. The body has its
 # own time (`bot.slack.front.BODY_SECONDS`).
 HEADER_SECONDS = 3.0
+# How long a new connection that has sent nothing may hold a thread before it waits in the
+# worker's poller instead (gthread's own wait is 5 s): Slack sends its request at once.
+IDLE_SECONDS = 0.5
 
 
 def create_wsgi_app(runtime: Runtime, app: App) -> Callable:
@@ -341,10 +344,18 @@ class HeardWorker(ThreadWorker):
     trickle; a client that is later is disconnected, with one log line. (The body's
     deadline is the front's, `bot.slack.front.read_body`: it answers 408.)
 
-    A connection cut off for either is closed at once, on its own thread: gunicorn would
-    close it gracefully on the thread that accepts connections, waiting up to 2 s for
-    the client to close its side too, which a stalled client never does (8 of them held
-    every new connection for 16 s).
+    A new connection that has sent nothing within `IDLE_SECONDS` goes back to the poller
+    (gthread kept it on a thread for 5 s: 8 idle connections held every thread), and a
+    connection cut off for time is closed at once, not gracefully: gunicorn's graceful
+    close, on the thread that accepts connections, waits up to 2 s for the client to close
+    its side too, which a stalled client never does (8 of them held every new connection
+    for 16 s). It is closed in `finish_request`, where gunicorn counts its connections
+    (`nr_conns`, which keeps a worker under `worker_connections` and decides whether a
+    stopping worker still has kept-alive connections to answer), counted once.
+
+    Built on gthread's internals (`handle`, `finish_request`, its `_DEFER`): pyproject.toml
+    holds gunicorn to the major version they were read from, and tests/test_web_server.py
+    runs them against real sockets.
     """
 
     def handle(self, conn):
@@ -352,12 +363,18 @@ class HeardWorker(ThreadWorker):
             return super().handle(conn)
         if not isinstance(conn.sock, _TimedSocket):
             conn.sock = _TimedSocket(conn.sock, conn.client)
+        if not conn.initialized and not conn.data_ready and not conn.wait_for_data(IDLE_SECONDS):
+            return _DEFER  # the poller waits for its first byte, on no thread
         conn.sock.arm(self.app.header_seconds)
         keep = super().handle(conn)
-        if conn.sock.timed_out:
-            conn.sock.close()
-            return False
-        return keep
+        return False if conn.sock.timed_out else keep
+
+    def finish_request(self, conn, fs):
+        if isinstance(conn.sock, _TimedSocket) and conn.sock.timed_out:
+            self.nr_conns -= 1
+            conn.close()  # at once: see the class's doc
+            return
+        super().finish_request(conn, fs)
 
     def handle_request(self, req, conn):
         if isinstance(conn.sock, _TimedSocket):

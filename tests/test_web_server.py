@@ -34,6 +34,10 @@ def build():
 
     def wsgi(environ, start_response):
         body = str(os.getpid()).encode() if environ["PATH_INFO"] == "/pid" else b"ok"
+        if environ["PATH_INFO"] == "/conns":  # the worker's count of its open connections
+            import gc
+            [worker] = [o for o in gc.get_objects() if type(o).__name__ == "HeardWorker"]
+            body = str(worker.nr_conns).encode()
         start_response("200 OK", [("Content-Length", str(len(body)))])
         return [body]
 
@@ -198,3 +202,54 @@ def test_stalled_clients_hold_no_thread_past_their_deadline(tmp_path):
     assert process.stop() == 0
     lines = process.output()
     assert sum("its request headers took over 1 s" in line for line in lines) == 8
+
+
+def test_connections_cut_off_for_time_are_counted_once(tmp_path):
+    """gunicorn counts a worker's open connections (`nr_conns`): it keeps the worker under
+    its connection limit and tells a stopping worker whether kept-alive connections still
+    want an answer. Each connection cut off for time was subtracted twice (the worker
+    closed it, then gunicorn's close failed on it and subtracted again): the count went
+    below zero, the limit was gone (a worker with 1,024 files crashed) and a stopping
+    worker dropped requests on kept-alive connections."""
+    import socket
+
+    port = free_port()
+    process = serve("front", port, tmp_path)
+    process.await_line("beside: started")
+    for _ in range(3):  # headers that never end: cut off after 1 s
+        client = socket.create_connection(("127.0.0.1", port))
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        client.settimeout(10)
+        assert client.recv(100) == b""
+        client.close()
+    for _ in range(2):  # a body that never ends: 408 after 1 s
+        client = socket.create_connection(("127.0.0.1", port))
+        client.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: 100\r\n\r\n{")  # fmt: skip
+        client.settimeout(10)
+        assert client.recv(100).startswith(b"HTTP/1.1 408")
+        client.close()
+
+    assert get(port, "/conns") == b"1"  # this one
+
+    assert process.stop() == 0
+
+
+def test_connections_that_send_nothing_wait_on_no_thread(tmp_path):
+    """gthread kept a new connection on one of its 8 threads for 5 s waiting for its first
+    byte: 16 connections that sent nothing kept other requests waiting 10 s. Now such a
+    connection waits in the poller after half a second (`bot.web.IDLE_SECONDS`)."""
+    import socket
+
+    port = free_port()
+    process = serve("front", port, tmp_path)
+    process.await_line("beside: started")
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+    started = time.monotonic()
+
+    assert get(port, timeout=20) == b"ok"
+
+    assert time.monotonic() - started < 3  # two rounds of 8 threads at 0.5 s; it was 10 s
+    for client in idle:
+        client.close()
+    assert process.stop() == 0
