@@ -70,7 +70,13 @@ def migrating(engine: Engine) -> Iterator[Connection]:
     one, which with enforcement on first deletes it row by row, and ON DELETE CASCADE
     takes the rows of the tables that refer to it along. Every key is checked before the
     commit, and enforcement is on again for whoever uses the connection next (SQLite
-    ignores the pragma inside a transaction: it is set between transactions)."""
+    ignores the pragma inside a transaction: it is set between transactions).
+
+    On SQLite the transaction is opened with an explicit BEGIN: the sqlite3 driver starts
+    one only at the first INSERT/UPDATE/DELETE, so a migration's CREATE TABLE before it
+    (Alembic's `_alembic_tmp_` copy of a table) committed on its own, and a migration that
+    failed or was killed left that table behind and every later upgrade failing on it.
+    SQLite's DDL is transactional, so with the BEGIN a migration changes all or nothing."""
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
@@ -78,6 +84,8 @@ def migrating(engine: Engine) -> Iterator[Connection]:
             connection.commit()
         try:
             with connection.begin():
+                if sqlite:
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
                 yield connection
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all() if sqlite else []
                 if broken:

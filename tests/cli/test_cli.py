@@ -137,11 +137,18 @@ def test_a_schedule_file_for_a_job_that_does_not_exist_is_one_line_and_exit_2(tm
 def test_an_upgrade_over_rows_that_break_a_foreign_key_is_one_line_and_changes_nothing(tmp_path):
     """SQLite migrations run with foreign keys off and check them all before committing;
     rows that already broke one (written while enforcement was off) stop the upgrade with
-    a line saying where, not a traceback."""
+    a line saying where, not a traceback. Nothing means nothing: Alembic's copy of
+    feedback_items once stayed behind, and the upgrade after the rows were mended failed on it."""
     import sqlite3
 
     from bot.db import create_db_engine
     from bot.db.migrate import current_revision, upgrade
+
+    def schema() -> list[tuple]:
+        with sqlite3.connect(tmp_path / "broken.db") as connection:
+            found = connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name").fetchall()
+        connection.close()
+        return found
 
     url = f"sqlite:///{tmp_path}/broken.db"
     engine = create_db_engine(url)
@@ -151,15 +158,23 @@ def test_an_upgrade_over_rows_that_break_a_foreign_key_is_one_line_and_changes_n
         connection.execute("INSERT INTO acknowledgements (feedback_item_id, kind, user_id, ref, created_at) "
                            "VALUES (999, 'reply', 'U1', '', '2026-11-01 00:00:00')")  # fmt: skip
     connection.close()
+    before = schema()
     result = heard("db", "upgrade", cwd=tmp_path, DATABASE_URL=url)
     assert result.returncode == 1
     assert one_line(result.stderr) == (
         "heard: the migration left rows referring to rows that do not exist (acknowledgements -> feedback_items), "
         "so nothing was changed; `PRAGMA foreign_key_check` in sqlite3 lists them"
     )
+    assert schema() == before
     engine = create_db_engine(url)
     assert current_revision(engine) == "0012_feedback_import_keys"
     engine.dispose()
+
+    with sqlite3.connect(tmp_path / "broken.db") as connection:  # the operator mends the row and runs it again
+        connection.execute("DELETE FROM acknowledgements WHERE feedback_item_id = 999")
+    connection.close()
+    result = heard("db", "upgrade", cwd=tmp_path, DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_database_a_newer_heard_migrated_is_one_line_and_changes_nothing(tmp_path):

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.db import session_factory
+from bot.db.migrate import current_revision
 from bot.features.decisions.models import Decision, DecisionLink
 from bot.features.digest.models import DigestAssignment, DigestVector
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
@@ -103,3 +105,42 @@ def test_an_upgrade_keeps_every_row_settles_dangling_references_and_never_reuses
     if engine.dialect.name == "sqlite":
         assert not autoincrement(engine)
 
+
+
+def schema(engine) -> list[tuple]:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")).all()
+
+
+def test_a_migration_failing_midway_leaves_the_database_as_it_was_and_a_rerun_succeeds(at_0012, make_workspace):
+    """The sqlite3 driver opens a transaction only at the first INSERT/UPDATE/DELETE, so the
+    CREATE TABLE of Alembic's copy of feedback_items committed alone: a migration that
+    failed after it (or was killed) left `_alembic_tmp_feedback_items`, and every later
+    upgrade failed on it. The failure here comes after feedback_items was recreated."""
+    engine, sessions = at_0012, session_factory(at_0012)
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's DDL has always been transactional")
+    workspace_id = make_workspace("T1").id
+    with sessions.begin() as session:
+        decision = Decision(workspace_id=workspace_id, department="Support", title="t", decided="t", impact="helped")
+        session.add_all([item(workspace_id, "1.000001"), decision])
+        session.flush()
+        session.add(DecisionLink(decision_id=decision.id, feedback_id=999))  # dangling: 0013 deletes it
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TRIGGER fail_midway BEFORE DELETE ON decision_links "
+                                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"))  # fmt: skip
+    before = schema(engine)
+    with sessions() as session:
+        rows = counts(session)
+
+    with pytest.raises(DBAPIError, match="injected failure"):
+        migrate(engine, "head")
+    assert schema(engine) == before
+    assert current_revision(engine) == BEFORE
+    with sessions() as session:
+        assert counts(session) == rows
+
+    with engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER fail_midway"))
+    migrate(engine, "head")
+    assert autoincrement(engine)
