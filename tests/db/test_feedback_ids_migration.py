@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.db import session_factory
 from bot.db.migrate import current_revision
+from bot.db.models import OutboxMessage
 from bot.features.decisions.models import Decision, DecisionLink
 from bot.features.digest.models import DigestAssignment, DigestVector
 from bot.features.feedback.models import Acknowledgement, FeedbackItem
@@ -105,6 +106,29 @@ def test_an_upgrade_keeps_every_row_settles_dangling_references_and_never_reuses
     if engine.dialect.name == "sqlite":
         assert not autoincrement(engine)
 
+
+
+@pytest.mark.parametrize("key", ["feedback-card:T1:{id}", "remind:T1:{id}", "loop:T1:{id}:acknowledged"])
+def test_an_id_only_an_outbox_key_still_names_is_never_given_again(at_0012, make_workspace, key):
+    """The newest item deleted before the upgrade, with nothing left referring to it but
+    the outbox: its card (whose Acknowledge button carries the id), a reminder, a DM."""
+    engine, sessions = at_0012, session_factory(at_0012)
+    workspace_id = make_workspace("T1").id
+    with sessions.begin() as session:
+        kept, deleted = item(workspace_id, "1.000001"), item(workspace_id, "1.000002")
+        session.add_all([kept, deleted])
+        session.flush()
+        session.add(OutboxMessage(workspace_id=workspace_id, idempotency_key=key.format(id=deleted.id),
+                                  method="chat.postMessage", payload={}))  # fmt: skip
+        session.execute(delete(FeedbackItem).where(FeedbackItem.id == deleted.id))
+    deleted_id = deleted.id
+
+    migrate(engine, "head")
+    with sessions.begin() as session:
+        newer = item(workspace_id, "1.000003")
+        session.add(newer)
+        session.flush()
+        assert newer.id > deleted_id
 
 
 def schema(engine) -> list[tuple]:

@@ -5,8 +5,9 @@ id in use plus one, so deleting the newest feedback item (its message was delete
 its id to the next item: the old item's card buttons, decision links and digest
 assignments then acted on someone else's feedback. `feedback_items` is recreated with
 AUTOINCREMENT (SQLite's `sqlite_sequence` remembers the highest id ever given), its
-sequence starting above every id a row still refers to, even a deleted item's; PostgreSQL's
-sequences never hand an id out twice, so there this part does nothing.
+sequence starting above every id a row still refers to, even a deleted item's, and above
+every id the feedback room's outbox keys name (a deleted item's card may be its only trace);
+PostgreSQL's sequences never hand an id out twice, so there this part does nothing.
 
 It is the one table whose rows are deleted while their ids live on in Slack (buttons,
 sealed modal metadata) and in other rooms' tables: stories, story posts and decisions are
@@ -30,6 +31,8 @@ Revises: 0012_feedback_import_keys
 Create Date: 2026-11-29 21:30:00
 """
 
+import re
+
 from alembic import op
 
 revision = "0013_feedback_ids_never_reused"
@@ -44,17 +47,30 @@ _REFERENCES = (
     ("stories", "feedback_item_id", "SET NULL"),
 )
 
+# The feedback room's outbox keys that name an item (bot.features.feedback.service): its
+# card `feedback-card:T:42`, the reminder `remind:T:42`, the close-the-loop DM `loop:T:42:what`.
+_OUTBOX_KEYS = ("feedback-card:%", "remind:%", "loop:%")
+_ITEM_IN_KEY = re.compile(r"(?:feedback-card|remind|loop):[^:]+:(\d+)(?::|$)")
+
 
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         # Read before the dangling references go: a deleted newest item's id survives
-        # only in them (and in Slack), and must not be given out again.
+        # only in them, in the outbox's keys and in Slack, and must not be given out again.
         highest = bind.exec_driver_sql(
             "SELECT max(id) FROM (SELECT max(id) AS id FROM feedback_items "
             + "".join(f"UNION ALL SELECT max({column}) FROM {table} " for table, column, _ in _REFERENCES)
             + ")"
-        ).scalar()  # fmt: skip
+        ).scalar() or 0  # fmt: skip
+        keys = bind.exec_driver_sql(
+            "SELECT idempotency_key FROM outbox WHERE " + " OR ".join("idempotency_key LIKE ?" for _ in _OUTBOX_KEYS),
+            _OUTBOX_KEYS,
+        ).scalars()
+        for key in keys:
+            named = _ITEM_IN_KEY.match(key)
+            if named:
+                highest = max(highest, int(named.group(1)))
         with op.batch_alter_table("feedback_items", recreate="always",
                                   table_kwargs={"sqlite_autoincrement": True}):  # fmt: skip
             pass
