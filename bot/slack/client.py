@@ -10,6 +10,8 @@ raised at once; the processor puts that event back until `retry_after` has passe
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,6 +30,12 @@ from slack_sdk.http_retry.state import RetryState
 
 DEFAULT_TIMEOUT_SECONDS = 15
 DEFAULT_RETRY_AFTER = 30  # seconds, for a 429 without a usable Retry-After (Slack always sends one)
+# Retry-After is held to these bounds (seconds). Slack asks for a second to a minute or so;
+# 0 would have a rate-limited call retried at once, over and over, and an absurd value
+# (a misbehaving proxy's) would hold an event, or a method for the whole workspace, for
+# years, or overflow the date it is added to.
+MIN_RETRY_AFTER = 1
+MAX_RETRY_AFTER = 15 * 60
 
 _patience: ContextVar[float | None] = ContextVar("slack_patience", default=None)
 
@@ -63,14 +71,19 @@ def retry_after_seconds(exc: SlackApiError) -> int:
 
 
 def _seconds(headers: dict) -> int:
-    """Retry-After, in whole seconds, from headers as slack_sdk keeps them (a value or a list)."""
+    """Retry-After, in whole seconds, from headers as slack_sdk keeps them (a value or a
+    list), within `MIN_RETRY_AFTER` and `MAX_RETRY_AFTER`. Every reading of a 429 goes
+    through here, slack_sdk's sleep included (`_RateLimitRetry`)."""
     value = next((v for name, v in headers.items() if name.lower() == "retry-after"), None)
     value = value[0] if isinstance(value, list) and value else value
-    return int(value) if str(value).isdigit() else DEFAULT_RETRY_AFTER
+    seconds = int(value) if str(value).isdigit() else DEFAULT_RETRY_AFTER
+    return min(max(seconds, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
 
 
 class _RateLimitRetry(RateLimitErrorRetryHandler):
-    """slack_sdk's handler (sleep Retry-After, try again), held to `waiting_at_most`."""
+    """slack_sdk's handler (sleep Retry-After, try again), held to `waiting_at_most` and
+    sleeping Retry-After as `_seconds` reads it (slack_sdk's own reading has no bounds and
+    fails on a value that is not a number)."""
 
     def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
                    error: Exception | None = None) -> bool:  # fmt: skip
@@ -78,6 +91,14 @@ class _RateLimitRetry(RateLimitErrorRetryHandler):
             return False
         patience = _patience.get()
         return patience is None or (state.current_attempt == 0 and _seconds(response.headers) <= patience)
+
+    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
+                                 response: HttpResponse | None = None, error: Exception | None = None) -> None:  # fmt: skip
+        if response is None:
+            raise error  # type: ignore[misc]
+        state.next_attempt_requested = True
+        time.sleep(_seconds(response.headers) + random.random())
+        state.increment_current_attempt()
 
 
 def retry_handlers(*, posting: bool = False) -> list[RetryHandler]:

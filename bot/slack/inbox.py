@@ -460,6 +460,9 @@ class InboxProcessor:
                         return
                     self._again = False
         except BaseException:
+            # `submit`'s future is read by no one in production: without this line a pass
+            # that fails would stop processing silently, its rows left claimed.
+            log.exception("an inbox processing pass failed; its rows are taken again when their claim runs out")
             with self._lock:
                 self._running = False
             raise
@@ -564,6 +567,10 @@ class InboxProcessor:
             log.error("inbox event %s parked after %d tries: %s", row.event_id, MAX_ATTEMPTS, error)
         else:
             log.warning("inbox event %s failed (try %d), retried later: %s", row.event_id, row.attempts + 1, error)
+        # Committed now: the row put back (or its try counted) is no unit the batch runs
+        # again, so the next unit's failure, rolling the transaction back, would undo it,
+        # leaving the row claimed until its lease runs out, and the try uncounted.
+        self._commit(batch)
 
     def _defer(self, batch: unit.Batch, row: Claimed, method: str, seconds: int) -> None:
         """Slack rate-limited `method` for `seconds`: the event waits that long, and so do

@@ -10,7 +10,7 @@ from bot.db import unit
 from bot.db.models import InboxEvent, WorkspaceSetting
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.slack import inbox
+from bot.slack import client, inbox
 from bot.slack.client import make_client
 from bot.slack.inbox import InboxProcessor, InboxStatus
 from bot.workspace_settings import setting_values
@@ -134,6 +134,68 @@ def test_a_read_slack_rate_limits_puts_its_event_back_for_retry_after_and_the_re
     assert runtime.limiter.acquire("T1", "conversations.history", max_wait=0) > 59  # the outbox waits too
     assert processor.run_pending() == 1
     assert set(rows(runtime).values()) == {(InboxStatus.DONE, 0)}
+
+
+@pytest.mark.parametrize(("asked", "held"), [(0, client.MIN_RETRY_AFTER), (315360000, client.MAX_RETRY_AFTER),
+                                             (10**15, client.MAX_RETRY_AFTER)])  # fmt: skip
+def test_a_retry_after_out_of_bounds_is_held_to_them(runtime, fake_slack, acme, asked, held):
+    # Retry-After 0 had the event retried at once, pass after pass, for as long as Slack said
+    # no; ten years held the event (and the method, for the whole workspace) ten years; and
+    # 10**15 seconds overflowed the date it was added to, which stopped processing silently.
+    reader = make_client(acme.bot_token, fake_slack.url)
+
+    def dispatch(body):
+        reader.conversations_history(channel=FEEDBACK, limit=1)
+
+    processor = InboxProcessor(runtime, dispatch, submit=lambda fn: fn())
+    fake_slack.inject_fault("conversations.history", status=429, retry_after=asked, times=2)
+    store(runtime, "EvRead")
+    assert processor.run_pending() == 1
+    assert processor.run_pending() == 0
+    with runtime.sessions() as session:
+        row = session.get(InboxEvent, "EvRead")
+        assert (row.status, row.attempts) == (InboxStatus.PENDING, 0)
+        assert row.not_before.replace(tzinfo=UTC) == NOW + timedelta(seconds=held)
+    assert runtime.limiter.acquire("T1", "conversations.history", max_wait=0) < held + 5  # not ten years
+
+
+def test_a_put_back_or_a_counted_try_stays_whatever_the_next_event_in_its_batch_does(runtime, fake_slack, acme):
+    # The put-back (and a failure's counted try) was written after its unit had rolled back,
+    # in the batch's transaction but as no unit of it: the next event's failure rolled it
+    # back too and ran nothing again, so the row stayed claimed until its lease ran out,
+    # then went back to Slack before Retry-After, and a failing event's tries went uncounted.
+    reader = make_client(acme.bot_token, fake_slack.url)
+
+    def dispatch(body):
+        if body == "read":
+            reader.conversations_history(channel=FEEDBACK, limit=1)
+        return "boom" if body == "bad" else None
+
+    processor = InboxProcessor(runtime, dispatch, submit=lambda fn: fn())
+    fake_slack.inject_fault("conversations.history", status=429, retry_after=60, times=3)
+    for n, body in enumerate(["read", "bad", "read", "good", "bad", "bad", "read"]):
+        store(runtime, f"Ev{n}", body)
+    assert processor.run_pending() == 7
+    assert rows(runtime) == {"Ev0": (InboxStatus.PENDING, 0), "Ev1": (InboxStatus.PENDING, 1),
+                             "Ev2": (InboxStatus.PENDING, 0), "Ev3": (InboxStatus.DONE, 0),
+                             "Ev4": (InboxStatus.PENDING, 1), "Ev5": (InboxStatus.PENDING, 1),
+                             "Ev6": (InboxStatus.PENDING, 0)}  # fmt: skip
+
+
+def test_a_processing_pass_that_fails_says_so(runtime, monkeypatch, caplog):
+    # The pass runs in an executor whose future nobody reads: its exception was lost, and
+    # processing stopped without a line in the log.
+    def broken(_clock):
+        raise OverflowError("date value out of range")
+
+    processor = InboxProcessor(runtime, lambda body: None, submit=lambda fn: fn())
+    processor.gather = 0
+    store(runtime, "Ev1")
+    monkeypatch.setattr(Clock, "__call__", broken)
+    with pytest.raises(OverflowError):
+        processor.wake()
+    assert "an inbox processing pass failed" in caplog.text
+    assert "OverflowError: date value out of range" in caplog.text
 
 
 def test_a_dispatcher_that_raises_counts_as_a_failure(runtime):
