@@ -4,8 +4,8 @@ A feature decides to post by *enqueueing* a call under an idempotency key
 (`greeting:T123:U456`, `digest:T123:U456:2026-W48`) in the same transaction as the
 change that caused it. The unique key makes a second enqueue (a retried event, a
 second process, a re-run job) a no-op. Rooms enqueue and read rows only through this
-module's functions (`enqueue`, `outcomes`, `sent_result`, `rewrite_payloads`,
-`forget_recipient`).
+module's functions (`enqueue`, `outcomes`, `sent_result`, `recheck`, `retire`,
+`rewrite_payloads`, `forget_recipient`).
 
 Delivery is exactly once as people see it:
 
@@ -249,6 +249,21 @@ def recheck(session: Session, keys: list[str] | set[str], *, now: datetime) -> i
     ).rowcount  # fmt: skip
 
 
+def retire(session: Session, key: str) -> bool:
+    """Give up for good the call under `key`, which the room has replaced with another (a
+    story posted again under a new key after its first post went unconfirmed or refused):
+    waiting, uncertain or parked, it is parked as `RETIRED`, never sent and left alone by
+    `heard outbox retry`. False when it is being sent or was sent (or there is no such
+    row): then it is not the room's to replace."""
+    return bool(session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.idempotency_key == key,
+               OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.UNCERTAIN, OutboxStatus.PARKED)))
+        .values(status=OutboxStatus.PARKED, last_error=RETIRED, claim_token=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount)  # fmt: skip
+
+
 def rewrite_payloads(session: Session, keys: list[str] | set[str],
                      rewrite: Callable[[str, dict[str, Any]], dict[str, Any]]) -> int:  # fmt: skip
     """Replace the payload of each row under `keys` with `rewrite(key, payload)` (what a
@@ -375,7 +390,7 @@ def retry(runtime: Runtime, keys: list[str] | None = None, *, team_id: str | Non
                     select(Workspace.id).where(Workspace.team_id == team_id)
                 )
             )
-        rows = [(row_id, error) for row_id, error in session.execute(query) if error != "forgotten"]
+        rows = [(row_id, error) for row_id, error in session.execute(query) if error not in ("forgotten", RETIRED)]
         for row_id, error in rows:
             status = (
                 OutboxStatus.UNCERTAIN
@@ -388,6 +403,7 @@ def retry(runtime: Runtime, keys: list[str] | None = None, *, team_id: str | Non
 
 
 UNSETTLED = "uncertain:"  # a parked row's error when its history could not be read
+RETIRED = "retired: replaced by another call"  # a parked row's error once a room replaced it (`retire`)
 
 
 # -- delivery -----------------------------------------------------------------------------------

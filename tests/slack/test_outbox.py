@@ -576,3 +576,21 @@ def test_a_post_heard_could_not_confirm_is_not_called_undelivered(slack_runtime,
         assert outbox.recheck(session, ["k"], now=slack_runtime.clock()) == 1
     assert outbox.deliver_due(slack_runtime).sent == ["k"]  # found in history
     assert fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_a_retired_row_is_never_sent_nor_queued_again_by_retry(slack_runtime, workspace, fake_slack):
+    # A room that replaced a call with another (a story posted again under a new key) retires
+    # the first: parked or waiting, it never goes out, `heard outbox retry` included; a sent
+    # one is not the room's to retire.
+    post(slack_runtime, workspace, "parked", channel="C0NOWHERE9")
+    post(slack_runtime, workspace, "sent")
+    outbox.deliver_due(slack_runtime)
+    post(slack_runtime, workspace, "waiting")
+    with slack_runtime.sessions.begin() as session:
+        retired = [outbox.retire(session, key) for key in ("parked", "waiting", "sent", "no such key")]
+    assert retired == [True, True, False, False]
+    assert outbox.retry(slack_runtime) == 0
+    assert outbox.deliver_due(slack_runtime).sent == []
+    assert {key: (row.status, row.last_error) for key, row in rows(slack_runtime).items()} == {
+        "parked": ("parked", outbox.RETIRED), "waiting": ("parked", outbox.RETIRED), "sent": ("sent", None)}
+    assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1

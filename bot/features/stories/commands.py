@@ -57,6 +57,10 @@ def story_now_command(request: CommandRequest) -> CommandReply:
         if outcome.post.status == service.PostStatus.UNCONFIRMED:
             return CommandReply(f"Heard is already looking for this week's story ({week}) in "
                                 f"{channel_link(outcome.post.channel_id)}; it posts it only if it is missing.")  # fmt: skip
+        if outcome.post.status == service.PostStatus.QUEUED:  # `again` while Heard looks for it, say
+            return CommandReply(f"This week's story ({week}) is on its way to {channel_link(outcome.post.channel_id)}, "
+                                "not posted yet: Heard sends it shortly (one it could not confirm, only once the "
+                                "channel's history shows it is missing), so nothing more was queued.")  # fmt: skip
         return CommandReply(f"This week's story ({week}) is already posted; the next one goes out next week.")
     if outcome.kind == "empty":
         raise CommandFailed(f"There is no approved story to post. Add one with `{command} story add`, "

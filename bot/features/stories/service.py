@@ -13,6 +13,8 @@
   read to check) is *unconfirmed*, not refused: it may be in the channel, so it keeps
   the week and the admins are told to look; `/heard story now` then looks for it again
   (posting it only if it is missing), and `/heard story now again` posts it regardless.
+  A week taken again retires its last try's queued call, so nothing (`heard outbox
+  retry` included) sends both.
 - **Rotation.** The story posted fewest times comes next (so none repeats before the
   bank is exhausted); among those, the least recently posted, then the oldest, skipping
   ahead to one whose customer or segment differs from last week's when there is one.
@@ -36,7 +38,7 @@ from bot.db.models import Workspace
 from bot.features.stories import views
 from bot.features.stories.models import Reflection, Story, StoryEngagement, StoryPost
 from bot.roles import known_admins
-from bot.slack.outbox import UNSETTLED, enqueue, outcomes, recheck
+from bot.slack.outbox import UNSETTLED, enqueue, outcomes, recheck, retire
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +329,10 @@ def post_week(
                            message=views.channel_problem(problem, channel, command), now=now) if tell else []  # fmt: skip
         return WeekOutcome("channel", problem=problem, told=told)
     if existing is not None:  # Slack refused last try (or `again`): take the week again, under a new key
+        # The last try's row goes for good, or `heard outbox retry` would post it too. One
+        # being sent, or sent meanwhile, may be in the channel: the week is not free then.
+        if not retire(session, post_key(workspace, existing)):
+            return WeekOutcome("already", existing)
         taken = session.execute(
             update(StoryPost)
             .where(StoryPost.id == existing.id, StoryPost.status == existing.status,

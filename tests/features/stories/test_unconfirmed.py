@@ -102,3 +102,26 @@ def test_a_refused_posts_reason_is_cut_between_words(stories):
     assert whole.startswith(post.error.removesuffix("…")) and whole[len(post.error) - 1] == " "
     [told] = [m["text"] for m in stories.dms(PRIYA) if "not posted" in m["text"]]
     assert whole.removeprefix("unanswered: ") in told
+
+
+def test_story_now_again_then_heard_outbox_retry_posts_the_story_once(stories):
+    # The admin looked, saw no story and ran `story now again`; an operator later runs
+    # `heard outbox retry` for the parked rows (history readable by then). The first try's
+    # row was retired with the week taken again: it is not looked for, nor posted.
+    park_unconfirmed(stories, taken=False)
+    stories.slack.reset_calls()
+    assert "Posted *One*" in stories.command("story now again", user=PRIYA)["text"]
+    assert outbox.retry(stories.runtime) == 0
+    stories.at(EARLIER + timedelta(days=1))
+    outbox.deliver_due(stories.runtime)
+    assert len(stories.posted()) == 1
+    assert {row.idempotency_key: row.last_error for row in stories.outbox("story:")} == {
+        "story:T0ACME001:2026-W48:1": outbox.RETIRED, "story:T0ACME001:2026-W48:2": None}
+
+
+def test_story_now_again_while_heard_looks_for_the_post_says_it_is_on_its_way(stories):
+    park_unconfirmed(stories, taken=False)
+    stories.command("story now", user=PRIYA)  # history still unreadable: queued to be looked for again
+    reply = stories.command("story now again", user=PRIYA)["text"]
+    assert "not posted yet" in reply and "already posted" not in reply
+    assert stories.posted() == []
