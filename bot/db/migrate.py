@@ -41,6 +41,7 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
     if revision == "head" and _at_head(engine):
         return []
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     config = alembic_config(engine)
@@ -52,6 +53,9 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
             "Heard upgraded it; run that version (or restore the backup taken before the upgrade)"
         )
     with migrating(engine) as connection:
+        # Read again under the migration's lock: another process (a `heard run` starting
+        # beside `heard db upgrade`) may have applied these revisions while this one waited.
+        before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     after = current_revision(engine)

@@ -17,13 +17,16 @@ from bot.slack.outbox import rewrite_payloads
 DECISION_COLUMNS = ("id", "team_id", "department", "author", "logged_at", "impact", "decision",
                     "affected", "evidence", "linked_feedback")  # fmt: skip
 LINK_COLUMNS = ("decision_id", "team_id", "feedback_id", "linked_at")
+# Columns of words people wrote in the decision modal, which may mention someone.
+DECISION_TEXT_COLUMNS = ("title", "decided", "affected", "evidence")
 BATCH = 500
 
 
 def forget(request: ForgetRequest) -> list[Forgotten]:
     """A decision belongs to its department and stays; it no longer names its author,
-    who becomes the stand-in (so "distinct authors" still counts them once), and the
-    channel summaries of their decisions Heard still holds no longer name them either."""
+    who becomes the stand-in (so "distinct authors" still counts them once), nor mentions
+    them in its words (anyone's decision: `ForgetRequest.forget_mentions`), and the channel
+    summaries of their decisions Heard still holds no longer name them either."""
     _unname_summaries(request.session, request.workspace_id, request.user_id)
     anonymised = request.session.execute(
         update(Decision)
@@ -31,7 +34,12 @@ def forget(request: ForgetRequest) -> list[Forgotten]:
         .values(author_user_id=request.stand_in)
         .execution_options(synchronize_session=False)
     ).rowcount or 0
-    return [Forgotten("decisions_anonymised", anonymised, "decision", "decisions", "anonymised")]
+    mentioned = request.forget_mentions(Decision, DECISION_TEXT_COLUMNS, Decision.workspace_id == request.workspace_id)
+    return [
+        Forgotten("decisions_anonymised", anonymised, "decision", "decisions", "anonymised"),
+        Forgotten("decision_mentions_anonymised", mentioned, "decision mentioning them", "decisions mentioning them",
+                  "anonymised"),
+    ]  # fmt: skip
 
 
 def _unname_summaries(session: Session, workspace_id: int, user_id: str) -> None:

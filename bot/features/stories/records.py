@@ -17,8 +17,9 @@ STORY_COLUMNS = ("id", "team_id", "title", "customer", "what_happened", "learned
                  "last_posted_at")  # fmt: skip
 ENGAGEMENT_COLUMNS = ("post_id", "team_id", "story_id", "title", "week", "channel", "ts", "posted_at",
                       "reactions", "replies", "reflections", "people")  # fmt: skip
-# Columns of words people wrote (or a draft quoted from feedback), which may mention someone.
-STORY_TEXT_COLUMNS = ("title", "customer", "what_happened", "learned")
+# Columns of words people wrote (or a draft quoted from feedback), which may mention someone,
+# and the story's link (a profile's address names the person: it then links nowhere useful).
+STORY_TEXT_COLUMNS = ("title", "customer", "what_happened", "learned", "link")
 BATCH = 500
 
 

@@ -118,6 +118,20 @@ def test_export_writes_decisions_and_their_links(month, db_url, tmp_path, monkey
     assert sorted(row["feedback_id"] for row in links) == ["11", "12", "12", "13"]
 
 
+def test_forget_takes_the_person_out_of_the_words_of_every_decision(session, month):
+    """Only the author was anonymised: a decision's words that mention the person (typed or
+    pasted into the modal) kept naming them."""
+    decision = session.scalars(select(Decision).where(Decision.workspace_id == month.id)).first()
+    decision.decided = f"Refund Acme, as <@{PRIYA}|priya> asked ({PRIYA}); <@{PRIYA}0> is someone else"
+    decision.evidence = f"thread with @{PRIYA}"
+    session.flush()
+    report = forget_person(session, month.id, PRIYA, rooms=load_rooms(), by=MAYA, now=TUESDAY)
+    assert {line.key: line.count for line in report.lines}["decision_mentions_anonymised"] == 1
+    session.refresh(decision)
+    assert decision.decided == f"Refund Acme, as [user] asked ([user]); <@{PRIYA}0> is someone else"
+    assert decision.evidence == "thread with [user]"
+
+
 def test_forget_anonymises_a_persons_decisions_and_keeps_the_counts(session, month):
     report = forget_person(session, month.id, PRIYA, rooms=load_rooms(), by=MAYA, now=TUESDAY)
     assert {line.key: line.count for line in report.lines}["decisions_anonymised"] == 3
