@@ -42,8 +42,12 @@ HEALTH_PATH = "/healthz"
 # own time (`bot.slack.front.BODY_SECONDS`).
 HEADER_SECONDS = 3.0
 # How long a new connection that has sent nothing may hold a thread before it waits in the
-# worker's poller instead (gthread's own wait is 5 s): Slack sends its request at once.
-IDLE_SECONDS = 0.5
+# worker's poller instead (gthread's own wait is 5 s): none. A thread takes a connection
+# when its first bytes are there; until then it costs the poller a file descriptor.
+IDLE_SECONDS = 0.0
+# How long a connection may sit idle in the poller, before its first request or between
+# two (gunicorn's `keepalive`, 2 s by default, which dropped a proxy's pre-opened ones).
+KEEPALIVE_SECONDS = 5
 
 
 def create_wsgi_app(runtime: Runtime, app: App) -> Callable:
@@ -218,6 +222,7 @@ class HeardServer(BaseApplication):
             "workers": 1,
             "worker_class": "bot.web.HeardWorker",
             "threads": 8,
+            "keepalive": KEEPALIVE_SECONDS,
             "timeout": self._timeout,
             "graceful_timeout": 20,
             "accesslog": "-",
@@ -344,14 +349,19 @@ class HeardWorker(ThreadWorker):
     trickle; a client that is later is disconnected, with one log line. (The body's
     deadline is the front's, `bot.slack.front.read_body`: it answers 408.)
 
-    A new connection that has sent nothing within `IDLE_SECONDS` goes back to the poller
-    (gthread kept it on a thread for 5 s: 8 idle connections held every thread), and a
-    connection cut off for time is closed at once, not gracefully: gunicorn's graceful
-    close, on the thread that accepts connections, waits up to 2 s for the client to close
-    its side too, which a stalled client never does (8 of them held every new connection
-    for 16 s). It is closed in `finish_request`, where gunicorn counts its connections
-    (`nr_conns`, which keeps a worker under `worker_connections` and decides whether a
-    stopping worker still has kept-alive connections to answer), counted once.
+    A new connection that has sent nothing goes back to the poller at once (gthread kept
+    it on a thread for 5 s: 8 idle connections held every thread, and 48 opened at once
+    kept others waiting 3 s even at half a second each). A connection cut off for time is
+    closed at once, not gracefully. Any other connection that ends is closed gracefully on
+    a thread of its own: gunicorn's graceful close, on the thread that accepts and
+    dispatches every connection, waits up to 2 s for the client to close its side too,
+    which a stalled client never does, nor one that asks `Connection: close` and keeps its
+    socket (8 of them held every new connection for 16 s). Both are closed in
+    `finish_request`, where gunicorn counts its connections (`nr_conns`, which keeps a
+    worker under `worker_connections` and decides whether a stopping worker still has
+    kept-alive connections to answer), and counted once. A connection still waiting for
+    its first byte when the worker stops is closed on purpose (gthread took it for a
+    kept-alive one and failed on its missing parser).
 
     Built on gthread's internals (`handle`, `finish_request`, its `_DEFER`): pyproject.toml
     holds gunicorn to the major version they were read from, and tests/test_web_server.py
@@ -373,6 +383,12 @@ class HeardWorker(ThreadWorker):
         if isinstance(conn.sock, _TimedSocket) and conn.sock.timed_out:
             self.nr_conns -= 1
             conn.close()  # at once: see the class's doc
+            return
+        result = None if fs.cancelled() or fs.exception() is not None else fs.result()
+        if result is False or (result is _DEFER and not self.alive):
+            self.nr_conns -= 1
+            threading.Thread(target=conn.close, kwargs={"graceful": result is False}, name="heard-close",
+                             daemon=True).start()  # fmt: skip
             return
         super().finish_request(conn, fs)
 

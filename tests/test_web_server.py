@@ -237,19 +237,44 @@ def test_connections_cut_off_for_time_are_counted_once(tmp_path):
 
 def test_connections_that_send_nothing_wait_on_no_thread(tmp_path):
     """gthread kept a new connection on one of its 8 threads for 5 s waiting for its first
-    byte: 16 connections that sent nothing kept other requests waiting 10 s. Now such a
-    connection waits in the poller after half a second (`bot.web.IDLE_SECONDS`)."""
+    byte: 16 connections that sent nothing kept other requests waiting 10 s (and 48 kept
+    them 3 s with half a second each). Now such a connection waits in the poller."""
     import socket
 
     port = free_port()
     process = serve("front", port, tmp_path)
     process.await_line("beside: started")
-    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(48)]
     started = time.monotonic()
 
-    assert get(port, timeout=20) == b"ok"
+    assert get(port, timeout=30) == b"ok"
 
-    assert time.monotonic() - started < 3  # two rounds of 8 threads at 0.5 s; it was 10 s
+    assert time.monotonic() - started < 1.5  # it was 30 s, then 3 s
     for client in idle:
+        client.close()
+    assert process.stop() == 0
+
+
+def test_clients_that_keep_their_socket_after_the_answer_hold_up_nobody(tmp_path):
+    """After a response that closes the connection (HTTP/1.0, `Connection: close`) gunicorn
+    waited up to 2 s for the client to close its side, on the thread that dispatches every
+    connection: 8 clients that kept their sockets held every other request 16 s."""
+    import socket
+
+    port = free_port()
+    process = serve("front", port, tmp_path)
+    process.await_line("beside: started")
+    lingering = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+    for client in lingering:
+        client.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    for client in lingering:  # each reads its answer, and keeps its socket open
+        client.settimeout(10)
+        assert client.recv(100).startswith(b"HTTP/1.0 200")
+    started = time.monotonic()
+
+    assert get(port, "/conns", timeout=30) == b"1"  # this one: the others counted closed
+
+    assert time.monotonic() - started < 1.5
+    for client in lingering:
         client.close()
     assert process.stop() == 0
