@@ -56,7 +56,7 @@ def replies(client: WebClient, channel_id: str, thread_ts: str) -> list[dict]:
 
 def top_level_message(client: WebClient, channel_id: str, ts: str) -> dict | None:
     """One top-level message by its ts, or None (not found, not readable); a rate-limited
-    read raises its SlackReadError (the message may well be there: ask again later)."""
+    read raises its SlackApiError (the message may well be there: ask again later)."""
     try:
         page = client.conversations_history(channel=channel_id, latest=ts, inclusive=True, limit=1)
     except SlackApiError as exc:
