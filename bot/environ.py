@@ -15,6 +15,8 @@ import os
 
 ENV_FILE = ".env"  # in the working directory
 DEFAULT_PORT = 3000  # `Settings.port`'s default
+PORT_RANGE = (1, 65535)
+_PORT_DIGITS = 5  # past leading zeros; longer digit strings (or past int()'s 4,300) go to pydantic
 
 
 class ConfigError(Exception):
@@ -52,10 +54,15 @@ def peek_port() -> int | None:
     text = peek("PORT")
     if text is None:
         return DEFAULT_PORT
-    # Digits without their leading zeros, at most five: int() refuses over 4,300 digits.
-    digits = text.lstrip("0") or "0"
-    if text.isascii() and text.isdigit() and len(digits) <= 5 and 1 <= int(digits) <= 65535:
-        return int(digits)
+    number = port_digits(text)
+    return number if number is not None and PORT_RANGE[0] <= number <= PORT_RANGE[1] else None
+
+
+def port_digits(text: str) -> int | None:
+    """`text` as a number when it is plain ASCII digits, at most five past its leading
+    zeros (int() refuses over 4,300 digits, zeros too); None for anything else."""
+    if text.isascii() and text.isdigit() and len(text.lstrip("0")) <= _PORT_DIGITS:
+        return int(text.lstrip("0") or "0")
     return None
 
 

@@ -21,11 +21,9 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from bot.environ import DEFAULT_PORT, ENV_FILE, ConfigError, environment
+from bot.environ import DEFAULT_PORT, ENV_FILE, PORT_RANGE, ConfigError, environment, port_digits
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-PORT_RANGE = (1, 65535)
-_PORT_DIGITS = 5  # past leading zeros; longer digit strings (or past int()'s 4,300) go to pydantic
 
 
 class SlackMode(StrEnum):
@@ -134,8 +132,9 @@ def _text(value: Any, *, optional: bool) -> str | None:
 
 def _port(value: Any) -> int:
     """`value` as `int` between 1 and 65535, as pydantic's `Field(ge=1, le=65535)` takes it."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value.lstrip("0")) <= _PORT_DIGITS:
-        number = int(value.lstrip("0") or "0")  # int() refuses over 4,300 digits, zeros too
+    number = port_digits(value) if isinstance(value, str) else None
+    if number is not None:
+        pass
     elif type(value) is int:
         number = value
     else:  # a sign, spaces, underscores, "4000.0", 5,000 digits (past int()'s limit), another
