@@ -199,7 +199,7 @@ def _readable(text: str) -> str:
     """The part of `text` the themes read: its first `TEXT_CHARACTERS`, without personal data."""
     head = text[: TEXT_CHARACTERS + _DATA_MARGIN]
     readable = redact_for_words(head)
-    if len(text) > len(head):
+    if len(text) > len(head) and len(readable) > _DATA_MARGIN:
         readable = readable[:-_DATA_MARGIN]  # where a span cut in two would be
     return readable[:TEXT_CHARACTERS]
 
@@ -748,8 +748,8 @@ def _assign(features: _Features, sample_themes, centres, texts: list[str]):
 def _nearest(features: _Features, centres: tuple, texts: list[str]) -> np.ndarray:
     """The theme whose centre is nearest each text's point; a text that shares no word and
     no character n-gram with the sample (another script, say) has no point at all, and
-    gets `len(centres)`: a theme of its own ("Other feedback", `OTHER_LABEL`), rather
-    than theme 0, which the argmax of nothing but zeros would give it."""
+    gets the theme count (`centres[0].shape[0]`): a theme of its own ("Other feedback",
+    `OTHER_LABEL`), rather than theme 0, which the argmax of nothing but zeros would give it."""
     import numpy as np
 
     points = features.transform(texts)

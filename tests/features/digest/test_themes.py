@@ -455,3 +455,11 @@ def test_personal_data_cut_in_two_by_the_reading_limit_leaves_no_word():
     for cut in range(0, 40, 3):
         text = "x " * ((engine.TEXT_CHARACTERS + engine._DATA_MARGIN - cut) // 2) + "jane.doe@hooli.example"
         assert "hooli" not in engine._readable(text) and "jane" not in engine._readable(text)
+
+
+def test_a_long_text_made_mostly_of_personal_data_keeps_its_words():
+    """The margin read past the cut is dropped again from the redacted text: when redaction
+    had left less than the margin (a pasted list of addresses), nothing was left at all, and
+    the item fell among the texts with no words."""
+    text = "refund broken for " + "ann@hooli.example " * 200
+    assert engine._readable(text).split() == ["refund", "broken", "for"]
