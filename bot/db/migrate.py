@@ -80,7 +80,11 @@ def migrating(engine: Engine) -> Iterator[Connection]:
     one only at the first INSERT/UPDATE/DELETE, so a migration's CREATE TABLE before it
     (Alembic's `_alembic_tmp_` copy of a table) committed on its own, and a migration that
     failed or was killed left that table behind and every later upgrade failing on it.
-    SQLite's DDL is transactional, so with the BEGIN a migration changes all or nothing."""
+    SQLite's DDL is transactional, so with the BEGIN a migration changes all or nothing.
+    BEGIN IMMEDIATE also takes the database's write lock; on PostgreSQL a transaction's
+    advisory lock does the same for migrations, so two processes upgrading at once (a
+    `heard run` starting beside `heard db upgrade`) take turns, and the second finds the
+    revisions applied."""
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
@@ -90,6 +94,8 @@ def migrating(engine: Engine) -> Iterator[Connection]:
             with connection.begin():
                 if sqlite:
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
+                else:  # one migrating process at a time, also when none changes a table yet
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK}, 0)")
                 yield connection
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all() if sqlite else []
                 if broken:
@@ -100,6 +106,9 @@ def migrating(engine: Engine) -> Iterator[Connection]:
             if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
+
+
+_MIGRATION_LOCK = 0x484D  # PostgreSQL's advisory lock class of migrations (imports take 0x4846-0x4847)
 
 
 class UnknownRevision(Exception):
