@@ -1,5 +1,6 @@
 """The jobs an admin may schedule: those the rooms registered, and those with a default
-in `schedules/` (a job whose room has not arrived yet keeps its override for later)."""
+in `schedules/` (`heard run` and `heard clock` refuse a schedule file naming a job no room
+registers, `schedules.check_jobs_exist`; here such a name is only offered)."""
 
 from __future__ import annotations
 

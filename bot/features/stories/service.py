@@ -472,8 +472,8 @@ def post_at(session: Session, workspace: Workspace, channel: str, ts: str, *, no
 
 def is_story_message(session: Session, workspace_id: int, channel: str, ts: str) -> bool:
     """Message `ts` in `channel` is a story post: one whose ts Heard recorded, or a queued
-    one Slack already took (its answer is in the outbox; `settle_posts` has not read it
-    yet). Reads only, so an event listener's matcher may ask (the room's `owns_message`:
+    or unconfirmed one Slack already took (its answer is in the outbox, found since by
+    history or `heard outbox retry`; `settle_posts` has not read it yet). Reads only, so an event listener's matcher may ask (the room's `owns_message`:
     reactions and replies on a story post are the stories room's even in a channel that is
     also a feedback channel)."""
     known = select(StoryPost.id).where(StoryPost.workspace_id == workspace_id, StoryPost.channel_id == channel,
@@ -481,7 +481,8 @@ def is_story_message(session: Session, workspace_id: int, channel: str, ts: str)
     if session.scalar(known) is not None:
         return True
     queued = session.scalars(select(StoryPost).where(
-        StoryPost.workspace_id == workspace_id, StoryPost.channel_id == channel, StoryPost.status == PostStatus.QUEUED,
+        StoryPost.workspace_id == workspace_id, StoryPost.channel_id == channel,
+        StoryPost.status.in_((PostStatus.QUEUED, PostStatus.UNCONFIRMED)),
     )).all()  # fmt: skip
     workspace = session.get(Workspace, workspace_id) if queued else None
     if workspace is None:

@@ -125,3 +125,24 @@ def test_story_now_again_while_heard_looks_for_the_post_says_it_is_on_its_way(st
     reply = stories.command("story now again", user=PRIYA)["text"]
     assert "not posted yet" in reply and "already posted" not in reply
     assert stories.posted() == []
+
+
+def test_an_unconfirmed_post_found_since_owns_its_reactions_before_it_is_settled(stories):
+    """`heard outbox retry` found the post in history, and the stories room has not settled
+    it yet: a reaction on it is story engagement, not feedback (in a channel that is both),
+    as for a queued post Slack took."""
+    from sqlalchemy import select
+
+    from bot.features.stories.models import StoryPost
+    from bot.features.stories.service import is_story_message
+
+    park_unconfirmed(stories, taken=True)
+    assert [post.status for post in stories.posts()] == ["unconfirmed"]  # settled as such
+    stories.slack.reset_calls()  # Slack's history is readable again
+    outbox.retry(stories.runtime)
+    outbox.deliver_due(stories.runtime)
+    [message] = stories.posted()
+    with stories.runtime.sessions() as session:  # read without settling (`stories.posts` settles)
+        [post] = session.scalars(select(StoryPost)).all()
+        assert post.status == "unconfirmed" and post.message_ts is None
+        assert is_story_message(session, post.workspace_id, STORIES, message["ts"])
