@@ -401,10 +401,13 @@ def settle_posts(session: Session, workspace: Workspace, *, now: datetime, comma
     """Take what Slack answered for queued posts from the outbox: posted (with its ts);
     failed, which frees the week and tells the admins once; or unconfirmed, which keeps
     the week (it may be in the channel) and tells the admins once to look. An unconfirmed
-    post found later (`heard outbox retry`) becomes posted. Returns how many changed."""
+    or failed post sent later (`heard outbox retry`, after an admin mended the channel)
+    becomes posted: a failed one left failed would hold its week for good (its row sent,
+    `post_week` cannot take the week again) while its reflections are refused. Returns
+    how many changed."""
     queued = session.scalars(
         select(StoryPost).where(StoryPost.workspace_id == workspace.id,
-                                StoryPost.status.in_((PostStatus.QUEUED, PostStatus.UNCONFIRMED)))
+                                StoryPost.status.in_((PostStatus.QUEUED, PostStatus.UNCONFIRMED, PostStatus.FAILED)))
     ).all()  # fmt: skip
     if not queued:
         return 0
@@ -419,6 +422,8 @@ def settle_posts(session: Session, workspace: Workspace, *, now: datetime, comma
             for reflection in session.scalars(select(Reflection).where(Reflection.post_id == post.id,
                                                                        Reflection.shared.is_(True))):  # fmt: skip
                 share_reflection(session, workspace, post, reflection, now=now)
+        elif post.status == PostStatus.FAILED:
+            continue  # told already; only a later delivery changes it
         elif outcome.unconfirmed:
             if post.status == PostStatus.UNCONFIRMED:
                 continue

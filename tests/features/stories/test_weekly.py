@@ -8,10 +8,11 @@ from sqlalchemy import select
 from bot.db.models import Workspace
 from bot.features.stories import views
 from bot.features.stories.service import post_week
+from bot.slack import outbox
 from bot.slack.outbox import deliver_due
 from tests.features.feedback.helpers import pings, texts
 from tests.features.stories.room import MONDAY, STORY
-from tests.people import ACME, ARCHIVED, PRIYA, PRODUCT, SAM, STORIES
+from tests.people import ACME, ARCHIVED, HEARD, PRIYA, PRODUCT, SAM, STORIES
 
 
 def acme(session) -> Workspace:
@@ -168,3 +169,22 @@ def test_mentions_in_a_posted_story_never_ping(stories):
     stories.run_weekly()
     [post] = stories.posted()
     assert pings(texts(post)) == [] and pings(post["text"]) == []
+
+
+def test_a_refused_post_sent_later_by_heard_outbox_retry_is_posted(stories):
+    """The admin unarchived the channel and ran `heard outbox retry`: the story went out,
+    but its week stayed failed, so it could never be taken again and its reflections were
+    refused."""
+    approved(stories, ("One", "Northwind"))
+    with stories.runtime.sessions.begin() as session:
+        post_week(session, acme(session), week="2026-W49", channel=ARCHIVED, check_channel=lambda channel: None,
+                  now=MONDAY)  # fmt: skip
+    deliver_due(stories.runtime)
+    assert [post.status for post in stories.posts()] == ["failed"]
+    mended = stories.slack._workspaces[ACME].channels[ARCHIVED]  # the admin unarchives it, invites Heard
+    mended.is_archived, mended.bot_member = False, True
+    outbox.retry(stories.runtime)
+    deliver_due(stories.runtime)
+    [post] = stories.posts()
+    [message] = [m for m in stories.slack.messages(ARCHIVED) if m.get("user") == HEARD]
+    assert (post.status, post.message_ts) == ("posted", message["ts"])
