@@ -221,6 +221,7 @@ def read_chunks(binary, *, now: datetime, known: set[str], ignore_before: str | 
     if header == [_END_MARK]:
         raise CsvHeaderError("the file is empty; it needs a header: " + ", ".join(COLUMNS))
     index, export = _header_index(header)
+    used = sorted(index.values())
     check = _ChunkChecker(index, len(header), now, known, ignore_before)
     start, more = reader.line_num + 1, True
     while more:
@@ -236,8 +237,11 @@ def read_chunks(binary, *, now: datetime, known: set[str], ignore_before: str | 
         unclosed = None
         if chunk and chunk[-1] and chunk[-1][-1].endswith(_END_MARK):  # the end of the file
             unclosed = _at_end(chunk, ends, start, reader.line_num - 1)
-        if export:
-            chunk = [list(map(_unescaped, fields)) for fields in chunk]
+        if export:  # the columns read only: an export has twelve, the import reads five
+            for fields in chunk:
+                for i in used:
+                    if i < len(fields):
+                        fields[i] = _unescaped(fields[i])
         result = check(chunk, start, ends) if chunk else Chunk([])
         if unclosed is not None:
             result.read += 1
