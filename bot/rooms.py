@@ -195,6 +195,12 @@ ExportRows = Callable[["Session", dict[int, str]], Iterator[tuple]]
 """Rows of one CSV file for the workspaces in `team_of` (workspace id -> team id)."""
 
 
+# What a spreadsheet runs as a formula when a cell starts with it: `heard export` puts an
+# apostrophe before such text (`bot.features.admin.export.cell`), and `heard feedback
+# import` takes it off an export again; one class, so the two stay each other's inverse.
+FORMULA_START = "[=+\\-@\t\r]"
+
+
 @dataclass(frozen=True)
 class ExportFile:
     name: str  # "feedback.csv"

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import AuditEntry, Workspace
-from bot.rooms import ExportFile, Rooms
+from bot.rooms import FORMULA_START, ExportFile, Rooms
 
 AUDIT_COLUMNS = ("id", "team_id", "at", "actor", "action", "old_value", "new_value")
 BATCH = 500
@@ -67,7 +67,7 @@ def cell(value) -> str:
     return str(value)
 
 
-_FORMULA = re.compile("'*[=+\\-@\t\r]")
+_FORMULA = re.compile("'*" + FORMULA_START)
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?", re.ASCII)
 
 

@@ -56,6 +56,7 @@ from bot.features.feedback import service
 from bot.features.feedback.config import load_config
 from bot.features.feedback.kinds import ItemStatus, Source
 from bot.features.feedback.models import FeedbackItem
+from bot.rooms import FORMULA_START
 from bot.slack import markup
 from bot.workspaces import active_workspaces, find, record_awaiting_install
 
@@ -260,7 +261,7 @@ _END_MARK = "\x00heard: end of file\x00"  # no CSV file Heard reads holds this
 _END = '"' + _END_MARK  # read as a row of its own, or as the end of a quoted field never closed
 # A cell `heard export` kept a spreadsheet from running as a formula (`export.cell`): an
 # apostrophe put before what a formula starts with, or before apostrophes and then that.
-_ESCAPED = re.compile("'+[=+\\-@\t\r]")
+_ESCAPED = re.compile("'+" + FORMULA_START)
 # `heard export` names two of the columns the way Heard's other exports do.
 EXPORT_NAMES = {"author": "reporter", "url": "permalink"}
 
